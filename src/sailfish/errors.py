@@ -1,0 +1,130 @@
+"""The one exception hierarchy of sailfish.
+
+Strategy: every exception sailfish raises on purpose derives from `SailfishError`.
+Errors caused by the peer's bytes are `HTTPError` subclasses and carry, as a class
+attribute, the status the server answers with before it closes the connection; the
+core (both twins) raises or returns them, and only the shell turns them into bytes.
+Errors caused by the application's messages are `ResponseError` (also a RuntimeError,
+as ASGI servers traditionally raise). Nothing here imports anything but the stdlib.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class SailfishError(Exception):
+    """Base of every exception sailfish raises on purpose."""
+
+
+class ConfigError(SailfishError):
+    """Bad settings; raised before any socket is bound (the CLI exits with 2)."""
+
+
+class StartupError(SailfishError):
+    """Bind or lifespan failure (the CLI exits with 3)."""
+
+
+class ResponseError(SailfishError, RuntimeError):
+    """The application sent a response message the server cannot put on the wire.
+
+    Examples: a CR, LF or NUL in a header, a body longer or shorter than its
+    Content-Length, messages in the wrong order.
+    """
+
+
+class HTTPError(SailfishError):
+    """The peer sent something we refuse: answer `status`, then close."""
+
+    status: ClassVar[int] = 400
+
+
+class BadRequest(HTTPError):
+    """400: the request is malformed."""
+
+    status = 400
+
+
+class InvalidRequestLine(BadRequest):
+    """The request line is malformed (missing parts, bad spacing, bad characters)."""
+
+
+class InvalidMethod(BadRequest):
+    """The method is not a token."""
+
+
+class InvalidTarget(BadRequest):
+    """The request-target is none of the four forms of RFC 9112 §3.2."""
+
+
+class InvalidVersion(BadRequest):
+    """The HTTP-version is malformed, or absent (an HTTP/0.9-style request)."""
+
+
+class InvalidHeader(BadRequest):
+    """A field line is malformed: obs-fold, space before the colon, bad bytes."""
+
+
+class InvalidHost(BadRequest):
+    """Host is missing (HTTP/1.1), repeated, or not a valid uri-host[:port]."""
+
+
+class InvalidFraming(BadRequest):
+    """Content-Length / Transfer-Encoding do not give one safe body length."""
+
+
+class InvalidChunk(BadRequest):
+    """A chunk-size line, chunk data terminator or trailer section is malformed."""
+
+
+class BodyTooLarge(HTTPError):
+    """413: the body is longer than the configured limit."""
+
+    status = 413
+
+
+class RequestLineTooLong(HTTPError):
+    """414: the request line is longer than the configured limit."""
+
+    status = 414
+
+
+class HeadersTooLarge(HTTPError):
+    """431: the header (or trailer) section is too large or has too many fields."""
+
+    status = 431
+
+
+class UnsupportedTransferCoding(HTTPError):
+    """501: a transfer coding other than chunked."""
+
+    status = 501
+
+
+class UnsupportedVersion(HTTPError):
+    """505: an HTTP major version other than 1."""
+
+    status = 505
+
+
+__all__ = [
+    "BadRequest",
+    "BodyTooLarge",
+    "ConfigError",
+    "HTTPError",
+    "HeadersTooLarge",
+    "InvalidChunk",
+    "InvalidFraming",
+    "InvalidHeader",
+    "InvalidHost",
+    "InvalidMethod",
+    "InvalidRequestLine",
+    "InvalidTarget",
+    "InvalidVersion",
+    "RequestLineTooLong",
+    "ResponseError",
+    "SailfishError",
+    "StartupError",
+    "UnsupportedTransferCoding",
+    "UnsupportedVersion",
+]
