@@ -69,6 +69,5 @@ def writer_cls(twin: SimpleNamespace) -> Any:
 def corpus(kind: str) -> list[Any]:
     """pytest params for every file in tests/corpus/<kind>/, id = file name without suffix."""
     return [
-        pytest.param(p.read_bytes(), id=p.stem)
-        for p in sorted((CORPUS_DIR / kind).glob("*.http"))
+        pytest.param(p.read_bytes(), id=p.stem) for p in sorted((CORPUS_DIR / kind).glob("*.http"))
     ]
