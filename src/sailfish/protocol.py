@@ -1,0 +1,577 @@
+"""HTTPProtocol: the asyncio shell between a transport, the sans-IO core and the app.
+
+Strategy: bytes go into `RequestParser.feed`, which returns whole events (Request heads,
+`http.request` messages, or a final HTTPError); each Request becomes a `RequestCycle` whose
+app runs in its own Task. Cycles run one at a time per connection, in arrival order
+(pipelined requests wait in `self.pipeline`), because responses must leave in order.
+Response messages go through the connection's `ResponseWriter`, which validates them and
+returns wire bytes; a small response is one `transport.write`. No timer is armed per
+request: one ticker per event loop checks every connection's single deadline (keep-alive
+idle, or header read). This module never parses bytes or builds headers itself, and never
+imports the server: everything it needs comes in through `config` and `server_state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from sailfish.errors import HTTPError
+from sailfish.http import Request, RequestParser, ResponseWriter
+
+__all__ = ["ClientDisconnected", "HTTPProtocol", "RequestCycle"]
+
+error_logger = logging.getLogger("sailfish.error")
+access_logger = logging.getLogger("sailfish.access")
+
+# Reading stops while this many body bytes wait for the app, or this many requests wait in the
+# pipeline, and resumes once the app has taken them.
+HIGH_WATER = 65536
+MAX_PIPELINE = 16
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+CLOSE = (b"connection", b"close")
+REASONS = {
+    400: b"Invalid HTTP request received.",
+    408: b"Request header read timed out.",
+    413: b"Request body too large.",
+    414: b"Request line too long.",
+    431: b"Request header fields too large.",
+    500: b"Internal Server Error",
+    501: b"Transfer coding not implemented.",
+    503: b"Service Unavailable",
+    505: b"HTTP version not supported.",
+}
+DISCONNECT = "http.disconnect"
+
+
+class ClientDisconnected(OSError):
+    """send() after the client went away (ASGI HTTP spec 2.4: an OSError subclass)."""
+
+
+class _Ticker:
+    """One periodic callback per event loop that enforces every connection's deadline."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        self.loop = loop
+        self.interval = interval
+        self.protocols: set[HTTPProtocol] = set()
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, protocol: HTTPProtocol, interval: float) -> None:
+        self.protocols.add(protocol)
+        if interval < self.interval:
+            self.interval = interval
+            if self.handle is not None:
+                self.handle.cancel()
+                self.handle = None
+        if self.handle is None:
+            self.handle = self.loop.call_later(self.interval, self.tick)
+
+    def discard(self, protocol: HTTPProtocol) -> None:
+        self.protocols.discard(protocol)
+
+    def tick(self) -> None:
+        now = self.loop.time()
+        for protocol in [p for p in self.protocols if 0.0 < p.deadline <= now]:
+            protocol.on_deadline()
+        if self.protocols:
+            self.handle = self.loop.call_later(self.interval, self.tick)
+        else:
+            self.handle = None
+            _tickers.pop(self.loop, None)
+
+
+_tickers: dict[asyncio.AbstractEventLoop, _Ticker] = {}
+
+
+def _tick_interval(*timeouts: float) -> float:
+    return max(0.05, min([1.0, *(t / 4 for t in timeouts if t > 0)]))
+
+
+class HTTPProtocol(asyncio.Protocol):
+    """One HTTP/1.1 connection.
+
+    Args:
+        config: a loaded `sailfish.config.Config` (uses `loaded_app`, `root_path`, `http`,
+            `limits`, `timeouts`, `access_log`).
+        server_state: shared `ServerState` (connections, tasks, total_requests, default_headers).
+        app_state: the lifespan state; each request gets a shallow copy as `scope["state"]`.
+        _loop: the loop to schedule tasks on (uvicorn's protocol signature).
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any] | None = None,
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_running_loop()
+        self.server_state = server_state
+        self.connections: set[Any] = server_state.connections
+        self.tasks: set[asyncio.Task[None]] = server_state.tasks
+        self.app_state = app_state if app_state is not None else {}
+        self.root_path: str = config.root_path
+        self.limits = config.limits
+        self.limit_concurrency: int | None = config.limits.concurrency
+        self.timeout_keep_alive: float = config.timeouts.keep_alive
+        self.timeout_header_read: float = config.timeouts.header_read
+        self.access_log = bool(config.access_log)
+
+        # Per-connection state
+        self.transport: asyncio.Transport | None = None
+        self.parser: Any = None
+        self.writer: Any = None
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int] | None = None
+        self.cycle: RequestCycle | None = None  # the cycle whose response is being written
+        self.receiving: RequestCycle | None = None  # the cycle the next body bytes belong to
+        self.pipeline: deque[RequestCycle] = deque()
+        self.pending_error: HTTPError | None = None
+        self.buffered_body = 0
+        self.read_paused = False
+        self.write_paused = False
+        self.drain_waiters: list[asyncio.Future[None]] = []
+        self.closing = False
+        self.eof = False
+        self.deadline = 0.0  # loop.time() at which on_deadline fires; 0.0: none
+        self.reading_head = False
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.connections.add(self)
+        self.client = _address(transport.get_extra_info("peername"))
+        self.server = _address(transport.get_extra_info("sockname"))
+        limits = self.limits
+        scheme = "https" if transport.get_extra_info("sslcontext") else "http"
+        self.parser = RequestParser(
+            client=self.client,
+            server=self.server,
+            scheme=scheme,
+            root_path=self.root_path,
+            max_request_line=limits.max_request_line,
+            max_header_size=limits.max_header_size,
+            max_headers=limits.max_headers,
+            max_body_size=limits.max_body_size,
+            max_chunk_ext_size=limits.max_chunk_ext_size,
+            max_trailer_size=limits.max_trailer_size,
+        )
+        http = self.config.http
+        self.writer = ResponseWriter(
+            server_header=b"sailfish" if http.server_header else None,
+            date_header=http.date_header,
+            default_headers=list(self.server_state.default_headers) + list(http.default_headers),
+        )
+        ticker = _tickers.get(self.loop)
+        interval = _tick_interval(self.timeout_keep_alive, self.timeout_header_read)
+        if ticker is None:
+            ticker = _tickers[self.loop] = _Ticker(self.loop, interval)
+        ticker.add(self, interval)
+        self._set_deadline(self.timeout_keep_alive)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.connections.discard(self)
+        ticker = _tickers.get(self.loop)
+        if ticker is not None:
+            ticker.discard(self)
+        for cycle in (self.cycle, *self.pipeline):
+            if cycle is not None:
+                cycle.on_disconnect()
+        self.pipeline.clear()
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.drain_waiters.clear()
+
+    def eof_received(self) -> bool | None:
+        # A half-closed peer still reads: finish what was asked, then close.
+        self.eof = True
+        if self.receiving is not None and not self.receiving.body_done:
+            self.receiving.on_disconnect()
+        if self.cycle is None and not self.pipeline:
+            return None
+        return True
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        events = self.parser.feed(data)
+        while True:
+            for event in events:
+                if type(event) is dict:
+                    self._on_body(event)
+                elif type(event) is Request:
+                    self._on_request(event)
+                else:
+                    self._on_error(event)
+            if not events or type(events[-1]) is not Request or events[-1].upgrade is None:
+                break
+            # No upgrade is spoken here yet: go on with the buffered bytes as HTTP/1.1.
+            events = self.parser.feed(b"")
+        if self.cycle is None and not self.pipeline and not self.closing:
+            # Bytes but no complete head: the header-read deadline runs from the first byte.
+            if not self.reading_head:
+                self.reading_head = True
+                self._set_deadline(self.timeout_header_read)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.drain_waiters.clear()
+
+    # -- events from the parser ------------------------------------------------------------
+
+    def _on_request(self, request: Any) -> None:
+        self.reading_head = False
+        self.deadline = 0.0
+        cycle = RequestCycle(self, request)
+        self.receiving = cycle if request.has_body else None
+        if self.cycle is None:
+            self._start(cycle)
+        else:
+            self.pipeline.append(cycle)
+            if len(self.pipeline) >= MAX_PIPELINE:
+                self._pause_reading()
+
+    def _on_body(self, message: dict[str, Any]) -> None:
+        cycle = self.receiving
+        assert cycle is not None
+        if not message["more_body"]:
+            self.receiving = None
+        cycle.on_body(message)
+
+    def _on_error(self, exc: HTTPError) -> None:
+        client = "%s:%d" % self.client if self.client else "unknown"
+        error_logger.warning("Invalid HTTP request from %s: %s (%d)", client, exc, exc.status)
+        if self.receiving is not None:
+            self.receiving.on_disconnect()
+            self.receiving = None
+        if self.cycle is None:
+            self._send_error(exc.status)
+        else:
+            self.pending_error = exc
+
+    # -- cycles ----------------------------------------------------------------------------
+
+    def _start(self, cycle: RequestCycle) -> None:
+        self.cycle = cycle
+        app = self.app
+        limit = self.limit_concurrency
+        if limit is not None and (len(self.connections) > limit or len(self.tasks) >= limit):
+            app = _service_unavailable
+            error_logger.warning("Exceeded concurrency limit.")
+        task = self.loop.create_task(cycle.run_asgi(app))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def on_response_complete(self, cycle: RequestCycle) -> None:
+        self.server_state.total_requests += 1
+        if self.transport is None or self.closing:
+            return
+        if not self.writer.keep_alive or not cycle.body_done:
+            # An unread request body is not worth reading: close rather than drain it.
+            self._close()
+            return
+        self.cycle = None
+        if self.pipeline:
+            self._start(self.pipeline.popleft())
+            if self.read_paused and len(self.pipeline) < MAX_PIPELINE // 2:
+                self._maybe_resume_reading()
+        elif self.pending_error is not None:
+            self._send_error(self.pending_error.status)
+        elif self.eof:
+            self._close()
+        else:
+            self._set_deadline(self.timeout_keep_alive)
+            self._maybe_resume_reading()
+
+    def _send_error(self, status: int) -> None:
+        """A response of our own (parse error, timeout), then close."""
+        if self.transport is None or self.closing:
+            return
+        writer = self.writer
+        try:
+            writer.start(
+                {"type": "http.response.start", "status": status, "headers": [TEXT_PLAIN, CLOSE]},
+                "GET",
+                "1.1",
+                False,
+            )
+            data = writer.body({"type": "http.response.body", "body": REASONS.get(status, b"")})
+        except Exception:  # pragma: no cover - our own messages are valid
+            error_logger.exception("Could not write a %d response", status)
+            data = b""
+        if data:
+            self.transport.write(data)
+        self._close()
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.closing:
+            self.closing = True
+            self.transport.close()
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: close now if idle, else once the current response is done."""
+        if self.cycle is None and not self.pipeline:
+            self._close()
+            return
+        self.pipeline.clear()
+        self.eof = True  # on_response_complete closes the connection
+
+    def on_deadline(self) -> None:
+        self.deadline = 0.0
+        if self.cycle is not None or self.pipeline:
+            return
+        if self.reading_head:
+            self._send_error(408)
+        else:
+            self._close()
+
+    # -- flow control ----------------------------------------------------------------------
+
+    def _set_deadline(self, timeout: float) -> None:
+        self.deadline = self.loop.time() + timeout if timeout > 0 else 0.0
+
+    def _pause_reading(self) -> None:
+        if not self.read_paused and self.transport is not None and not self.closing:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _maybe_resume_reading(self) -> None:
+        if (
+            self.read_paused
+            and self.buffered_body < HIGH_WATER
+            and len(self.pipeline) < MAX_PIPELINE
+            and self.transport is not None
+            and not self.closing
+        ):
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    async def drain(self) -> None:
+        if self.write_paused and not self.closing:
+            waiter = self.loop.create_future()
+            self.drain_waiters.append(waiter)
+            await waiter
+
+
+async def _service_unavailable(scope: Any, receive: Any, send: Any) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [TEXT_PLAIN, CLOSE],
+        }
+    )
+    await send({"type": "http.response.body", "body": REASONS[503]})
+
+
+def _address(value: Any) -> tuple[str, int] | None:
+    if isinstance(value, tuple) and len(value) >= 2:
+        return (str(value[0]), int(value[1]))
+    return None
+
+
+class RequestCycle:
+    """One request/response: the app's `receive` and `send`, and the response state."""
+
+    __slots__ = (
+        "body",
+        "body_done",
+        "continue_sent",
+        "disconnected",
+        "empty_body_sent",
+        "expect_continue",
+        "proto",
+        "request",
+        "response_complete",
+        "response_started",
+        "scope",
+        "size",
+        "start_time",
+        "status",
+        "waiter",
+    )
+
+    def __init__(self, proto: HTTPProtocol, request: Any) -> None:
+        self.proto = proto
+        self.request = request
+        scope = request.scope
+        scope["state"] = proto.app_state.copy()
+        self.scope = scope
+        self.body: deque[dict[str, Any]] = deque()
+        self.body_done = not request.has_body  # every body message has arrived
+        self.expect_continue = request.expect_continue
+        self.continue_sent = False
+        self.empty_body_sent = False
+        self.disconnected = False
+        self.response_started = False
+        self.response_complete = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.status = 0
+        self.size = 0
+        self.start_time = time.perf_counter()
+
+    # -- fed by the protocol ----------------------------------------------------------------
+
+    def on_body(self, message: dict[str, Any]) -> None:
+        self.body.append(message)
+        self.proto.buffered_body += len(message["body"])
+        if not message["more_body"]:
+            self.body_done = True
+        if self.proto.buffered_body > HIGH_WATER:
+            self.proto._pause_reading()
+        self._wake()
+
+    def on_disconnect(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- the app's side --------------------------------------------------------------------
+
+    async def run_asgi(self, app: Any) -> None:
+        try:
+            result = await app(self.scope, self.receive, self.send)
+        except BaseException as exc:
+            error_logger.error("Exception in ASGI application", exc_info=exc)
+            if isinstance(exc, asyncio.CancelledError) and self.disconnected:
+                return
+            self._fail()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        if result is not None:
+            error_logger.error("ASGI callable should return None, but returned %r.", result)
+        if not self.response_complete:
+            if not self.disconnected:
+                error_logger.error(
+                    "ASGI callable returned without %s response.",
+                    "completing" if self.response_started else "starting",
+                )
+            self._fail()
+
+    def _fail(self) -> None:
+        """The app broke: a 500 if nothing was sent, else abort so no one trusts a short body."""
+        proto = self.proto
+        if self.disconnected or proto.closing or proto.transport is None:
+            return
+        if not self.response_started:
+            self.response_started = self.response_complete = True
+            proto._send_error(500)
+        else:
+            proto.closing = True
+            proto.transport.abort()
+
+    async def receive(self) -> dict[str, Any]:
+        while True:
+            if self.body:
+                message = self.body.popleft()
+                proto = self.proto
+                proto.buffered_body -= len(message["body"])
+                if proto.read_paused:
+                    proto._maybe_resume_reading()
+                return message
+            if self.disconnected:
+                return {"type": DISCONNECT}
+            if self.body_done:
+                if not self.request.has_body and not self.empty_body_sent:
+                    self.empty_body_sent = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                if self.response_complete:
+                    return {"type": DISCONNECT}
+            elif self.expect_continue and not self.continue_sent and not self.response_started:
+                self.continue_sent = True
+                proto = self.proto
+                if proto.transport is not None and not proto.closing:
+                    proto.transport.write(CONTINUE)
+            self.waiter = self.proto.loop.create_future()
+            await self.waiter
+
+    async def send(self, message: dict[str, Any]) -> None:
+        proto = self.proto
+        if self.disconnected or proto.closing:
+            raise ClientDisconnected("the client disconnected")
+        kind = message["type"]
+        writer = proto.writer
+        if kind == "http.response.body":
+            if not self.response_started:
+                raise RuntimeError("Expected ASGI message 'http.response.start', got %r." % kind)
+            data = writer.body(message)
+            self.size += len(message.get("body", b""))
+        elif kind == "http.response.start":
+            if self.response_started:
+                raise RuntimeError("Unexpected ASGI message 'http.response.start' sent twice.")
+            request_scope = self.scope
+            writer.start(
+                message,
+                request_scope["method"],
+                request_scope["http_version"],
+                self.request.keep_alive,
+            )
+            self.response_started = True
+            self.status = message["status"]
+            return
+        elif kind == "http.response.trailers":
+            data = writer.trailers(message)
+        else:
+            raise RuntimeError("Unexpected ASGI message %r for an HTTP connection." % kind)
+        if data:
+            assert proto.transport is not None
+            proto.transport.write(data)
+        if writer.complete:
+            self.response_complete = True
+            self._wake()
+            if proto.access_log:
+                self._log_access()
+            proto.on_response_complete(self)
+        elif proto.write_paused:
+            await proto.drain()
+
+    def _log_access(self) -> None:
+        scope = self.scope
+        path = scope["path"]
+        if scope["query_string"]:
+            path = f"{path}?{scope['query_string'].decode('latin-1')}"
+        client = "%s:%d" % self.proto.client if self.proto.client else "-"
+        duration_ms = (time.perf_counter() - self.start_time) * 1000
+        access_logger.info(
+            '%s - "%s %s HTTP/%s" %d %d %.1fms',
+            client,
+            scope["method"],
+            path,
+            scope["http_version"],
+            self.status,
+            self.size,
+            duration_ms,
+            extra={
+                "client": client,
+                "method": scope["method"],
+                "path": path,
+                "http_version": scope["http_version"],
+                "status": self.status,
+                "size": self.size,
+                "duration_ms": duration_ms,
+            },
+        )
