@@ -74,7 +74,7 @@ class InvalidFraming(BadRequest):
 
 
 class InvalidChunk(BadRequest):
-    """A chunk-size line, chunk data terminator or trailer section is malformed."""
+    """A chunk-size line or the CRLF after chunk data is malformed (trailers: InvalidHeader)."""
 
 
 class BodyTooLarge(HTTPError):
