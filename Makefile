@@ -5,9 +5,12 @@ PY     := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help compile debug test test-compiled test-pure test-asan lint typecheck stubtest bench clean distclean
+DEMO_ARGS ?=
+
+.PHONY: demo help compile debug test test-compiled test-pure test-asan lint typecheck stubtest bench clean distclean
 
 help:
+	@echo "make demo       build, then serve examples/demo.py on http://127.0.0.1:8000"
 	@echo "make test       build, then run the suite compiled and pure (SAILFISH_NO_EXTENSIONS=1)"
 	@echo "make compile    (re)build the extension in place"
 	@echo "make bench      parser/writer micro-benchmarks against h11 and httptools"
@@ -20,7 +23,7 @@ $(PY):
 $(DEPS): $(PY) pyproject.toml
 	$(PY) -m pip install -q --upgrade "pip>=25.1"
 	$(PY) -m pip install -q --group build --group test
-	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	$(PY) -m pip install -q --no-build-isolation -e .
 	touch $@
 
 compile: $(DEPS)
@@ -28,6 +31,9 @@ compile: $(DEPS)
 
 debug: $(DEPS)
 	SAILFISH_DEBUG=1 $(PY) setup.py -q build_ext --inplace --force
+
+demo: compile
+	$(PY) -m sailfish demo:app --app-dir examples --host 127.0.0.1 --port 8000 $(DEMO_ARGS)
 
 test: test-compiled test-pure
 

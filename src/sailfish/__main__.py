@@ -1,12 +1,11 @@
-"""`python -m sailfish` and the `sailfish` console script.
+"""`python -m sailfish` and the `sailfish` console script: hands over to cli.main().
 
-Until the server shell lands, this only reports the version and which twin of the core
-is active (compiled or pure), the check a packager runs first.
+`version_line()` lives here because it must work even when the CLI's own dependencies
+are broken: it is the first thing a packager checks (which twin of the core is active).
 """
 
 from __future__ import annotations
 
-import argparse
 import platform
 import sys
 
@@ -21,16 +20,10 @@ def version_line() -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sailfish", description="sailfish ASGI server")
-    parser.add_argument("--version", action="store_true", help="show version and core, then exit")
-    args = parser.parse_args(argv)
-    if args.version:
-        print(version_line())
-        return 0
-    parser.print_usage(sys.stderr)
-    print("sailfish: the server is not implemented yet; try --version", file=sys.stderr)
-    return 2
+def main() -> int:
+    from sailfish.cli import main as cli_main
+
+    return cli_main()
 
 
 if __name__ == "__main__":

@@ -146,8 +146,8 @@ class HTTPProtocol(asyncio.Protocol):
     # -- asyncio.Protocol -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance check.
+        self.transport = transport  # type: ignore[assignment]
         self.connections.add(self)
         self.client = _address(transport.get_extra_info("peername"))
         self.server = _address(transport.get_extra_info("sockname"))
@@ -256,7 +256,7 @@ class HTTPProtocol(asyncio.Protocol):
         cycle.on_body(message)
 
     def _on_error(self, exc: HTTPError) -> None:
-        client = "%s:%d" % self.client if self.client else "unknown"
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown"
         error_logger.warning("Invalid HTTP request from %s: %s (%d)", client, exc, exc.status)
         if self.receiving is not None:
             self.receiving.on_disconnect()
@@ -517,7 +517,7 @@ class RequestCycle:
         writer = proto.writer
         if kind == "http.response.body":
             if not self.response_started:
-                raise RuntimeError("Expected ASGI message 'http.response.start', got %r." % kind)
+                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
             data = writer.body(message)
             self.size += len(message.get("body", b""))
         elif kind == "http.response.start":
@@ -536,7 +536,7 @@ class RequestCycle:
         elif kind == "http.response.trailers":
             data = writer.trailers(message)
         else:
-            raise RuntimeError("Unexpected ASGI message %r for an HTTP connection." % kind)
+            raise RuntimeError(f"Unexpected ASGI message {kind!r} for an HTTP connection.")
         if data:
             assert proto.transport is not None
             proto.transport.write(data)
@@ -554,7 +554,8 @@ class RequestCycle:
         path = scope["path"]
         if scope["query_string"]:
             path = f"{path}?{scope['query_string'].decode('latin-1')}"
-        client = "%s:%d" % self.proto.client if self.proto.client else "-"
+        peer = scope.get("client")  # after the app: proxy headers may have set it
+        client = f"{peer[0]}:{peer[1]}" if peer else "-"
         duration_ms = (time.perf_counter() - self.start_time) * 1000
         access_logger.info(
             '%s - "%s %s HTTP/%s" %d %d %.1fms',

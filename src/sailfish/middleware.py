@@ -1,0 +1,257 @@
+"""ASGI middleware the server wraps around the application: proxy headers and ASGI 2.
+
+Strategy: `ProxyHeadersMiddleware` rewrites `scope["client"]` and `scope["scheme"]` from
+`Forwarded` (RFC 7239; preferred when present) or `X-Forwarded-For` / `X-Forwarded-Proto`, and
+only when the direct peer is trusted. The chain of addresses is read right to left (nearest
+proxy first), skipping trusted proxies; the first untrusted address is the client, because
+everything to its left was written by someone we do not trust. Lifespan scopes pass through
+untouched. `ASGI2Middleware` adapts a two-step ASGI 2 app to the ASGI 3 signature.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ASGI2App = Callable[[Scope], Callable[[Receive, Send], Awaitable[None]]]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# A peer on a unix socket has no address; list this token to trust such peers.
+UNIX_PEER = "unix:"
+
+_SCHEMES = {
+    "http": {"http": "http", "https": "https", "ws": "http", "wss": "https"},
+    "websocket": {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"},
+}
+
+
+def _parse_address(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+class TrustedHosts:
+    """A set of trusted peers: "*", IP addresses, CIDR networks and literal names.
+
+    Args:
+        trusted_hosts: A comma-separated string or a list of entries. "*" trusts every peer;
+            "unix:" trusts peers on a unix socket; an entry that is neither an address nor a
+            network is compared as a literal string (e.g. a hostname a proxy writes).
+    """
+
+    def __init__(self, trusted_hosts: str | list[str]) -> None:
+        entries = trusted_hosts.split(",") if isinstance(trusted_hosts, str) else trusted_hosts
+        self.always_trust = False
+        self.addresses: set[IPAddress] = set()
+        self.networks: set[IPNetwork] = set()
+        self.literals: set[str] = set()
+        for raw in entries:
+            entry = raw.strip()
+            if not entry:
+                continue
+            if entry == "*":
+                self.always_trust = True
+            elif (address := _parse_address(entry)) is not None:
+                self.addresses.add(address)
+            elif "/" in entry:
+                try:
+                    self.networks.add(ipaddress.ip_network(entry, strict=False))
+                except ValueError:
+                    self.literals.add(entry)
+            else:
+                self.literals.add(entry)
+
+    def __contains__(self, host: object) -> bool:
+        """Whether `host` (a str address or name; None for a unix-socket peer) is trusted."""
+        if self.always_trust:
+            return True
+        if host is None or host == "":
+            return UNIX_PEER in self.literals
+        if not isinstance(host, str):
+            return False
+        address = _parse_address(host)
+        if address is None:
+            return host in self.literals
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            if address.ipv4_mapped in self.addresses or any(
+                address.ipv4_mapped in net for net in self.networks
+            ):
+                return True
+        return address in self.addresses or any(address in net for net in self.networks)
+
+    def client_index(self, hosts: list[str]) -> int:
+        """The index of the client in a chain of addresses (left-most is the origin).
+
+        The right-most untrusted entry; if every entry is trusted, the left-most one.
+        """
+        for index in range(len(hosts) - 1, -1, -1):
+            if hosts[index] not in self:
+                return index
+        return 0
+
+
+def _split_node(node: str) -> tuple[str, int]:
+    """`for=` node of RFC 7239 §6 -> (host, port); port 0 when absent or obfuscated."""
+    node = node.strip()
+    if node.startswith("["):
+        host, _, rest = node[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif node.count(":") == 1:
+        host, _, port = node.partition(":")
+    else:  # a bare name, an IPv4 address, or an (invalid but common) unbracketed IPv6
+        host, port = node, ""
+    return host, int(port) if port.isdigit() else 0
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
+
+
+def _split_outside_quotes(text: str, sep: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == sep and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def parse_forwarded(value: str) -> list[dict[str, str]]:
+    """Parse a `Forwarded` field value (RFC 7239 §4) into one dict per hop.
+
+    Parameter names are lower-cased and values unquoted; malformed pairs are skipped.
+    """
+    hops: list[dict[str, str]] = []
+    for element in _split_outside_quotes(value, ","):
+        hop: dict[str, str] = {}
+        for pair in _split_outside_quotes(element, ";"):
+            name, sep, raw = pair.partition("=")
+            name = name.strip().lower()
+            if sep and name:
+                hop[name] = _unquote(raw)
+        if hop:
+            hops.append(hop)
+    return hops
+
+
+class ProxyHeadersMiddleware:
+    """Take the client address and scheme from a trusted proxy's headers.
+
+    With a `Forwarded` field, its `for=` and `proto=` parameters are used (the hop chosen for
+    the client supplies both). Otherwise `X-Forwarded-For` gives the client and
+    `X-Forwarded-Proto` the scheme. Nothing is changed unless the direct peer is trusted.
+
+    Args:
+        app: The ASGI 3 application to call.
+        trusted_hosts: Who may set these headers: "*", IPs, CIDR networks, "unix:" for
+            unix-socket peers, comma-separated or as a list.
+    """
+
+    def __init__(self, app: ASGIApp, trusted_hosts: str | list[str] = "127.0.0.1") -> None:
+        self.app = app
+        self.trusted_hosts = TrustedHosts(trusted_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Rewrite `client`/`scheme` of an http or websocket scope, then call the app."""
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            peer = client[0] if client else None
+            if peer in self.trusted_hosts:
+                self._rewrite(scope)
+        await self.app(scope, receive, send)
+
+    def _rewrite(self, scope: Scope) -> None:
+        forwarded: list[str] = []
+        xff: list[str] = []
+        xfp: list[str] = []
+        for name, value in scope["headers"]:
+            if name == b"forwarded":
+                forwarded.append(value.decode("latin-1"))
+            elif name == b"x-forwarded-for":
+                xff.append(value.decode("latin-1"))
+            elif name == b"x-forwarded-proto":
+                xfp.append(value.decode("latin-1"))
+
+        proto: str | None = None
+        if forwarded:
+            hops = [hop for hop in parse_forwarded(",".join(forwarded)) if "for" in hop]
+            if hops:
+                nodes = [_split_node(hop["for"]) for hop in hops]
+                index = self.trusted_hosts.client_index([host for host, _ in nodes])
+                scope["client"] = nodes[index]
+                proto = hops[index].get("proto")
+            else:
+                protos = [
+                    hop["proto"] for hop in parse_forwarded(",".join(forwarded)) if "proto" in hop
+                ]
+                proto = protos[-1] if protos else None
+        else:
+            hosts = [host.strip() for host in ",".join(xff).split(",") if host.strip()]
+            protos = [p.strip() for p in ",".join(xfp).split(",") if p.strip()]
+            if hosts:
+                nodes = [_split_node(host) for host in hosts]
+                index = self.trusted_hosts.client_index([host for host, _ in nodes])
+                scope["client"] = nodes[index]
+                if protos:
+                    proto = protos[index] if len(protos) == len(hosts) else protos[-1]
+            elif protos:
+                proto = protos[-1]
+
+        if proto is not None:
+            scheme = _SCHEMES.get(scope["type"], {}).get(proto.lower())
+            if scheme is not None:
+                scope["scheme"] = scheme
+
+
+class ASGI2Middleware:
+    """Run an ASGI 2 application (`app(scope)` returns `instance(receive, send)`) as ASGI 3.
+
+    Args:
+        app: The ASGI 2 application.
+    """
+
+    def __init__(self, app: ASGI2App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Instantiate the app for this scope and run it."""
+        instance = self.app(scope)
+        await instance(receive, send)
+
+
+__all__ = [
+    "ASGI2App",
+    "ASGI2Middleware",
+    "ASGIApp",
+    "Message",
+    "ProxyHeadersMiddleware",
+    "Receive",
+    "Scope",
+    "Send",
+    "TrustedHosts",
+    "parse_forwarded",
+]

@@ -1,0 +1,410 @@
+"""Server: bind the sockets, run the app's lifespan, serve, and shut down gracefully.
+
+Strategy: `Server.serve()` is the whole life of one server, in this order: configure logging,
+validate the config, load the app (config errors surface before any socket exists), bind (a
+bind failure is a `StartupError`, raised before the app starts), lifespan startup, listen and
+serve until a signal, then shut down: stop accepting, ask every connection to `shutdown()`,
+wait for connections and request tasks to drain (bounded by timeouts.graceful_shutdown; a
+second signal forces it), cancel what is left, lifespan shutdown. Protocols are created by
+`HTTPProtocol(config=..., server_state=..., app_state=..., _loop=...)`, imported lazily.
+Nothing here exits the process: errors are raised for the CLI to report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import socket
+import stat
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+from sailfish.config import Config
+from sailfish.errors import StartupError
+from sailfish.lifespan import LifespanOff, LifespanOn
+from sailfish.logging import configure_logging
+from sailfish.loops import loop_factory
+from sailfish.state import ServerState
+
+logger = logging.getLogger("sailfish.error")
+
+HANDLED_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+if sys.platform == "win32":  # pragma: no cover
+    HANDLED_SIGNALS += (signal.SIGBREAK,)
+
+_AF_UNIX: int | None = getattr(socket, "AF_UNIX", None)
+_TICK = 0.1  # seconds between checks while draining and while serving
+
+ProtocolFactory = Callable[..., asyncio.BaseProtocol]
+
+
+def _reason(exc: OSError) -> str:
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+def _display_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Server:
+    """One listening server running one application.
+
+    Args:
+        config: The configuration; validated and loaded by `serve()`.
+        protocol_factory: The protocol class (or factory) to build per connection, called
+            with `config=`, `server_state=`, `app_state=` and `_loop=` keywords. Default:
+            `sailfish.protocol.HTTPProtocol`.
+
+    Attributes:
+        server_state: Shared with every protocol (connections, tasks, request count).
+        lifespan_state: The lifespan "state" dict; each request gets a shallow copy.
+        started: True once the sockets listen.
+        force_exit: Set by a second signal: stop waiting, cancel everything.
+        servers: The asyncio servers, one per listening socket.
+        sockets: The listening sockets (read `getsockname()` for the port chosen for 0).
+    """
+
+    def __init__(self, config: Config, *, protocol_factory: ProtocolFactory | None = None) -> None:
+        self.config = config
+        self.server_state = ServerState()
+        self.lifespan_state: dict[str, Any] = {}
+        self.lifespan: LifespanOn | LifespanOff = LifespanOff(config, self.lifespan_state)
+        self.started = False
+        self.force_exit = False
+        self.servers: list[asyncio.AbstractServer] = []
+        self.sockets: list[socket.socket] = []
+        self._protocol_factory = protocol_factory
+        self._should_exit = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._uds_path: str | None = None
+
+    # -- control --------------------------------------------------------------------------
+
+    @property
+    def should_exit(self) -> bool:
+        """Whether a graceful shutdown was requested; set it (from any thread) to stop."""
+        return self._should_exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self._should_exit = value
+        if value:
+            self._wake()
+
+    def handle_exit(self, sig: int, frame: FrameType | None = None) -> None:
+        """Signal handler: the first signal shuts down gracefully, the second forces it."""
+        if self._should_exit:
+            self.force_exit = True
+            logger.info("Forcing shutdown")
+        self.should_exit = True
+
+    def _wake(self) -> None:
+        loop, event = self._loop, self._wakeup
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        """Create the event loop named by `config.loop` and serve until shut down.
+
+        Args:
+            sockets: Already bound sockets to serve on instead of binding from the config.
+
+        Raises:
+            ConfigError: invalid settings, or an app that cannot be loaded.
+            StartupError: a socket cannot be bound or the app's lifespan startup failed.
+        """
+        self.config.validate()
+        loop = loop_factory(self.config.loop)()
+        try:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.serve(sockets))
+        finally:
+            try:
+                _cancel_all_tasks(loop)
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve on the running loop until shut down (see the module docstring for the order).
+
+        Args:
+            sockets: Already bound sockets to serve on instead of binding from the config.
+
+        Raises:
+            ConfigError: invalid settings, or an app that cannot be loaded.
+            StartupError: a socket cannot be bound or the app's lifespan startup failed.
+        """
+        config = self.config
+        config.validate()
+        configure_logging(config.log_config, config.log_level, config.access_log)
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        with self._capture_signals():
+            await self._serve(sockets)
+
+    async def _serve(self, sockets: list[socket.socket] | None) -> None:
+        config = self.config
+        pid = os.getpid()
+        logger.info("Started server process [%d]", pid)
+        config.load()
+        self.sockets = list(sockets) if sockets is not None else self._bind()
+        try:
+            self.lifespan = (
+                LifespanOff(config, self.lifespan_state)
+                if config.lifespan == "off"
+                else LifespanOn(config, self.lifespan_state)
+            )
+            if not await self._startup_lifespan():
+                return  # forced out during startup
+            if not self._should_exit:
+                await self._listen()
+                await self._main_loop()
+        except BaseException:
+            self._close_sockets()
+            raise
+        await self._shutdown()
+        logger.info("Finished server process [%d]", pid)
+
+    # -- startup --------------------------------------------------------------------------
+
+    def _bind(self) -> list[socket.socket]:
+        config = self.config
+        if config.fd is not None:
+            try:
+                return [socket.socket(fileno=config.fd)]
+            except OSError as exc:
+                raise StartupError(f"could not use socket fd {config.fd}: {_reason(exc)}") from exc
+        if config.uds is not None:
+            return [self._bind_unix(config.uds)]
+
+        host, port = config.host, config.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if sys.platform != "win32":  # on Windows SO_REUSEADDR lets others steal the port
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            where = _display_address(host, port)
+            raise StartupError(f"could not bind to {where}: {_reason(exc)}") from exc
+        return [sock]
+
+    def _bind_unix(self, path: str) -> socket.socket:
+        assert _AF_UNIX is not None  # validate() refuses --uds where there is no AF_UNIX
+        where = f"unix socket {path}"
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISSOCK(os.stat(path).st_mode):
+                raise StartupError(f"could not bind to {where}: a file that is not a socket exists")
+            probe = socket.socket(_AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)  # stale: nobody listens on it any more
+            else:
+                raise StartupError(f"could not bind to {where}: address already in use")
+            finally:
+                probe.close()
+        sock = socket.socket(_AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            os.chmod(path, 0o666)
+        except OSError as exc:
+            sock.close()
+            raise StartupError(f"could not bind to {where}: {_reason(exc)}") from exc
+        self._uds_path = path
+        return sock
+
+    async def _startup_lifespan(self) -> bool:
+        """Run lifespan startup; False if a forced exit interrupted it."""
+        assert self._wakeup is not None
+        startup = asyncio.ensure_future(self.lifespan.startup())
+        while not startup.done():
+            waiter = asyncio.ensure_future(self._wakeup.wait())
+            await asyncio.wait({startup, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            self._wakeup.clear()
+            if self.force_exit and not startup.done():
+                startup.cancel()
+                await asyncio.gather(startup, return_exceptions=True)
+                self._close_sockets()
+                return False
+        startup.result()  # raises StartupError
+        return True
+
+    def _protocol_class(self) -> ProtocolFactory:
+        if self._protocol_factory is not None:
+            return self._protocol_factory
+        protocol_cls: ProtocolFactory = importlib.import_module("sailfish.protocol").HTTPProtocol
+        return protocol_cls
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        config, state, app_state = self.config, self.server_state, self.lifespan_state
+        protocol_cls = self._protocol_class()
+
+        def factory() -> asyncio.BaseProtocol:
+            return protocol_cls(config=config, server_state=state, app_state=app_state, _loop=loop)
+
+        backlog = config.limits.backlog
+        for sock in self.sockets:
+            if _AF_UNIX is not None and sock.family == _AF_UNIX:
+                server = await loop.create_unix_server(factory, sock=sock, backlog=backlog)
+            else:
+                server = await loop.create_server(factory, sock=sock, backlog=backlog)
+            self.servers.append(server)
+        self.started = True
+        for sock in self.sockets:
+            logger.info("Listening on %s (Press CTRL+C to quit)", self._describe(sock))
+
+    def _describe(self, sock: socket.socket) -> str:
+        if self.config.fd is not None:
+            return f"socket fd {self.config.fd}"
+        if _AF_UNIX is not None and sock.family == _AF_UNIX:
+            return f"unix socket {sock.getsockname()}"
+        host, port = sock.getsockname()[:2]
+        return f"http://{_display_address(host, port)}"
+
+    async def _main_loop(self) -> None:
+        assert self._wakeup is not None
+        while not self._should_exit:
+            if self.lifespan.should_exit:  # the lifespan app crashed after startup
+                self._should_exit = True
+                break
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), 0.5)
+            self._wakeup.clear()
+
+    # -- shutdown -------------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        logger.info("Shutting down")
+        for server in self.servers:
+            server.close()
+        self._close_sockets()
+        state = self.server_state
+        for connection in list(state.connections):
+            connection.shutdown()
+
+        loop = asyncio.get_running_loop()
+        timeout = self.config.timeouts.graceful_shutdown
+        deadline = None if timeout is None else loop.time() + timeout
+        await asyncio.sleep(_TICK if state.connections or state.tasks else 0)
+        drained = await self._drain(deadline)
+
+        if not drained:
+            if not self.force_exit:
+                logger.warning(
+                    "Cancel %d running task(s), timeout graceful shutdown exceeded",
+                    len(state.tasks),
+                )
+            for task in list(state.tasks):
+                task.cancel()
+            if state.tasks:
+                await asyncio.wait(set(state.tasks), timeout=1.0)
+            for connection in list(state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+            await asyncio.sleep(0)
+
+        for server in self.servers:
+            # Python >= 3.12 waits here for every connection; they are all gone or aborted.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+        if self._uds_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._uds_path)
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+    async def _drain(self, deadline: float | None) -> bool:
+        """Wait for connections, then request tasks, to finish; False on timeout or force."""
+        loop = asyncio.get_running_loop()
+        state = self.server_state
+        for items, what in (
+            (state.connections, "connections to close"),
+            (state.tasks, "background tasks to complete"),
+        ):
+            if items and not self.force_exit:
+                logger.info("Waiting for %s. (CTRL+C to force quit)", what)
+            while items:
+                if self.force_exit or (deadline is not None and loop.time() >= deadline):
+                    return False
+                await asyncio.sleep(_TICK)
+        return True
+
+    def _close_sockets(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+    @contextlib.contextmanager
+    def _capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be installed from the main thread
+            return
+        loop = asyncio.get_running_loop()
+        added: list[signal.Signals] = []
+        previous: dict[signal.Signals, Any] = {}
+        try:
+            for sig in HANDLED_SIGNALS:
+                try:
+                    loop.add_signal_handler(sig, self.handle_exit, sig, None)
+                    added.append(sig)
+                except NotImplementedError:  # pragma: no cover (Windows)
+                    previous[sig] = signal.signal(sig, self.handle_exit)
+            yield
+        finally:
+            for sig in added:
+                loop.remove_signal_handler(sig)
+            for sig, handler in previous.items():  # pragma: no cover (Windows)
+                signal.signal(sig, handler)
+
+
+def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+def run(app: Any, **kwargs: Any) -> None:
+    """Serve `app` until interrupted: `sailfish.run("main:app", port=8080)`.
+
+    Args:
+        app: The ASGI application or its "module:attr" import string.
+        **kwargs: `Config` fields and the CLI's option names (`limit_concurrency`,
+            `timeout_keep_alive`, `headers=["name:value"]`, ...).
+
+    Raises:
+        ConfigError: invalid settings, or an app that cannot be loaded.
+        StartupError: a socket cannot be bound or the app's lifespan startup failed.
+    """
+    Server(Config.from_options(app, **kwargs)).run()
+
+
+__all__ = ["HANDLED_SIGNALS", "Server", "run"]

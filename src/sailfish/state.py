@@ -1,0 +1,42 @@
+"""State shared by the server and every protocol instance it creates.
+
+Strategy: one `ServerState` per `Server`; the server reads it to drain and shut down, protocols
+write to it (add/remove themselves, count requests, track their tasks). It lives in its own
+module so protocols never import `server.py` (uvicorn keeps it in server.py, which ties the two
+together). The attribute names are uvicorn's, so code written against uvicorn's ServerState
+(its protocols, third-party protocols) works unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class Connection(Protocol):
+    """What the server needs from a connection in `ServerState.connections`."""
+
+    def shutdown(self) -> None:
+        """Begin a graceful close: idle connections close at once, busy ones after the response."""
+
+
+@dataclass
+class ServerState:
+    """Mutable state shared by a server and its protocols.
+
+    Attributes:
+        total_requests: Requests started on this server, counted by the protocols.
+        connections: Open connections; each protocol adds itself on `connection_made` and
+            removes itself on `connection_lost`. The server calls `shutdown()` on each.
+        tasks: Running request tasks; the server waits for them to finish on shutdown.
+        default_headers: Extra response headers (from `--header`), as (name, value) bytes.
+    """
+
+    total_requests: int = 0
+    connections: set[Any] = field(default_factory=set)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    default_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+__all__ = ["Connection", "ServerState"]
