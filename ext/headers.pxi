@@ -1,1 +1,256 @@
-# placeholder, replaced by the headers fragment
+# headers.pxi: field names and the analysis of a complete head (docs/core.md step 3).
+# Strategy: while validating a field line the parser records its spans (offsets into the
+# head, so they survive buffer reallocation) and the SF_H_* id of its name; this file turns a
+# name span into bytes (a pre-built object for a well-known name, else one lower-cased
+# bytes) and judges Host, Transfer-Encoding, Content-Length, Connection, Expect and Upgrade on
+# the spans, in the contract's order, without creating a Python object. Line syntax (step 2)
+# is checked in parser.pxi; scope building is in scope.pxi.
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memchr
+
+
+ctypedef struct sf_field:
+    Py_ssize_t name_off     # offsets are relative to the first byte of the request line
+    Py_ssize_t name_len
+    Py_ssize_t value_off    # value already stripped of leading/trailing SP and HTAB
+    Py_ssize_t value_len
+    int id                  # SF_H_* or -1
+
+
+ctypedef struct sf_head_info:
+    bint chunked
+    bint keep_alive
+    bint expect_continue
+    Py_ssize_t upgrade_field    # index of the first Upgrade field line to report, or -1
+    Py_ssize_t upgrade_lines    # how many Upgrade field lines there are
+    uint64_t content_length
+
+
+# One bytes object per well-known name, built once from the C table (single source of truth),
+# so a known name costs an INCREF instead of an allocation.
+cdef tuple _KNOWN_NAMES = tuple([<bytes>sf_header_names[i] for i in range(SF_H_COUNT)])
+
+
+cdef inline bytes _header_name(const char *p, Py_ssize_t n, int hid):
+    """The lower-cased name as bytes: the shared object when the name is well known."""
+    cdef bytes name
+    if hid >= 0:
+        return <bytes>(<tuple>_KNOWN_NAMES)[hid]
+    name = PyBytes_FromStringAndSize(NULL, n)
+    sf_lower_copy(PyBytes_AS_STRING(name), p, <size_t>n)
+    return name
+
+
+cdef inline bint _has_token(const char *p, Py_ssize_t n, const char *tok, size_t tn) noexcept:
+    """True when the comma-separated list [p, p+n) has element `tok` (any ASCII case), each
+    element stripped of OWS (RFC 9110 §5.6.1 lists; empty elements are ignored)."""
+    cdef const char *end = p + n
+    cdef const char *q
+    cdef const char *s
+    cdef const char *e
+    while p < end:
+        q = <const char *>memchr(p, b',', <size_t>(end - p))
+        if q == NULL:
+            q = end
+        s = sf_skip_ows(p, q)
+        e = sf_rstrip_ows(s, q)
+        if sf_ieq(s, <size_t>(e - s), tok, tn):
+            return True
+        p = q + 1
+    return False
+
+
+cdef enum:
+    # Bits of the "which special fields did this head carry" mask built during validation.
+    SF_SEEN_HOST = 1 << SF_H_HOST
+    SF_SEEN_CL = 1 << SF_H_CONTENT_LENGTH
+    SF_SEEN_TE = 1 << SF_H_TRANSFER_ENCODING
+    SF_SEEN_CONNECTION = 1 << SF_H_CONNECTION
+    SF_SEEN_EXPECT = 1 << SF_H_EXPECT
+    SF_SEEN_UPGRADE = 1 << SF_H_UPGRADE
+
+
+cdef int _check_transfer_encoding(const char *head, const sf_field *fields,
+                                  Py_ssize_t nfields) noexcept:
+    """SF_OK when Transfer-Encoding is exactly `chunked`, else an SF_E_* code (step 3)."""
+    # "all its lines joined with commas": splitting each line on commas, in order, yields the
+    # same elements as splitting the joined value (an empty line value is an empty element).
+    cdef Py_ssize_t i
+    cdef const char *p
+    cdef const char *end
+    cdef const char *q
+    cdef const char *s
+    cdef const char *e
+    cdef int n_chunked = 0
+    cdef bint other = False
+    cdef bint last_chunked = False
+    for i in range(nfields):
+        if fields[i].id != SF_H_TRANSFER_ENCODING:
+            continue
+        p = head + fields[i].value_off
+        end = p + fields[i].value_len
+        while True:
+            q = <const char *>memchr(p, b',', <size_t>(end - p)) if p < end else NULL
+            if q == NULL:
+                q = end
+            s = sf_skip_ows(p, q)
+            e = sf_rstrip_ows(s, q)
+            # An empty element, a non-token element or a parameter (";" is not a tchar).
+            if s == e or sf_scan_token(s, e) != e:
+                return SF_E_INVALID_FRAMING
+            last_chunked = sf_ieq(s, <size_t>(e - s), b"chunked", 7)
+            if last_chunked:
+                n_chunked += 1
+            else:
+                other = True
+            if q == end:
+                break
+            p = q + 1
+    # "If any transfer coding other than chunked is applied to a request's content, the
+    # sender MUST apply chunked as the final transfer coding" -- RFC 9112 §6.1; a server
+    # that cannot determine the length "MUST respond with the 400 (Bad Request)" -- §6.3.
+    if not last_chunked or n_chunked > 1:
+        return SF_E_INVALID_FRAMING
+    # "A server that receives a request message with a transfer coding it does not
+    # understand SHOULD respond with 501 (Not Implemented)." -- RFC 9112 §6.1
+    if other:
+        return SF_E_UNSUPPORTED_TRANSFER_CODING
+    return SF_OK
+
+
+cdef int _check_content_length(const char *head, const sf_field *fields, Py_ssize_t nfields,
+                               uint64_t *out) noexcept:
+    """SF_OK and *out = the length, or SF_E_INVALID_FRAMING (step 3)."""
+    # "If a message is received without Transfer-Encoding and with an invalid Content-Length
+    # header field, then the message framing is invalid ... the server MUST respond with a
+    # 400 (Bad Request) status code" -- RFC 9112 §6.3. Identical duplicates ("42, 42") are
+    # accepted, as §6.3 allows and h11 does; each element is 1*DIGIT of at most 18 digits.
+    cdef Py_ssize_t i
+    cdef const char *p
+    cdef const char *end
+    cdef const char *q
+    cdef const char *s
+    cdef const char *e
+    cdef uint64_t v = 0
+    cdef bint seen = False
+    for i in range(nfields):
+        if fields[i].id != SF_H_CONTENT_LENGTH:
+            continue
+        p = head + fields[i].value_off
+        end = p + fields[i].value_len
+        while True:
+            q = <const char *>memchr(p, b',', <size_t>(end - p)) if p < end else NULL
+            if q == NULL:
+                q = end
+            s = sf_skip_ows(p, q)
+            e = sf_rstrip_ows(s, q)
+            if sf_parse_dec(s, <size_t>(e - s), out) != SF_OK:
+                return SF_E_INVALID_FRAMING
+            if seen and out[0] != v:
+                return SF_E_INVALID_FRAMING
+            v = out[0]
+            seen = True
+            if q == end:
+                break
+            p = q + 1
+    out[0] = v
+    return SF_OK
+
+
+cdef int _analyse_head(const char *head, const sf_field *fields, Py_ssize_t nfields,
+                       unsigned int seen, bint http11, int64_t max_body,
+                       sf_head_info *info) noexcept:
+    """Judge a complete, line-valid head (docs/core.md step 3, in its order); fill *info."""
+    cdef Py_ssize_t i
+    cdef Py_ssize_t host = -1
+    cdef const sf_field *f
+    cdef bint close = False
+    cdef bint keep = False
+    cdef bint upgrade_token = False
+    cdef int rc
+    info.chunked = False
+    info.content_length = 0
+    info.expect_continue = False
+    info.upgrade_field = -1
+    info.upgrade_lines = 0
+
+    # "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
+    # message that lacks a Host header field and to any request message that contains more
+    # than one Host header field line or a Host header field with an invalid field value."
+    # -- RFC 9112 §3.2
+    if seen & SF_SEEN_HOST:
+        for i in range(nfields):
+            if fields[i].id == SF_H_HOST:
+                if host >= 0:
+                    return SF_E_INVALID_HOST
+                host = i
+        f = &fields[host]
+        if not sf_valid_host(head + f.value_off, <size_t>f.value_len, False):
+            return SF_E_INVALID_HOST
+    elif http11:
+        return SF_E_INVALID_HOST
+
+    if seen & SF_SEEN_TE:
+        # "A server MAY reject a request that contains both Content-Length and
+        # Transfer-Encoding or process such a request in accordance with the
+        # Transfer-Encoding alone." -- RFC 9112 §6.1 (we reject: smuggling defence)
+        if seen & SF_SEEN_CL:
+            return SF_E_INVALID_FRAMING
+        # "A server or client that receives an HTTP/1.0 message containing a
+        # Transfer-Encoding header field MUST treat the message as if the framing is faulty"
+        # -- RFC 9112 §6.1
+        if not http11:
+            return SF_E_INVALID_FRAMING
+        rc = _check_transfer_encoding(head, fields, nfields)
+        if rc != SF_OK:
+            return rc
+        info.chunked = True
+    elif seen & SF_SEEN_CL:
+        rc = _check_content_length(head, fields, nfields, &info.content_length)
+        if rc != SF_OK:
+            return rc
+        if max_body >= 0 and info.content_length > <uint64_t>max_body:
+            return SF_E_BODY_TOO_LARGE
+
+    if seen & (SF_SEEN_CONNECTION | SF_SEEN_EXPECT | SF_SEEN_UPGRADE):
+        for i in range(nfields):
+            f = &fields[i]
+            if f.id == SF_H_CONNECTION:
+                close = close or _has_token(head + f.value_off, f.value_len, b"close", 5)
+                keep = keep or _has_token(head + f.value_off, f.value_len, b"keep-alive", 10)
+                upgrade_token = upgrade_token or _has_token(
+                    head + f.value_off, f.value_len, b"upgrade", 7)
+            elif f.id == SF_H_EXPECT:
+                if sf_ieq(head + f.value_off, <size_t>f.value_len, b"100-continue", 12):
+                    info.expect_continue = True
+            elif f.id == SF_H_UPGRADE:
+                # Several Upgrade lines: the caller joins them with ", " (RFC 9110 §5.3).
+                if info.upgrade_field < 0:
+                    info.upgrade_field = i
+                info.upgrade_lines += 1
+    # "A server that receives an HTTP/1.0 request ... MUST ignore" Upgrade (RFC 9110 §7.8)
+    # and expectations (RFC 9110 §10.1.1); 1.0 persists only with keep-alive (RFC 9112 §9.3).
+    if http11:
+        info.keep_alive = not close
+        info.expect_continue = info.expect_continue and (
+            info.chunked or info.content_length > 0)
+        if not upgrade_token:
+            info.upgrade_field = -1
+    else:
+        info.keep_alive = keep and not close
+        info.expect_continue = False
+        info.upgrade_field = -1
+    return SF_OK
+
+
+cdef bytes _upgrade_value(list headers, const sf_field *fields, Py_ssize_t nfields,
+                          const sf_head_info *info):
+    """The Upgrade value to report: the field's value, or all its lines joined with ", "."""
+    cdef Py_ssize_t i
+    if info.upgrade_lines == 1:
+        return <bytes>(<tuple>headers[info.upgrade_field])[1]
+    # "A recipient MAY combine multiple field lines ... separated by a comma (",") and
+    # optional whitespace" -- RFC 9110 §5.3
+    return b", ".join([(<tuple>headers[i])[1] for i in range(nfields)
+                       if fields[i].id == SF_H_UPGRADE])

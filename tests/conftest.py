@@ -71,3 +71,35 @@ def corpus(kind: str) -> list[Any]:
     return [
         pytest.param(p.read_bytes(), id=p.stem) for p in sorted((CORPUS_DIR / kind).glob("*.http"))
     ]
+
+
+def corpus_spec() -> Any:
+    """tests/corpus/make_corpus.py as a module: `VALID`, `INVALID`, `EXPECTED_ERROR`, `write`."""
+    import importlib.util
+    import sys
+
+    name = "sailfish_tests_make_corpus"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, CORPUS_DIR / "make_corpus.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def feed_pieces(parser: Any, raw: bytes, step: int) -> list[Any]:
+    """Feed `raw` to `parser` in pieces of `step` bytes; all events, in order.
+
+    After the last piece, `feed(b"")` is called until it returns nothing, so a parser paused
+    after an upgrade head goes on (declined upgrade) the same way whatever the split.
+    """
+    events: list[Any] = []
+    for i in range(0, len(raw), step):
+        events.extend(parser.feed(raw[i : i + step]))
+    for _ in range(100):
+        more = parser.feed(b"")
+        if not more:
+            break
+        events.extend(more)
+    return events

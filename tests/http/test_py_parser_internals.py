@@ -320,7 +320,6 @@ def test_analyse_head_facts() -> None:
         ("OPTIONS", b"*", (b"*", "*", b"")),
         ("CONNECT", b"h:443", (b"h:443", "h:443", b"")),
         ("CONNECT", b"[::1]:443", (b"[::1]:443", "[::1]:443", b"")),
-        ("CONNECT", b"/x", (b"/x", "/x", b"")),
     ],
 )
 def test_parse_target_forms(method: str, target: bytes, split: tuple[bytes, str, bytes]) -> None:
@@ -334,6 +333,9 @@ def test_parse_target_forms(method: str, target: bytes, split: tuple[bytes, str,
         ("CONNECT", b"*"),
         ("GET", b"h:443"),
         ("CONNECT", b"h"),
+        ("CONNECT", b"h:"),
+        ("CONNECT", b"/x"),
+        ("CONNECT", b"http://h:443/"),
         ("GET", b"ftp://h/"),
         ("GET", b"/\x80"),
         ("GET", b"a/b"),

@@ -420,24 +420,17 @@ def test_second_signal_forces_exit(process: Process) -> None:
     assert not [line for line in process.seen if "Application shutdown complete" in line]
 
 
-# -- the real protocol, once it exists ------------------------------------------------------
+# -- the real protocol ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "loop",
     [
         pytest.param("asyncio", id="asyncio"),
-        pytest.param(
-            "uvloop",
-            id="uvloop",
-            # TODO: remove once protocol.py stops asserting isinstance(transport,
-            # asyncio.Transport), which uvloop's TCPTransport is not (connection_made fails).
-            marks=pytest.mark.skip(reason="protocol.py rejects uvloop transports"),
-        ),
+        pytest.param("uvloop", id="uvloop"),
     ],
 )
 def test_real_protocol_serves(loop: str) -> None:
-    pytest.importorskip("sailfish.protocol")
     if loop == "uvloop":
         pytest.importorskip("uvloop")
     server = Server(make_config(loop=loop))

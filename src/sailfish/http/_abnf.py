@@ -112,7 +112,10 @@ PORT = DIGIT + r"*"
 HOST = URI_HOST + r"(?::" + PORT + r")?"
 
 # authority-form = uri-host ":" port                            -- RFC 9112 §3.2.3
-AUTHORITY_FORM = URI_HOST + r":" + PORT
+# Stricter than port = *DIGIT: "There are no default ports; a client MUST send the port
+# number even if the CONNECT request is based on a URI reference that contains an authority
+# component with an elided port" -- RFC 9110 §9.3.6, so the authority-form needs 1*DIGIT.
+AUTHORITY_FORM = URI_HOST + r":" + DIGIT + r"+"
 
 # Connection        = #connection-option
 # connection-option = token                                     -- RFC 9110 §7.6.1

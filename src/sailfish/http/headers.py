@@ -174,7 +174,10 @@ def _connection_options(values: list[bytes]) -> set[bytes]:
 
 
 def analyse_head(
-    http_version: str, headers: list[tuple[bytes, bytes]], max_body_size: int | None
+    http_version: str,
+    headers: list[tuple[bytes, bytes]],
+    max_body_size: int | None,
+    method: str = "GET",
 ) -> Head:
     """Apply docs/core.md step 3 to a complete head, in its order of precedence.
 
@@ -182,6 +185,7 @@ def analyse_head(
         http_version: "1.0" or "1.1" (HTTP/1.x with x >= 2 already folded into "1.1").
         headers: the normalised field lines, from `parse_field_line`.
         max_body_size: the Content-Length limit, or None for no limit.
+        method: the request method (a CONNECT never asks for an upgrade here).
 
     Returns:
         The framing of the body and the connection facts the Request carries.
@@ -247,7 +251,8 @@ def analyse_head(
     # field lines, the field value is their combination with ", " (RFC 9110 §5.3).
     upgrade: bytes | None = None
     upgrade_values = _values(headers, b"upgrade")
-    if http_version == "1.1" and b"upgrade" in options and upgrade_values:
+    # CONNECT has its own way of taking a connection over; it never pauses the parser.
+    if http_version == "1.1" and b"upgrade" in options and upgrade_values and method != "CONNECT":
         upgrade = b", ".join(upgrade_values)
 
     return Head(

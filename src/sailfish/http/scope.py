@@ -59,6 +59,16 @@ def parse_target(method: str, target: bytes) -> Target:
     if _REQUEST_TARGET.fullmatch(target) is None:
         raise InvalidTarget("request-target is not 1*VCHAR")
 
+    # authority-form = uri-host ":" port -- RFC 9112 §3.2.3: "The authority-form of
+    # request-target is only used for CONNECT requests", and "A client sending a CONNECT
+    # request MUST send the authority form of request-target" (RFC 9110 §9.3.6), so CONNECT
+    # takes nothing else. The whole target is the authority: no query, and no
+    # percent-decoding (it is a host name, not a path).
+    if method == "CONNECT":
+        if _AUTHORITY_FORM.fullmatch(target) is None:
+            raise InvalidTarget("CONNECT needs the authority-form host:port")
+        return Target(raw_path=target, path=target.decode("ascii"), query_string=b"")
+
     # asterisk-form = "*": "The asterisk-form of request-target is only used for a server-wide
     # OPTIONS request" -- RFC 9112 §3.2.4
     if _ASTERISK_FORM.fullmatch(target) is not None:
@@ -85,12 +95,6 @@ def parse_target(method: str, target: bytes) -> Target:
         # absolute-form path the same way, for raw_path as well as path.
         raw_path = absolute.group("path") or b"/"
         return Target(raw_path, _decode_path(raw_path), query_string)
-
-    # authority-form = uri-host ":" port -- RFC 9112 §3.2.3: "The authority-form of
-    # request-target is only used for CONNECT requests". The whole target is the authority:
-    # no query, and no percent-decoding (it is a host name, not a path).
-    if method == "CONNECT" and _AUTHORITY_FORM.fullmatch(target) is not None:
-        return Target(raw_path=target, path=target.decode("ascii"), query_string=b"")
 
     raise InvalidTarget("request-target is none of the forms of RFC 9112 §3.2")
 

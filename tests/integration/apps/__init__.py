@@ -1,0 +1,1 @@
+"""ASGI applications served by the integration tests (raw ASGI and per framework)."""
