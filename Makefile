@@ -55,7 +55,7 @@ lint: $(DEPS)
 	$(PY) -m pip install -q --group lint
 	$(PY) -m ruff check src tests bench setup.py
 	$(PY) -m ruff format --check src tests bench setup.py
-	$(VENV)/bin/cython-lint ext
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint ext
 
 typecheck: $(DEPS)
 	$(PY) -m pip install -q --group lint

@@ -67,6 +67,34 @@ def sailfish_write(mod: Any) -> Callable[[], Any]:
     return run
 
 
+# --- the object-creation floor -----------------------------------------------------------
+
+
+def floor_parse(raw: bytes) -> Callable[[], Any] | None:
+    """bench/_floor.pyx: the objects an S2 parse must make, with no parsing (see its header)."""
+    try:
+        import pyximport
+    except ImportError:
+        return None
+    pyximport.install(build_dir=str(HERE.parent / "build" / "bench"), language_level=3)
+    sys.path.insert(0, str(HERE))
+    try:
+        import _floor
+    finally:
+        sys.path.remove(str(HERE))
+    head = raw[: raw.index(b"\r\n\r\n")]
+    spans = []
+    offset = head.index(b"\r\n") + 2
+    for line in head.split(b"\r\n")[1:]:
+        colon = line.index(b":")
+        spans.append((offset + colon + 2, len(line) - colon - 2))
+        offset += len(line) + 2
+    assert len(spans) == 15, len(spans)
+    _floor.set_spans(spans)
+    build = _floor.build
+    return lambda: build(raw)
+
+
 # --- httptools, driven as uvicorn drives it ---------------------------------------------
 
 
@@ -272,6 +300,7 @@ def main() -> int:
             "sailfish (pure twin)": sailfish_parse(PyTwin, S2),
             "httptools + scope": httptools_parse(S2),
             "h11 + scope": h11_parse(S2),
+            "floor: make the same objects, no parsing": floor_parse(S2),
         },
         "parse chunked POST, 10 x 410 B": {
             "sailfish (compiled)": sailfish_parse(c_twin, CHUNKED_410),

@@ -7,12 +7,9 @@ the same classes and signatures. Import the active twin from `sailfish.http`.
 from collections.abc import Iterable, Mapping
 from typing import Any, final
 
-from typing_extensions import disjoint_base
-
 from sailfish.errors import HTTPError
 
 @final
-@disjoint_base
 class Request:
     """One parsed request head: the ASGI scope and what the shell needs to know."""
 
@@ -31,12 +28,11 @@ class Request:
     @property
     def has_body(self) -> bool:
         """Content-Length > 0 or chunked: body messages follow this head."""
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     __hash__: None  # type: ignore[assignment]
 
 @final
-@disjoint_base
 class RequestParser:
     """Sans-IO HTTP/1.1 request parser: bytes in, ASGI scopes and body messages out."""
 
@@ -65,7 +61,6 @@ class RequestParser:
         """Remove and return the buffered bytes not parsed yet (after an upgrade head)."""
 
 @final
-@disjoint_base
 class ResponseWriter:
     """Turns `http.response.*` messages into wire bytes for one connection."""
 
