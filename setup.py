@@ -1,9 +1,12 @@
 """Build the compiled core `sailfish._http` from ext/; all metadata is in pyproject.toml.
 
 Switches come from the environment (msgspec style):
-  SAILFISH_NO_EXTENSIONS=1  pure-Python build (also forced off CPython)
-  SAILFISH_DEBUG=1          -O0 -g, bounds checks, Cython linetrace, annotated HTML
-  SAILFISH_SANITIZE=1       AddressSanitizer + UndefinedBehaviorSanitizer (Linux/macOS)
+  SAILFISH_NO_EXTENSIONS=1      pure-Python build (also forced off CPython)
+  SAILFISH_REQUIRE_EXTENSIONS=1 a failed compile is an error (CI, cibuildwheel); without it a
+                                compile failure prints one line and installs the pure twin
+  SAILFISH_DEBUG=1              -O0 -g, bounds checks, Cython linetrace, annotated HTML
+  SAILFISH_SANITIZE=1           AddressSanitizer + UndefinedBehaviorSanitizer (gcc/clang only)
+C flags are chosen per compiler (MSVC or gcc/clang) once the compiler is known, in BuildExt.
 """
 
 from __future__ import annotations
@@ -13,15 +16,24 @@ import sys
 from glob import glob
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.errors import CCompilerError, ExecError, PlatformError
 
 NO_EXT = os.environ.get("SAILFISH_NO_EXTENSIONS") == "1" or sys.implementation.name != "cpython"
+REQUIRE_EXT = os.environ.get("SAILFISH_REQUIRE_EXTENSIONS") == "1"
 DEBUG = os.environ.get("SAILFISH_DEBUG") == "1"
 SANITIZE = os.environ.get("SAILFISH_SANITIZE") == "1"
 
+# What a compiler that cannot build the extension raises: no compiler at all (PlatformError,
+# e.g. "Microsoft Visual C++ 14.0 or greater is required"), a failed compile or link
+# (CCompilerError), a compiler that cannot be run (ExecError, OSError).
+BUILD_ERRORS = (CCompilerError, ExecError, PlatformError, OSError, ValueError)
 
-def c_flags() -> list[str]:
-    if sys.platform == "win32":
-        return ["/O2"] if not DEBUG else ["/Od", "/Zi"]
+
+def c_flags(compiler_type: str) -> list[str]:
+    """Compile flags for distutils' compiler type: "msvc", or "unix"/"mingw32" (gcc, clang)."""
+    if compiler_type == "msvc":
+        return ["/Od", "/Zi"] if DEBUG else ["/O2"]
     flags = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O2"]
     flags += ["-Wall", "-Wno-unused-function", "-Wno-unreachable-code"]
     if SANITIZE:
@@ -29,8 +41,48 @@ def c_flags() -> list[str]:
     return flags
 
 
-def link_flags() -> list[str]:
-    return ["-fsanitize=address,undefined"] if SANITIZE and sys.platform != "win32" else []
+def link_flags(compiler_type: str) -> list[str]:
+    return ["-fsanitize=address,undefined"] if SANITIZE and compiler_type != "msvc" else []
+
+
+def _fall_back(exc: BaseException) -> None:
+    """Report a failed compile in one line, unless SAILFISH_REQUIRE_EXTENSIONS=1 (re-raise)."""
+    if REQUIRE_EXT:
+        raise exc
+    detail = " ".join(str(exc).split())
+    reason = type(exc).__name__ + (f": {detail}" if detail and len(detail) <= 100 else "")
+    print(
+        f"sailfish: the C extension could not be built ({reason}); installing the pure-Python"
+        " core instead (set SAILFISH_REQUIRE_EXTENSIONS=1 to make this an error)",
+        file=sys.stderr,
+    )
+
+
+class BuildExt(build_ext):
+    """build_ext with per-compiler flags and a pure-Python fall-back when compiling fails."""
+
+    def run(self) -> None:
+        self._failed: set[str] = set()
+        try:
+            super().run()
+        except BUILD_ERRORS as exc:  # no usable compiler: found before any extension is built
+            _fall_back(exc)
+            self.extensions = []
+
+    def build_extensions(self) -> None:
+        super().build_extensions()
+        # Forget what failed, so that --inplace and editable installs don't look for it.
+        self.extensions = [ext for ext in self.extensions if ext.name not in self._failed]
+
+    def build_extension(self, ext: Extension) -> None:
+        kind = self.compiler.compiler_type
+        ext.extra_compile_args = c_flags(kind) + list(ext.extra_compile_args or [])
+        ext.extra_link_args = link_flags(kind) + list(ext.extra_link_args or [])
+        try:
+            super().build_extension(ext)
+        except BUILD_ERRORS as exc:
+            _fall_back(exc)
+            self._failed.add(ext.name)
 
 
 def extensions() -> list[Extension]:
@@ -43,8 +95,6 @@ def extensions() -> list[Extension]:
         include_dirs=["ext/include"],
         depends=glob("ext/**/*.p*", recursive=True) + glob("ext/include/*.h"),
         define_macros=macros,
-        extra_compile_args=c_flags(),
-        extra_link_args=link_flags(),
     )
     directives = {
         "language_level": 3,
@@ -65,4 +115,4 @@ def extensions() -> list[Extension]:
     )
 
 
-setup(ext_modules=[] if NO_EXT else extensions())
+setup(ext_modules=[] if NO_EXT else extensions(), cmdclass={"build_ext": BuildExt})
