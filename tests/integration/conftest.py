@@ -57,10 +57,7 @@ class Running:
     thread: threading.Thread
     errors: list[BaseException] = field(default_factory=list)
     stopped: bool = False
-
-    @property
-    def port(self) -> int:
-        return int(self.server.sockets[0].getsockname()[1])
+    port: int = 0  # read once it listens: the socket is closed at shutdown
 
     @property
     def url(self) -> str:
@@ -85,7 +82,7 @@ def start_server(app: Any, **options: Any) -> Running:
     options.setdefault("loop", "asyncio")
     options.setdefault("log_config", PROPAGATE_LOG_CONFIG)
     # A test that leaves a request running must not hang the teardown.
-    options.setdefault("timeout_graceful_shutdown", 5.0)
+    options.setdefault("timeout_graceful_shutdown", 3.0)
     config = Config.from_options(app, **options)
     server = Server(config)
     running = Running(server=server, thread=threading.Thread(daemon=True))
@@ -107,6 +104,7 @@ def start_server(app: Any, **options: Any) -> Running:
         server.should_exit = True
         running.thread.join(STOP_TIMEOUT)
         raise AssertionError("the server did not start")
+    running.port = int(server.sockets[0].getsockname()[1])
     return running
 
 
@@ -154,7 +152,7 @@ def loop_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-# -- subprocess ------------------------------------------------------------------------------
+# -- subprocess ------------------------------------------------------------------------------------
 
 _LISTENING = re.compile(r"Listening on http://127\.0\.0\.1:(\d+)")
 
@@ -226,7 +224,10 @@ def serve_process() -> Iterator[Callable[..., Process]]:
         )
         process = Process(popen=popen)
         children.append(process)
-        for stream, sink in ((popen.stderr, process.stderr_lines), (popen.stdout, process.stdout_lines)):
+        for stream, sink in (
+            (popen.stderr, process.stderr_lines),
+            (popen.stdout, process.stdout_lines),
+        ):
             reader = threading.Thread(target=_pump, args=(stream, sink), daemon=True)
             reader.start()
             process.readers.append(reader)

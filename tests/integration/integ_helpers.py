@@ -39,6 +39,13 @@ class Response:
 class Closed(Exception):
     """The peer closed the connection before a whole response arrived."""
 
+    def __init__(self, buffered: bytes) -> None:
+        super().__init__(
+            f"the peer closed the connection with {len(buffered)} byte(s) of an incomplete "
+            f"response buffered: {buffered[:120]!r}{'...' if len(buffered) > 120 else ''}"
+        )
+        self.buffered = buffered
+
 
 class Conn:
     """A client connection to 127.0.0.1:port with a read buffer."""
@@ -161,7 +168,9 @@ def request(
         lines.append(f"Host: {host}")
     for name, value in headers or []:
         lines.append(f"{name}: {value}")
-    if body and not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in headers or []):
+    if body and not any(
+        n.lower() in ("content-length", "transfer-encoding") for n, _ in headers or []
+    ):
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -175,3 +184,16 @@ def wait_for(predicate: object, timeout: float = TIMEOUT, interval: float = 0.01
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def assert_bytes(actual: bytes, expected: bytes) -> None:
+    """Equality of large byte strings with a short message (pytest's diff of MBs is useless)."""
+    if actual == expected:
+        return
+    index = next(
+        (i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b),
+        min(len(actual), len(expected)),
+    )
+    raise AssertionError(
+        f"{len(actual)} bytes received, {len(expected)} expected; first difference at byte {index}"
+    )

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from apps.raw import RawApp, pattern
+from integ_helpers import assert_bytes, wait_for
 
 TIMEOUT = 5.0
 CURL = shutil.which("curl")
@@ -28,7 +29,7 @@ def raw_server(serve: Callable[..., Any], loop_name: str) -> Any:
     return serve(RawApp(), loop=loop_name)
 
 
-# -- http.client -------------------------------------------------------------------------------
+# -- http.client -----------------------------------------------------------------------------------
 
 
 def test_http_client_get_and_post_on_one_connection(raw_server: Any) -> None:
@@ -85,7 +86,7 @@ def test_http_client_chunked_response(raw_server: Any) -> None:
         conn.close()
 
 
-# -- httpx ---------------------------------------------------------------------------------------
+# -- httpx -----------------------------------------------------------------------------------------
 
 
 def test_httpx_sync_keep_alive_many_requests(raw_server: Any) -> None:
@@ -96,7 +97,8 @@ def test_httpx_sync_keep_alive_many_requests(raw_server: Any) -> None:
             assert response.text == f"hello /n/{i}?q={i}"
         response = client.post("/echo", content=b"\x00\xff" * 1000)
         assert response.content == b"\x00\xff" * 1000
-    assert raw_server.server.server_state.total_requests == 51
+    state = raw_server.server.server_state
+    assert wait_for(lambda: state.total_requests == 51, timeout=2)
 
 
 def test_httpx_sync_large_upload_and_download(raw_server: Any) -> None:
@@ -106,9 +108,9 @@ def test_httpx_sync_large_upload_and_download(raw_server: Any) -> None:
         assert response.status_code == 200
         assert response.headers["x-body-length"] == str(len(upload))
         assert response.headers["x-body-sha256"] == hashlib.sha256(upload).hexdigest()
-        assert response.content == upload
+        assert_bytes(response.content, upload)
         response = client.get("/big", params={"n": str(10 * 1024 * 1024)})
-        assert response.content == pattern(10 * 1024 * 1024)
+        assert_bytes(response.content, pattern(10 * 1024 * 1024))
 
 
 def test_httpx_async_concurrent_requests(raw_server: Any) -> None:
@@ -141,7 +143,7 @@ def test_httpx_async_streaming_upload(raw_server: Any) -> None:
     assert response.content == b"".join(b"%04d" % i for i in range(20))
 
 
-# -- curl ------------------------------------------------------------------------------------
+# -- curl ------------------------------------------------------------------------------------------
 
 
 def curl(*args: str, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -205,4 +207,27 @@ def test_curl_chunked_upload_and_keep_alive(raw_server: Any) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(b"chunky" * 1000)
-    assert result.stdout.endswith(b"hello /second\n0"), "the second request did not reuse the connection"
+    assert result.stdout.endswith(b"hello /second\n0"), (
+        "the second request did not reuse the connection"
+    )
+
+
+def test_server_options_shape_the_response_headers(serve: Any) -> None:
+    running = serve(
+        RawApp(),
+        headers=["x-served-by: sailfish-test", "x-extra:1"],
+        server_header=False,
+        date_header=False,
+    )
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=TIMEOUT)
+    try:
+        conn.request("GET", "/h")
+        response = conn.getresponse()
+        assert response.read() == b"hello /h"
+        names = [name.lower() for name, _ in response.getheaders()]
+        assert "server" not in names
+        assert "date" not in names
+        assert response.getheader("x-served-by") == "sailfish-test"
+        assert response.getheader("x-extra") == "1"
+    finally:
+        conn.close()

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from apps.raw import RawApp, pattern
-from integ_helpers import Conn, request, wait_for
+from integ_helpers import Conn, assert_bytes, request, wait_for
 
 Serve = Callable[..., Any]
 
 
-# -- keep-alive, pipelining, close (both loops) ----------------------------------------------
+# -- keep-alive, pipelining, close (both loops) ----------------------------------------------------
 
 
 def test_pipelining_ten_requests_in_one_send(serve: Serve, loop_name: str) -> None:
@@ -78,7 +78,8 @@ def test_keep_alive_reuses_the_connection(serve: Serve, loop_name: str) -> None:
             assert response.status == 200
             assert response.header("connection") is None
             assert response.body == b"n%d" % i
-    assert running.server.server_state.total_requests == 5
+    # counted just after the write: the client may be a hair faster
+    assert wait_for(lambda: running.server.server_state.total_requests == 5, timeout=2)
 
 
 def test_connection_close_closes(serve: Serve, loop_name: str) -> None:
@@ -142,7 +143,7 @@ def test_half_closed_client_still_gets_its_answer(serve: Serve) -> None:
         assert conn.is_closed_by_peer(timeout=3)
 
 
-# -- bad requests: status, then close -----------------------------------------------------------
+# -- bad requests: status, then close --------------------------------------------------------------
 
 
 def expect_error_then_close(conn: Conn, status: int) -> None:
@@ -191,9 +192,9 @@ def test_smuggling_te_cl_after_good_request(serve: Serve) -> None:
             id="two-content-lengths",
         ),
         pytest.param(
-            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", id="bad-chunk"
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            id="bad-chunk",
         ),
-        pytest.param(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", id="tls-client-hello"),
     ],
 )
 def test_invalid_requests_are_400_and_close(serve: Serve, raw: bytes) -> None:
@@ -202,6 +203,20 @@ def test_invalid_requests_are_400_and_close(serve: Serve, raw: bytes) -> None:
     with Conn(running.port) as conn:
         conn.send(raw)
         expect_error_then_close(conn, 400)
+    assert app.arrived == 0
+
+
+def test_tls_client_hello_is_refused_within_the_header_timeout(serve: Serve) -> None:
+    """A TLS ClientHello has no CRLF: 400 at once, or at worst 408 at the header deadline."""
+    app = RawApp()
+    running = serve(app, timeout_header_read=0.5)
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32)) * 4
+    with Conn(running.port) as conn:
+        begin = time.monotonic()
+        conn.send(hello)
+        data = conn.read_until_closed(timeout=3)
+        assert time.monotonic() - begin < 2.0
+    assert data.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 408 ")), data
     assert app.arrived == 0
 
 
@@ -297,7 +312,7 @@ def test_server_survives_garbage(serve: Serve) -> None:
         assert conn.read_response().body == b"hello /ok"
 
 
-# -- timeouts ---------------------------------------------------------------------------------------
+# -- timeouts --------------------------------------------------------------------------------------
 
 
 def test_header_read_timeout_408_then_close(serve: Serve) -> None:
@@ -367,10 +382,10 @@ def test_slow_client_trickling_the_body_gets_a_full_answer(serve: Serve) -> None
             conn.send(body[i : i + 300])
         response = conn.read_response()
         assert response.status == 200
-        assert response.body == body
+        assert_bytes(response.body, body)
 
 
-# -- disconnects -------------------------------------------------------------------------------------
+# -- disconnects -----------------------------------------------------------------------------------
 
 
 def test_disconnect_mid_body_reaches_the_app(serve: Serve, loop_name: str) -> None:
@@ -382,6 +397,10 @@ def test_disconnect_mid_body_reaches_the_app(serve: Serve, loop_name: str) -> No
     assert app.disconnected.wait(5), f"the app never saw http.disconnect: {app.received}"
     assert app.received[-1] == {"type": "http.disconnect"}
     assert sum(len(m.get("body", b"")) for m in app.received) == 100
+    # the server's side of the closed connection is closed too, not left half-open
+    assert wait_for(lambda: not running.server.server_state.connections, timeout=3), (
+        "the connection was never closed after the client went away mid-body"
+    )
     with Conn(running.port) as conn:  # the server goes on
         conn.send(request("GET", "/next"))
         assert conn.read_response().body == b"hello /next"
@@ -395,7 +414,9 @@ def test_client_closing_during_streaming_response(serve: Serve, loop_name: str) 
         head = conn.read_head()
         assert head.status == 200
         conn.sock.recv(65536)
-        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+        )
     assert app.send_failed.wait(5), "send() kept succeeding after the client went away"
     assert isinstance(app.send_errors[0], OSError), repr(app.send_errors[0])
     assert wait_for(lambda: not running.server.server_state.tasks, timeout=3)
@@ -416,15 +437,13 @@ def test_client_gone_before_slow_response(serve: Serve) -> None:
         assert conn.read_response().body == b"hello /ok"
 
 
-# -- 100-continue -------------------------------------------------------------------------------------
+# -- 100-continue ----------------------------------------------------------------------------------
 
 
 def test_expect_100_continue(serve: Serve, loop_name: str) -> None:
     running = serve(RawApp(), loop=loop_name)
     with Conn(running.port) as conn:
-        conn.send(
-            request("POST", "/echo", [("Content-Length", "11"), ("Expect", "100-continue")])
-        )
+        conn.send(request("POST", "/echo", [("Content-Length", "11"), ("Expect", "100-continue")]))
         interim = conn.read_response()
         assert interim.status == 100
         assert interim.raw_head == b"HTTP/1.1 100 Continue"
@@ -452,7 +471,7 @@ def test_expect_100_continue_not_sent_if_app_answers_without_reading(serve: Serv
         assert conn.is_closed_by_peer(timeout=3)  # the unread body is not drained
 
 
-# -- flow control ---------------------------------------------------------------------------------------
+# -- flow control ----------------------------------------------------------------------------------
 
 
 def test_large_response_arrives_whole_to_a_slow_reader(serve: Serve, loop_name: str) -> None:
@@ -479,4 +498,66 @@ def test_large_request_body_with_slow_app_reading(serve: Serve) -> None:
         conn.send(request("POST", "/echo", body=body))
         response = conn.read_response()
         assert response.header("x-body-length") == str(size)
-        assert response.body == body
+        assert_bytes(response.body, body)
+
+
+# -- app errors ------------------------------------------------------------------------------------
+
+
+def test_app_error_before_response_is_500(serve: Serve, loop_name: str) -> None:
+    running = serve(RawApp(), loop=loop_name)
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/raise"))
+        response = conn.read_response()
+        assert response.status == 500
+        assert response.header("connection") == "close"
+        assert conn.is_closed_by_peer(timeout=3)
+
+
+def test_app_error_after_complete_response_keeps_the_response_whole(
+    serve: Serve, loop_name: str
+) -> None:
+    """The response was complete and well framed when the app raised: every byte must arrive.
+
+    A slow reader leaves most of the 10 MB in the server's write buffer when the app raises;
+    aborting the transport (RST) then would throw those bytes away.
+    """
+    size = 10 * 1024 * 1024
+    running = serve(RawApp(), loop=loop_name)
+    with Conn(running.port) as conn:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        conn.send(request("GET", f"/raise-after?n={size}"))
+        time.sleep(0.3)
+        response = conn.read_response()
+        assert response.status == 200
+        assert_bytes(response.body, pattern(size))
+
+
+# -- answering without reading the request body ----------------------------------------------------
+
+
+def test_response_without_reading_the_body_announces_the_close(serve: Serve) -> None:
+    """The server closes rather than drain an unread body; the response must say so."""
+    running = serve(RawApp())
+    with Conn(running.port) as conn:
+        conn.send(request("POST", "/state", [("Content-Length", "1000000")]) + b"x" * 1000)
+        response = conn.read_response()
+        assert response.status == 200
+        assert conn.is_closed_by_peer(timeout=3)
+        assert response.header("connection") == "close"
+
+
+def test_early_response_reaches_a_client_still_uploading(serve: Serve) -> None:
+    """An app may answer (401, 413, a redirect...) before reading the body. Closing the socket
+    with unread request bytes makes the kernel send a RST, which throws away the part of the
+    response not yet delivered; RFC 9112 section 9.6 asks for a staged close instead."""
+    size = 300_000
+    running = serve(RawApp())
+    with Conn(running.port) as conn:
+        conn.send(
+            request("POST", f"/big?n={size}", [("Content-Length", "10000000")]) + b"x" * 200_000
+        )
+        time.sleep(0.3)
+        response = conn.read_response()
+        assert response.status == 200
+        assert_bytes(response.body, pattern(size))

@@ -12,6 +12,8 @@ Paths:
     /stream?n=PARTS    n chunked parts "part i\n"
     /stream-forever    64 KiB parts until send() fails; the failure is recorded
     /wait-body         receive() until the body ends or http.disconnect; both are recorded
+    /raise             raise ValueError before anything is sent
+    /raise-after?n=N   a complete N-byte response, then an exception
     /state             the lifespan state keys seen in scope["state"]
     anything else      "hello <path>" (with the query string after "?")
 """
@@ -139,6 +141,12 @@ class RawApp:
                     break
             size = sum(len(m.get("body", b"")) for m in self.received)
             await respond(send, b"got %d" % size)
+        elif path == "/raise":
+            raise ValueError("the app fails before its response starts")
+        elif path == "/raise-after":
+            size = int(query.get("n", "10"))
+            await respond(send, pattern(size), [(b"content-length", str(size).encode())])
+            raise RuntimeError("the app fails after its response is complete")
         elif path == "/state":
             await respond(send, ",".join(sorted(scope["state"])).encode())
         else:

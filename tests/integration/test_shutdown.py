@@ -1,0 +1,231 @@
+"""Graceful shutdown under load, its timeout, signals to a real process, and --limit-concurrency."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from apps.raw import RawApp
+from integ_helpers import Closed, Conn, Response, request, wait_for
+
+Serve = Callable[..., Any]
+
+
+def fire(port: int, target: str, results: list[Any], index: int) -> None:
+    """One request on its own connection; stores the Response (or the exception)."""
+    try:
+        with Conn(port, timeout=8) as conn:
+            conn.send(request("GET", target))
+            results[index] = conn.read_response()
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        results[index] = exc
+
+
+def fire_many(port: int, target: str, count: int) -> tuple[list[threading.Thread], list[Any]]:
+    results: list[Any] = [None] * count
+    threads = [
+        threading.Thread(target=fire, args=(port, target, results, i), daemon=True)
+        for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+def join_all(threads: list[threading.Thread], timeout: float = 8.0) -> None:
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "a client never finished"
+
+
+def connection_refused(port: int) -> bool:
+    """True if a new connection is refused (or closed at once without an answer)."""
+    try:
+        with Conn(port, timeout=2) as conn:
+            conn.send(request("GET", "/late"))
+            return conn.read_until_closed(timeout=2) == b""
+    except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
+        return True
+
+
+def test_graceful_shutdown_finishes_every_in_flight_request(serve: Serve, loop_name: str) -> None:
+    count = 50
+    app = RawApp()
+    app.expected = count
+    running = serve(app, loop=loop_name, timeout_graceful_shutdown=None)
+    threads, results = fire_many(running.port, "/slow?t=0.5", count)
+    assert app.all_arrived.wait(5), f"only {app.arrived} of {count} requests arrived"
+
+    begin = time.monotonic()
+    running.server.should_exit = True
+    assert wait_for(lambda: running.server.sockets[0].fileno() == -1, 2)
+    assert connection_refused(running.port), "a new connection was accepted during shutdown"
+    join_all(threads)
+    elapsed = running.stop()
+    total = time.monotonic() - begin
+
+    failures = [r for r in results if not (isinstance(r, Response) and r.status == 200)]
+    assert not failures, failures[:3]
+    assert all(r.body == b"done" for r in results)
+    assert app.finished == count
+    assert total < 3.0, total
+    assert elapsed < 3.0, elapsed
+    assert connection_refused(running.port)
+
+
+def test_responses_finished_during_shutdown_say_connection_close(serve: Serve) -> None:
+    """A keep-alive client must learn the connection ends with this response (RFC 9112 9.6)."""
+    app = RawApp()
+    app.expected = 1
+    running = serve(app, timeout_graceful_shutdown=None)
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/slow?t=0.4"))
+        assert app.all_arrived.wait(5)
+        running.server.should_exit = True
+        response = conn.read_response()
+        assert response.status == 200
+        assert response.body == b"done"
+        assert conn.is_closed_by_peer(timeout=3)
+        assert response.header("connection") == "close"
+
+
+def test_pipelined_requests_not_started_are_dropped_at_shutdown(serve: Serve) -> None:
+    app = RawApp()
+    app.expected = 1
+    running = serve(app, timeout_graceful_shutdown=None)
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/slow?t=0.3") + request("GET", "/second"))
+        assert app.all_arrived.wait(5)
+        running.server.should_exit = True
+        assert conn.read_response().body == b"done"
+        assert conn.read_until_closed(timeout=3) == b""  # /second is never answered
+    running.stop()
+    assert app.arrived == 1
+
+
+def test_idle_keep_alive_connections_close_at_shutdown(serve: Serve) -> None:
+    running = serve(RawApp(), timeout_keep_alive=30)
+    conns = [Conn(running.port) for _ in range(5)]
+    try:
+        for conn in conns:
+            conn.send(request("GET", "/x"))
+            assert conn.read_response().status == 200
+        elapsed = running.stop()
+        assert elapsed < 2.0, elapsed
+        for conn in conns:
+            assert conn.is_closed_by_peer(timeout=2)
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_graceful_shutdown_timeout_cancels_a_never_ending_app(serve: Serve, loop_name: str) -> None:
+    app = RawApp()
+    app.expected = 3
+    running = serve(app, loop=loop_name, timeout_graceful_shutdown=0.5)
+    conns = [Conn(running.port) for _ in range(3)]
+    try:
+        for conn in conns:
+            conn.send(request("GET", "/forever"))
+        assert app.all_arrived.wait(5)
+        elapsed = running.stop(timeout=8)
+        assert 0.4 <= elapsed < 3.0, elapsed
+        for conn in conns:
+            data = conn.read_until_closed(timeout=2)
+            assert data == b"" or data.startswith(b"HTTP/1.1 500 "), data[:100]
+        assert app.finished == 3  # cancelled, and the cancellation reached the app
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_graceful_shutdown_timeout_with_a_slow_streaming_reader(serve: Serve) -> None:
+    """A client that stops reading a big response cannot hold the shutdown past its timeout."""
+    running = serve(RawApp(), timeout_graceful_shutdown=0.5)
+    with Conn(running.port) as conn:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.send(request("GET", f"/big?n={50 * 1024 * 1024}"))
+        conn.read_head()
+        time.sleep(0.2)
+        elapsed = running.stop(timeout=8)
+        assert elapsed < 3.0, elapsed
+
+
+# -- a real process and real signals ---------------------------------------------------------------
+
+
+def test_sigterm_drains_in_flight_requests(serve_process: Callable[..., Any]) -> None:
+    process = serve_process("apps.raw:app")
+    threads, results = fire_many(process.port, "/slow?t=0.6", 20)
+    time.sleep(0.3)  # every request is in the app by now
+    process.popen.send_signal(signal.SIGTERM)
+    join_all(threads)
+    assert process.wait(5) == 0
+    failures = [r for r in results if not (isinstance(r, Response) and r.status == 200)]
+    assert not failures, failures[:3]
+    assert "Shutting down" in process.stderr
+    assert "Finished server process" in process.stderr
+
+
+def test_sigterm_with_graceful_timeout_and_a_never_ending_app(
+    serve_process: Callable[..., Any],
+) -> None:
+    process = serve_process("apps.raw:app", "--timeout-graceful-shutdown", "0.5")
+    with Conn(process.port) as conn:
+        conn.send(request("GET", "/forever"))
+        time.sleep(0.2)
+        begin = time.monotonic()
+        process.popen.send_signal(signal.SIGTERM)
+        assert process.wait(5) == 0
+        assert time.monotonic() - begin < 3.0
+        try:  # cancelled: a 500 if nothing was sent yet, or just the close
+            assert conn.read_response().status == 500
+        except (Closed, ConnectionResetError):
+            pass
+        assert conn.is_closed_by_peer(timeout=2)
+    assert "timeout graceful shutdown exceeded" in process.stderr
+
+
+def test_second_signal_forces_the_exit(serve_process: Callable[..., Any]) -> None:
+    process = serve_process("apps.raw:app")  # no graceful timeout: waits for ever
+    with Conn(process.port) as conn:
+        conn.send(request("GET", "/forever"))
+        time.sleep(0.2)
+        process.popen.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        assert process.popen.poll() is None, "the first signal did not wait for the request"
+        begin = time.monotonic()
+        process.popen.send_signal(signal.SIGINT)
+        process.wait(5)
+        assert time.monotonic() - begin < 3.0
+    assert "Forcing shutdown" in process.stderr
+
+
+# -- --limit-concurrency ---------------------------------------------------------------------------
+
+
+def test_limit_concurrency_answers_503(serve: Serve) -> None:
+    app = RawApp()
+    app.expected = 2
+    running = serve(app, limit_concurrency=2)
+    threads, results = fire_many(running.port, "/slow?t=0.5", 2)
+    assert app.all_arrived.wait(5)
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/over"))
+        response = conn.read_response()
+        assert response.status == 503
+        assert response.header("connection") == "close"
+        assert conn.is_closed_by_peer(timeout=3)
+    join_all(threads)
+    assert [r.status for r in results] == [200, 200]
+    assert app.arrived == 2  # the app never saw the refused request
+    # once the load is gone, requests are served again (connections are counted on close)
+    assert wait_for(lambda: not running.server.server_state.tasks, 2)
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/ok"))
+        assert conn.read_response().status == 200
