@@ -1,11 +1,14 @@
 # headers.pxi: field names and the analysis of a complete head (docs/core.md step 3).
 # Strategy: while validating a field line the parser records its spans (offsets into the
-# head, so they survive buffer reallocation) and the SF_H_* id of its name; this file turns a
-# name span into bytes (a pre-built object for a well-known name, else one lower-cased
-# bytes) and judges Host, Transfer-Encoding, Content-Length, Connection, Expect and Upgrade on
-# the spans, in the contract's order, without creating a Python object. Line syntax (step 2)
-# is checked in parser.pxi; scope building is in scope.pxi.
+# head, so they survive buffer reallocation), the SF_H_* id of its name and, for the six
+# special names, the first and last line carrying each (sf_seen). This file builds the
+# headers list (a pre-built object for a well-known name, else one lower-cased bytes) and
+# judges Host, Transfer-Encoding, Content-Length, Connection, Expect and Upgrade on the spans,
+# in the contract's order, visiting only the lines between those bounds and without creating
+# a Python object. Line syntax (step 2) is checked in parser.pxi; the scope is in scope.pxi.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.list cimport PyList_New
+from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memchr
 
@@ -16,6 +19,16 @@ ctypedef struct sf_field:
     Py_ssize_t value_off    # value already stripped of leading/trailing SP and HTAB
     Py_ssize_t value_len
     int id                  # SF_H_* or -1
+
+
+cdef enum:
+    SF_NSPECIAL = 6         # SF_H_HOST .. SF_H_UPGRADE: the fields step 3 judges
+
+
+ctypedef struct sf_seen:
+    unsigned int bits               # SF_SEEN_* of the special fields the head carries
+    Py_ssize_t first[SF_NSPECIAL]   # index of the first and last line of each present one,
+    Py_ssize_t last[SF_NSPECIAL]    # so step 3 visits only [first, last], not every line
 
 
 ctypedef struct sf_head_info:
@@ -32,14 +45,52 @@ ctypedef struct sf_head_info:
 cdef tuple _KNOWN_NAMES = tuple([<bytes>sf_header_names[i] for i in range(SF_H_COUNT)])
 
 
-cdef inline bytes _header_name(const char *p, Py_ssize_t n, int hid):
-    """The lower-cased name as bytes: the shared object when the name is well known."""
-    cdef bytes name
-    if hid >= 0:
-        return <bytes>(<tuple>_KNOWN_NAMES)[hid]
-    name = PyBytes_FromStringAndSize(NULL, n)
-    sf_lower_copy(PyBytes_AS_STRING(name), p, <size_t>n)
-    return name
+# Raw-reference views of the C API for the headers loop: each new object goes straight into
+# its tuple and each tuple into the list (SET_ITEM steals), with no temporaries to DECREF.
+cdef extern from "Python.h":
+    PyObject *_raw_bytes "PyBytes_FromStringAndSize"(const char *p, Py_ssize_t n)
+    PyObject *_raw_tuple "PyTuple_New"(Py_ssize_t n)
+    PyObject *_raw_known "PyTuple_GET_ITEM"(PyObject *t, Py_ssize_t i)
+    char *_raw_bytes_str "PyBytes_AS_STRING"(PyObject *b)
+    void _raw_tuple_set "PyTuple_SET_ITEM"(PyObject *t, Py_ssize_t i, PyObject *o)
+    void _raw_list_set "PyList_SET_ITEM"(PyObject *l, Py_ssize_t i, PyObject *o)
+    void _raw_incref "Py_INCREF"(PyObject *o)
+    void _raw_decref "Py_DECREF"(PyObject *o)
+
+
+cdef list _headers_list(const char *head, const sf_field *fields, Py_ssize_t nfields):
+    """The scope's headers: (lower-cased name, value) tuples in wire order; a well-known
+    name is the shared object from _KNOWN_NAMES (an INCREF instead of an allocation)."""
+    cdef list headers = PyList_New(nfields)
+    cdef PyObject *known = <PyObject *>_KNOWN_NAMES
+    cdef PyObject *name
+    cdef PyObject *value
+    cdef PyObject *item
+    cdef const sf_field *f
+    cdef Py_ssize_t i
+    for i in range(nfields):
+        f = &fields[i]
+        value = _raw_bytes(head + f.value_off, f.value_len)
+        if value == NULL:
+            raise MemoryError()
+        if f.id >= 0:
+            name = _raw_known(known, f.id)
+            _raw_incref(name)
+        else:
+            name = _raw_bytes(NULL, f.name_len)
+            if name == NULL:
+                _raw_decref(value)
+                raise MemoryError()
+            sf_lower_copy(_raw_bytes_str(name), head + f.name_off, <size_t>f.name_len)
+        item = _raw_tuple(2)
+        if item == NULL:
+            _raw_decref(name)
+            _raw_decref(value)
+            raise MemoryError()
+        _raw_tuple_set(item, 0, name)
+        _raw_tuple_set(item, 1, value)
+        _raw_list_set(<PyObject *>headers, i, item)
+    return headers
 
 
 cdef inline bint _has_token(const char *p, Py_ssize_t n, const char *tok, size_t tn) noexcept:
@@ -72,7 +123,7 @@ cdef enum:
 
 
 cdef int _check_transfer_encoding(const char *head, const sf_field *fields,
-                                  Py_ssize_t nfields) noexcept:
+                                  Py_ssize_t lo, Py_ssize_t hi) noexcept:
     """SF_OK when Transfer-Encoding is exactly `chunked`, else an SF_E_* code (step 3)."""
     # "all its lines joined with commas": splitting each line on commas, in order, yields the
     # same elements as splitting the joined value (an empty line value is an empty element).
@@ -85,7 +136,7 @@ cdef int _check_transfer_encoding(const char *head, const sf_field *fields,
     cdef int n_chunked = 0
     cdef bint other = False
     cdef bint last_chunked = False
-    for i in range(nfields):
+    for i in range(lo, hi + 1):
         if fields[i].id != SF_H_TRANSFER_ENCODING:
             continue
         p = head + fields[i].value_off
@@ -119,8 +170,8 @@ cdef int _check_transfer_encoding(const char *head, const sf_field *fields,
     return SF_OK
 
 
-cdef int _check_content_length(const char *head, const sf_field *fields, Py_ssize_t nfields,
-                               uint64_t *out) noexcept:
+cdef int _check_content_length(const char *head, const sf_field *fields, Py_ssize_t lo,
+                               Py_ssize_t hi, uint64_t *out) noexcept:
     """SF_OK and *out = the length, or SF_E_INVALID_FRAMING (step 3)."""
     # "If a message is received without Transfer-Encoding and with an invalid Content-Length
     # header field, then the message framing is invalid ... the server MUST respond with a
@@ -134,7 +185,7 @@ cdef int _check_content_length(const char *head, const sf_field *fields, Py_ssiz
     cdef const char *e
     cdef uint64_t v = 0
     cdef bint seen = False
-    for i in range(nfields):
+    for i in range(lo, hi + 1):
         if fields[i].id != SF_H_CONTENT_LENGTH:
             continue
         p = head + fields[i].value_off
@@ -158,12 +209,11 @@ cdef int _check_content_length(const char *head, const sf_field *fields, Py_ssiz
     return SF_OK
 
 
-cdef int _analyse_head(const char *head, const sf_field *fields, Py_ssize_t nfields,
-                       unsigned int seen, bint http11, int64_t max_body,
-                       sf_head_info *info) noexcept:
+cdef int _analyse_head(const char *head, const sf_field *fields, const sf_seen *sp,
+                       bint http11, int64_t max_body, sf_head_info *info) noexcept:
     """Judge a complete, line-valid head (docs/core.md step 3, in its order); fill *info."""
     cdef Py_ssize_t i
-    cdef Py_ssize_t host = -1
+    cdef unsigned int seen = sp.bits
     cdef const sf_field *f
     cdef bint close = False
     cdef bint keep = False
@@ -180,12 +230,9 @@ cdef int _analyse_head(const char *head, const sf_field *fields, Py_ssize_t nfie
     # than one Host header field line or a Host header field with an invalid field value."
     # -- RFC 9112 §3.2
     if seen & SF_SEEN_HOST:
-        for i in range(nfields):
-            if fields[i].id == SF_H_HOST:
-                if host >= 0:
-                    return SF_E_INVALID_HOST
-                host = i
-        f = &fields[host]
+        if sp.first[SF_H_HOST] != sp.last[SF_H_HOST]:
+            return SF_E_INVALID_HOST
+        f = &fields[sp.first[SF_H_HOST]]
         if not sf_valid_host(head + f.value_off, <size_t>f.value_len, False):
             return SF_E_INVALID_HOST
     elif http11:
@@ -202,32 +249,38 @@ cdef int _analyse_head(const char *head, const sf_field *fields, Py_ssize_t nfie
         # -- RFC 9112 §6.1
         if not http11:
             return SF_E_INVALID_FRAMING
-        rc = _check_transfer_encoding(head, fields, nfields)
+        rc = _check_transfer_encoding(head, fields, sp.first[SF_H_TRANSFER_ENCODING],
+                                      sp.last[SF_H_TRANSFER_ENCODING])
         if rc != SF_OK:
             return rc
         info.chunked = True
     elif seen & SF_SEEN_CL:
-        rc = _check_content_length(head, fields, nfields, &info.content_length)
+        rc = _check_content_length(head, fields, sp.first[SF_H_CONTENT_LENGTH],
+                                   sp.last[SF_H_CONTENT_LENGTH], &info.content_length)
         if rc != SF_OK:
             return rc
         if max_body >= 0 and info.content_length > <uint64_t>max_body:
             return SF_E_BODY_TOO_LARGE
 
-    if seen & (SF_SEEN_CONNECTION | SF_SEEN_EXPECT | SF_SEEN_UPGRADE):
-        for i in range(nfields):
+    if seen & SF_SEEN_CONNECTION:
+        for i in range(sp.first[SF_H_CONNECTION], sp.last[SF_H_CONNECTION] + 1):
             f = &fields[i]
             if f.id == SF_H_CONNECTION:
                 close = close or _has_token(head + f.value_off, f.value_len, b"close", 5)
                 keep = keep or _has_token(head + f.value_off, f.value_len, b"keep-alive", 10)
                 upgrade_token = upgrade_token or _has_token(
                     head + f.value_off, f.value_len, b"upgrade", 7)
-            elif f.id == SF_H_EXPECT:
-                if sf_ieq(head + f.value_off, <size_t>f.value_len, b"100-continue", 12):
-                    info.expect_continue = True
-            elif f.id == SF_H_UPGRADE:
-                # Several Upgrade lines: the caller joins them with ", " (RFC 9110 §5.3).
-                if info.upgrade_field < 0:
-                    info.upgrade_field = i
+    if seen & SF_SEEN_EXPECT:
+        for i in range(sp.first[SF_H_EXPECT], sp.last[SF_H_EXPECT] + 1):
+            f = &fields[i]
+            if f.id == SF_H_EXPECT and sf_ieq(head + f.value_off, <size_t>f.value_len,
+                                             b"100-continue", 12):
+                info.expect_continue = True
+    if seen & SF_SEEN_UPGRADE:
+        # Several Upgrade lines: the caller joins them with ", " (RFC 9110 §5.3).
+        info.upgrade_field = sp.first[SF_H_UPGRADE]
+        for i in range(sp.first[SF_H_UPGRADE], sp.last[SF_H_UPGRADE] + 1):
+            if fields[i].id == SF_H_UPGRADE:
                 info.upgrade_lines += 1
     # "A server that receives an HTTP/1.0 request ... MUST ignore" Upgrade (RFC 9110 §7.8)
     # and expectations (RFC 9110 §10.1.1); 1.0 persists only with keep-alive (RFC 9112 §9.3).

@@ -54,6 +54,10 @@ cdef extern from "sf_helpers.h" nogil:
     const char *sf_scan_token(const char *p, const char *end)
     const char *sf_scan_value(const char *lo, const char *p, const char *end)
     const char *sf_scan_vchar(const char *p, const char *end)
+    ctypedef struct sf_ctl_cursor:
+        pass
+    void sf_ctl_init(sf_ctl_cursor *c, const char *start, const char *end)
+    const char *sf_ctl_next(sf_ctl_cursor *c, const char *p)
     const char *sf_skip_ows(const char *p, const char *end)
     const char *sf_rstrip_ows(const char *p, const char *end)
     const char *sf_find_lf(const char *p, const char *end)

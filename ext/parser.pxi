@@ -10,9 +10,7 @@
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.ref cimport Py_INCREF
 from libc.stdint cimport INT64_MAX, int64_t, uint64_t
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memchr, memcmp, memcpy, memmove
@@ -134,7 +132,7 @@ cdef class RequestParser:
         sf_field *_fields
         Py_ssize_t _nfields
         Py_ssize_t _fields_cap
-        unsigned int _seen              # SF_SEEN_* bits
+        sf_seen _seen                   # which special fields, and where
 
         # Per-request state: the body
         bint _keep_alive
@@ -276,28 +274,39 @@ cdef class RequestParser:
         self._buf_cap = cap
         return 0
 
+    cdef int _grow_fields(self) except -1:
+        """Double the capacity of _fields."""
+        cdef sf_field *f = <sf_field *>PyMem_Realloc(
+            self._fields, <size_t>(2 * self._fields_cap) * sizeof(sf_field))
+        if f == NULL:
+            raise MemoryError()
+        self._fields = f
+        self._fields_cap *= 2
+        return 0
+
     cdef inline int _add_field(self, const char *d, const char *name, const char *name_end,
                                const char *v, const char *ve) except -1:
         """Record a valid field line's spans (offsets from d) and its name's SF_H_* id."""
         cdef sf_field *f
         cdef int hid
-        if self._nfields == self._fields_cap:
-            f = <sf_field *>PyMem_Realloc(
-                self._fields, <size_t>(2 * self._fields_cap) * sizeof(sf_field))
-            if f == NULL:
-                raise MemoryError()
-            self._fields = f
-            self._fields_cap *= 2
-        f = &self._fields[self._nfields]
-        self._nfields += 1
+        cdef unsigned int bit
+        cdef Py_ssize_t i = self._nfields
+        if i == self._fields_cap:
+            self._grow_fields()
+        f = &self._fields[i]
+        self._nfields = i + 1
         f.name_off = name - d
         f.name_len = name_end - name
         f.value_off = v - d
         f.value_len = ve - v
         hid = sf_header_id(name, <size_t>(name_end - name))
         f.id = hid
-        if 0 <= hid <= SF_H_UPGRADE:
-            self._seen |= (<unsigned int>1) << hid
+        if <unsigned int>hid < SF_NSPECIAL:
+            bit = (<unsigned int>1) << hid
+            if not (self._seen.bits & bit):
+                self._seen.bits |= bit
+                self._seen.first[hid] = i
+            self._seen.last[hid] = i
         return 0
 
     cdef inline int _add_body(self, const char *p, Py_ssize_t n) except -1:
@@ -553,7 +562,7 @@ cdef class RequestParser:
         self._line = self._section
         self._scan = self._section
         self._nfields = 0
-        self._seen = 0
+        self._seen.bits = 0
         return SF_OK
 
     cdef inline void _split_query(self, const char *d, const char *p, const char *te) noexcept:
@@ -576,27 +585,42 @@ cdef class RequestParser:
         cdef const char *v
         cdef const char *ve
         cdef Py_ssize_t after, scan
+        cdef const char *end = d + n
+        cdef const char *cr
+        cdef sf_ctl_cursor cur
+        cdef bint cursor = False
         while True:
+            if self._scan <= self._line and n - self._line > 2:
+                # Fast path for complete, well-formed lines (the common case): the cursor
+                # finds each line's first byte outside the value class, which must be its
+                # CR before its LF; the name must be a token followed by ':'. Every other
+                # line (the empty one, an incomplete or malformed one) falls to the ordered
+                # checks below, so the outcome is the same.
+                line = d + self._line
+                if not cursor:
+                    sf_ctl_init(&cur, line, end)
+                    cursor = True
+                while True:
+                    cr = sf_ctl_next(&cur, line)
+                    if cr + 1 >= end or cr[0] != b'\r' or cr[1] != b'\n':
+                        break
+                    if not (sf_ctype[<unsigned char>line[0]] & SF_C_TCHAR):
+                        break
+                    name_end = sf_scan_token(line, cr)
+                    if name_end == cr or name_end[0] != b':':
+                        break
+                    after = cr + 2 - d
+                    if after - self._section > self._max_header_size:
+                        return SF_E_HEADERS_TOO_LARGE
+                    if self._nfields == self._max_headers:
+                        return SF_E_HEADERS_TOO_LARGE
+                    # Bytes up to cr are all value bytes: the value needs no other check.
+                    v = sf_skip_ows(name_end + 1, cr)
+                    self._add_field(d, line, name_end, v, sf_rstrip_ows(v, cr))
+                    line = cr + 2
+                self._line = line - d
+                self._scan = self._line
             line = d + self._line
-            if (self._scan <= self._line and n - self._line > 2
-                    and sf_ctype[<unsigned char>line[0]] & SF_C_TCHAR):
-                # One pass over a complete, well-formed line (the common case): name, ':',
-                # value up to its CR, LF. Whenever it does not apply, the ordered checks
-                # below judge the line, so the outcome is the same.
-                name_end = sf_scan_token(line, d + n)
-                if name_end != d + n and name_end[0] == b':':
-                    v = sf_skip_ows(name_end + 1, d + n)
-                    ve = sf_scan_value(d, v, d + n)
-                    if ve + 1 < d + n and ve[0] == b'\r' and ve[1] == b'\n':
-                        after = ve + 2 - d
-                        if after - self._section > self._max_header_size:
-                            return SF_E_HEADERS_TOO_LARGE
-                        if self._nfields == self._max_headers:
-                            return SF_E_HEADERS_TOO_LARGE
-                        self._add_field(d, line, name_end, v, sf_rstrip_ows(v, ve))
-                        self._line = after
-                        self._scan = after
-                        continue
             scan = self._scan if self._scan > self._line else self._line
             lf = sf_find_lf(d + scan, d + n)
             if lf == NULL:
@@ -622,24 +646,14 @@ cdef class RequestParser:
     cdef int _finish_head(self, const char *d, list events) except -1:
         """The head at d is complete: judge it (step 3), emit its Request, set up the body."""
         cdef sf_head_info info
-        cdef int rc = _analyse_head(d, self._fields, self._nfields, self._seen, self._http11,
+        cdef int rc = _analyse_head(d, self._fields, &self._seen, self._http11,
                                     self._max_body_size, &info)
         cdef Request req
         cdef bint upgrading
         cdef list headers
-        cdef sf_field *f
-        cdef Py_ssize_t i
-        cdef object name, value, item
         if rc != SF_OK:
             return rc
-        headers = PyList_New(self._nfields)
-        for i in range(self._nfields):
-            f = &self._fields[i]
-            name = _header_name(d + f.name_off, f.name_len, f.id)
-            value = PyBytes_FromStringAndSize(d + f.value_off, f.value_len)
-            item = (name, value)
-            Py_INCREF(item)
-            PyList_SET_ITEM(headers, i, item)
+        headers = _headers_list(d, self._fields, self._nfields)
         req = Request.__new__(Request)
         req.scope = _make_scope(self, d, headers)
         req.keep_alive = info.keep_alive

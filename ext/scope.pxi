@@ -17,6 +17,7 @@ cdef str _V10 = "1.0"
 cdef str _SLASH = "/"
 cdef bytes _SLASH_B = b"/"
 cdef bytes _EMPTY_B = b""
+cdef dict _ASGI = {"version": "3.0", "spec_version": "2.4"}   # copied, never handed out
 
 # Common methods as ready str objects: a known method costs an INCREF.
 cdef str _M_GET = "GET"
@@ -108,15 +109,20 @@ cdef dict _make_scope(RequestParser parser, const char *d, list headers):
     else:
         query = PyBytes_FromStringAndSize(d + parser._query_off, parser._query_len)
     # A copy of the parser's template (constant entries already in place, keys in contract
-    # order) then replacing values is cheaper than inserting twelve keys into a new dict.
+    # order) then replacing values is cheaper than inserting twelve keys into a new dict;
+    # entries whose template value is already right ("1.1", "GET", b"") are left alone.
+    # The asgi dict is a copy of a constant one too (cheaper than building it).
+    cdef str method = _method_str(d, parser._method_len)
     cdef dict scope = PyDict_Copy(parser._scope_template)
-    scope["asgi"] = {"version": "3.0", "spec_version": "2.4"}
+    scope["asgi"] = PyDict_Copy(_ASGI)
     if not parser._http11:
         scope["http_version"] = _V10
-    scope["method"] = _method_str(d, parser._method_len)
+    if method is not _M_GET:
+        scope["method"] = method
     scope["path"] = path_str
     scope["raw_path"] = raw_path
-    scope["query_string"] = query
+    if query is not _EMPTY_B:
+        scope["query_string"] = query
     scope["headers"] = headers
     return scope
 
@@ -130,11 +136,11 @@ cdef dict _scope_template(object client, object server, str scheme, str root_pat
         "server": server,
         "client": client,
         "scheme": scheme,
-        "method": None,
+        "method": _M_GET,
         "root_path": root_path,
         "path": None,
         "raw_path": None,
-        "query_string": None,
+        "query_string": _EMPTY_B,
         "headers": None,
     }
 

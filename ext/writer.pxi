@@ -14,7 +14,11 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.string cimport memcpy
-from libc.time cimport gmtime as _w_gmtime, time as _w_time, time_t as _w_time_t, tm as _w_tm
+from libc.time cimport tm as _w_tm
+
+cdef extern from "sf_helpers.h" nogil:
+    long long sf_unix_seconds()
+    int sf_gmtime(long long seconds, _w_tm *out)
 
 from http import HTTPStatus as _w_HTTPStatus_cls
 
@@ -77,7 +81,7 @@ cdef tuple _w_status_lines = _w_make_status_lines()
 # second changes; a module-level C buffer is safe because the GIL serialises every writer.
 cdef char _w_date_buf[64]
 cdef Py_ssize_t _w_date_len = 0
-cdef _w_time_t _w_date_second = -1
+cdef long long _w_date_second = -1
 cdef const char* _w_day_names = b"SunMonTueWedThuFriSat"
 cdef const char* _w_month_names = b"JanFebMarAprMayJunJulAugSepOctNovDec"
 cdef const char* _w_hex_digits = b"0123456789abcdef"
@@ -92,14 +96,14 @@ cdef inline char* _w_put2(char* q, int v) noexcept:
 cdef Py_ssize_t _w_refresh_date() noexcept:
     """Make _w_date_buf current; return its length."""
     global _w_date_len, _w_date_second
-    cdef _w_time_t now = _w_time(NULL)
-    cdef _w_tm* t
+    cdef long long now = sf_unix_seconds()
+    cdef _w_tm broken
+    cdef _w_tm* t = &broken
     cdef char* q
     cdef int year
     if now == _w_date_second:
         return _w_date_len
-    t = _w_gmtime(&now)
-    if t is NULL:  # out of range for the platform: keep the last line
+    if now < 0 or sf_gmtime(now, t) != 0:  # no clock, or out of range: keep the last line
         return _w_date_len
     q = _w_date_buf
     memcpy(q, b"date: ", 6)

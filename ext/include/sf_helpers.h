@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef SAILFISH_DEBUG
 #define SAILFISH_DEBUG 0
@@ -45,8 +46,15 @@ static __inline unsigned sf_ctz16(unsigned m)
     _BitScanForward(&i, m);
     return (unsigned)i;
 }
+static __inline unsigned sf_ctz64(uint64_t m)
+{
+    unsigned long i;
+    _BitScanForward64(&i, m);
+    return (unsigned)i;
+}
 #else
 #define sf_ctz16(m) ((unsigned)__builtin_ctz(m))
+#define sf_ctz64(m) ((unsigned)__builtin_ctzll(m))
 #endif
 #endif
 
@@ -201,6 +209,80 @@ static inline const char *sf_scan_value(const char *lo, const char *p, const cha
     while (p < end && SF_IS(*p, SF_C_VALUE))
         ++p;
     return p;
+}
+
+/* A cursor over [start, end) that finds the next byte that is not HTAB, SP, VCHAR or
+ * obs-text (a CR, an LF, another control byte or DEL). With SSE2 it classifies 64 bytes at a
+ * time into a bit mask and answers from the mask, so successive field lines find their CRs
+ * without a scan whose length depends on the previous line: the lines' other checks can
+ * overlap. Positions must be asked for in increasing order. */
+typedef struct {
+    const char *blk;  /* first byte of the classified block */
+    const char *end;
+    uint64_t mask;    /* bit i: blk[i] is such a byte (only bits for bytes before end) */
+} sf_ctl_cursor;
+
+#ifdef SF_SIMD_SSE2
+static inline uint64_t sf_ctl_block(const char *b, const char *end)
+{
+    if (likely(end - b >= 64)) {
+        return (uint64_t)sf_bad_value_mask(_mm_loadu_si128((const __m128i *)(const void *)b))
+               | (uint64_t)sf_bad_value_mask(_mm_loadu_si128((const __m128i *)(const void *)(b + 16))) << 16
+               | (uint64_t)sf_bad_value_mask(_mm_loadu_si128((const __m128i *)(const void *)(b + 32))) << 32
+               | (uint64_t)sf_bad_value_mask(_mm_loadu_si128((const __m128i *)(const void *)(b + 48))) << 48;
+    } else {
+        /* The tail: classify a copy padded with a value byte (no bits past end). */
+        char tmp[64];
+        size_t len = (size_t)(end - b);
+        uint64_t m;
+        memset(tmp, 'x', sizeof tmp);
+        memcpy(tmp, b, len);
+        m = (uint64_t)sf_bad_value_mask(_mm_loadu_si128((const __m128i *)(const void *)tmp))
+            | (uint64_t)sf_bad_value_mask(_mm_loadu_si128((const __m128i *)(const void *)(tmp + 16))) << 16
+            | (uint64_t)sf_bad_value_mask(_mm_loadu_si128((const __m128i *)(const void *)(tmp + 32))) << 32
+            | (uint64_t)sf_bad_value_mask(_mm_loadu_si128((const __m128i *)(const void *)(tmp + 48))) << 48;
+        return m;
+    }
+}
+#endif
+
+/* Starts a cursor at `start` (< end or == end). */
+static inline void sf_ctl_init(sf_ctl_cursor *c, const char *start, const char *end)
+{
+    c->blk = start;
+    c->end = end;
+#ifdef SF_SIMD_SSE2
+    c->mask = start < end ? sf_ctl_block(start, end) : 0;
+#else
+    c->mask = 0;
+#endif
+}
+
+/* Returns the first byte of [p, end) that is not HTAB, SP, VCHAR or obs-text, or end;
+ * p >= every position asked before. */
+static inline const char *sf_ctl_next(sf_ctl_cursor *c, const char *p)
+{
+#ifdef SF_SIMD_SSE2
+    for (;;) {
+        size_t off = (size_t)(p - c->blk);
+        if (likely(off < 64)) {
+            uint64_t m = c->mask & (~(uint64_t)0 << off);
+            if (likely(m != 0))
+                return c->blk + sf_ctz64(m);
+        }
+        if (c->end - c->blk <= 64)
+            return c->end;
+        c->blk += 64;
+        if (p < c->blk)
+            p = c->blk;
+        c->mask = sf_ctl_block(c->blk, c->end);
+    }
+#else
+    const char *end = c->end;
+    while (p < end && SF_IS(*p, SF_C_VALUE))
+        ++p;
+    return p;
+#endif
 }
 
 /* Returns the first byte of [p, end) that is not VCHAR (0x21-0x7E), or end. */
@@ -370,7 +452,7 @@ static inline int sf_valid_host(const char *p, size_t n, int need_port)
 
 /* Well-known header names, lower case; SF_H_* is the index (headers.pxi builds one bytes object
  * per name at import). The first six drive framing and connection handling (docs/core.md step 3).
- * Generated from one list; keep sf_header_by_len in step with sf_header_names. */
+ * Keep sf_header_len and sf_header_slot (below) in step with this list. */
 enum { SF_H_HOST, SF_H_CONTENT_LENGTH, SF_H_TRANSFER_ENCODING, SF_H_CONNECTION, SF_H_EXPECT, SF_H_UPGRADE };
 #define SF_H_COUNT 58
 #define SF_H_MAXLEN 30
@@ -387,46 +469,45 @@ static const char *const sf_header_names[SF_H_COUNT] = {
     "content-language", "access-control-request-method", "access-control-request-headers",
     "save-data",
 };
-/* Indices into sf_header_names by name length, -1 terminated. */
-static const signed char sf_header_by_len[SF_H_MAXLEN + 1][7] = {
-    {-1, -1, -1, -1, -1, -1, -1},
-    {-1, -1, -1, -1, -1, -1, -1},
-    {42, -1, -1, -1, -1, -1, -1},
-    {40, 41, -1, -1, -1, -1, -1},
-    {0, 46, -1, -1, -1, -1, -1},
-    {32, -1, -1, -1, -1, -1, -1},
-    {4, 7, 11, 15, 18, -1, -1},
-    {5, 14, 43, 51, 52, -1, -1},
-    {29, 31, 45, -1, -1, -1, -1},
-    {23, 36, 39, 57, -1, -1, -1},
-    {3, 6, 44, -1, -1, -1, -1},
-    {53, -1, -1, -1, -1, -1, -1},
-    {12, 37, -1, -1, -1, -1, -1},
-    {17, 26, 27, -1, -1, -1, -1},
-    {1, 10, 19, 20, 21, 22, -1},
-    {8, 9, 33, -1, -1, -1, -1},
-    {13, 24, 35, 38, 54, -1, -1},
-    {2, 28, 34, 47, -1, -1, -1},
-    {25, -1, -1, -1, -1, -1, -1},
-    {30, -1, -1, -1, -1, -1, -1},
-    {-1, -1, -1, -1, -1, -1, -1},
-    {48, -1, -1, -1, -1, -1, -1},
-    {50, -1, -1, -1, -1, -1, -1},
-    {-1, -1, -1, -1, -1, -1, -1},
-    {49, -1, -1, -1, -1, -1, -1},
-    {16, -1, -1, -1, -1, -1, -1},
-    {-1, -1, -1, -1, -1, -1, -1},
-    {-1, -1, -1, -1, -1, -1, -1},
-    {-1, -1, -1, -1, -1, -1, -1},
-    {55, -1, -1, -1, -1, -1, -1},
-    {56, -1, -1, -1, -1, -1, -1},
+/* Lengths of sf_header_names. */
+static const unsigned char sf_header_len[SF_H_COUNT] = {
+    4, 14, 17, 10, 6, 7, 10, 6, 15, 15, 14, 6, 12, 16, 7, 6, 25, 13, 6, 14,
+    14, 14, 14, 9, 16, 18, 13, 13, 17, 8, 19, 8, 5, 15, 17, 16, 9, 12, 16, 9,
+    3, 3, 2, 7, 10, 8, 4, 17, 21, 24, 22, 7, 7, 11, 16, 29, 30, 9,
+};
+/* Perfect hash of the names: slot = SF_HEADER_HASH(n | c0 << 8 | c[n-2] << 16 | c[n-1] << 24),
+ * the three bytes OR 0x20; value = SF_H_* index or -1. Generated with the multiplier below
+ * (random search for one that sends the 58 names to distinct slots); regenerate both when
+ * the list changes. */
+#define SF_HEADER_HASH(x) ((unsigned)(((uint32_t)(x) * 0x98724477u) >> 25))
+static const signed char sf_header_slot[128] = {
+    -1, 13, -1, 45, -1, -1,  4, 14, 36, 23,  5, -1, -1, 56, -1, 53,
+    31, -1, -1, -1, -1, -1, 33, -1, -1,  2, 25, 54, 44, -1, 12, -1,
+    -1, -1, -1, 37, -1, -1, -1, 34, -1, 50, 15, -1, 21, 32, 20, -1,
+    -1, 39, -1, -1, -1, 28, 27, -1, -1, 29, 38, -1, 51,  0, -1, 49,
+    -1, -1,  6,  8, -1, -1, -1, -1, 10, -1, -1, 16, -1, 30, -1, -1,
+    40, 19, -1, 48, -1, 22, -1, -1, 24, -1, -1, 47,  9, -1, 55,  7,
+    -1, 41, 35, -1, -1, 11, 57, 18, 17, -1, -1, -1, -1, 26, 52, -1,
+    -1, -1,  1, -1, -1, -1, -1, -1, 42, 43, -1,  3, -1, -1, 46, -1,
 };
 
-/* Loads 8 bytes from an unaligned address. */
+/* Loads 8, 4 or 2 bytes from an unaligned address. */
 static inline uint64_t sf_load8(const char *p)
 {
     uint64_t v;
     memcpy(&v, p, 8);
+    return v;
+}
+static inline uint32_t sf_load4(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint16_t sf_load2(const char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
     return v;
 }
 
@@ -434,35 +515,68 @@ static inline uint64_t sf_load8(const char *p)
 static inline int sf_header_id(const char *p, size_t n)
 {
     /* Names are validated tchar first, so OR-ing 0x20 folds exactly A-Z onto a-z here:
-     * no other tchar lands on a lower-case letter, a digit or '-'. Names of 8 bytes or more
-     * are compared 8 bytes at a time, the last word overlapping the previous one. */
+     * no other tchar lands on a lower-case letter, a digit or '-'. One hash probe picks the
+     * only candidate; it is then compared in words that stay inside [p, p + n) (the last
+     * words overlapping the previous ones). */
     const uint64_t fold = 0x2020202020202020ull;
-    const signed char *cand;
-    size_t k;
-    if (unlikely(n == 0 || n > SF_H_MAXLEN))
+    const char *lit;
+    uint32_t key;
+    int id;
+    if (unlikely(n < 2 || n > SF_H_MAXLEN))
         return -1;
-    for (cand = sf_header_by_len[n]; *cand >= 0; ++cand) {
-        const char *lit = sf_header_names[*cand];
-        if ((unsigned char)(p[0] | 0x20) != (unsigned char)lit[0])
-            continue;
-        if (n >= 8) {
-            for (k = 0; k + 8 <= n; k += 8)
-                if ((sf_load8(p + k) | fold) != sf_load8(lit + k))
-                    break;
-            if (k + 8 <= n || (sf_load8(p + n - 8) | fold) != sf_load8(lit + n - 8))
-                continue;
-            return *cand;
-        }
-        for (k = 1; k < n; ++k)
-            if ((unsigned char)(p[k] | 0x20) != (unsigned char)lit[k])
-                break;
-        if (k == n)
-            return *cand;
+    key = (uint32_t)n | (((uint32_t)(unsigned char)p[0] | (uint32_t)(unsigned char)p[n - 2] << 8
+                          | (uint32_t)(unsigned char)p[n - 1] << 16 | 0x202020u) << 8);
+    id = sf_header_slot[SF_HEADER_HASH(key)];
+    if (id < 0 || sf_header_len[id] != n)
+        return -1;
+    lit = sf_header_names[id];
+    if (n >= 8) {
+        /* Four words at 0, 8, 16 and n - 8, clamped to n - 8 (n <= 32): one branch for any
+         * length. */
+        size_t k1 = n - 8 < 8 ? n - 8 : 8, k2 = n - 8 < 16 ? n - 8 : 16, k3 = n - 8;
+        uint64_t diff = ((sf_load8(p) | fold) ^ sf_load8(lit))
+                        | ((sf_load8(p + k1) | fold) ^ sf_load8(lit + k1))
+                        | ((sf_load8(p + k2) | fold) ^ sf_load8(lit + k2))
+                        | ((sf_load8(p + k3) | fold) ^ sf_load8(lit + k3));
+        return diff == 0 ? id : -1;
     }
-    return -1;
+    if (n >= 4)
+        return ((sf_load4(p) | 0x20202020u) == sf_load4(lit)
+                && (sf_load4(p + n - 4) | 0x20202020u) == sf_load4(lit + n - 4)) ? id : -1;
+    return ((sf_load2(p) | 0x2020u) == sf_load2(lit)
+            && (sf_load2(p + n - 2) | 0x2020u) == sf_load2(lit + n - 2)) ? id : -1;
+}
+
+/* Seconds since the epoch from CLOCK_REALTIME, or -1. Not time(): glibc may serve time() from
+ * the coarse clock, which trails the clock Python's time.time() reads by up to a tick, and the
+ * two twins must agree on the Date line. */
+static inline long long sf_unix_seconds(void)
+{
+#if defined(_WIN32)
+    return (long long)_time64(NULL);
+#else
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return -1;
+    return (long long)ts.tv_sec;
+#endif
+}
+
+/* Break `seconds` down as UTC into *out; returns 0, or -1 if out of range. gmtime_r/_gmtime64_s,
+ * not gmtime, whose static buffer every thread shares. */
+static inline int sf_gmtime(long long seconds, struct tm *out)
+{
+#if defined(_WIN32)
+    __time64_t t = (__time64_t)seconds;
+    return _gmtime64_s(out, &t) == 0 ? 0 : -1;
+#else
+    time_t t = (time_t)seconds;
+    return gmtime_r(&t, out) != NULL ? 0 : -1;
+#endif
 }
 
 #undef SF_IS
+#undef SF_HEADER_HASH
 #ifdef SF_OWN_LIKELY
 #undef SF_OWN_LIKELY
 #undef likely
@@ -472,6 +586,7 @@ static inline int sf_header_id(const char *p, size_t n)
 #undef SF_SIMD_SSE2
 #if !(defined(_MSC_VER) && !defined(__clang__))
 #undef sf_ctz16
+#undef sf_ctz64
 #endif
 #endif
 

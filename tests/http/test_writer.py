@@ -184,7 +184,9 @@ def test_date_is_imf_fixdate_and_current(writer_cls: Any) -> None:
     assert len(dates) == 1
     assert IMF_FIXDATE.fullmatch(dates[0])
     when = email.utils.parsedate_to_datetime(dates[0][6:].decode()).timestamp()
-    assert int(before) <= when <= after
+    # The compiled writer reads C time(), which glibc may serve from the coarse clock: it can
+    # trail time.time() by a tick, so a second boundary between the two is allowed for.
+    assert int(before) - 1 <= when <= after
 
 
 def test_date_is_the_same_across_responses_in_one_second(writer_cls: Any) -> None:
