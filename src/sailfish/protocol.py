@@ -9,6 +9,8 @@ returns wire bytes; a small response is one `transport.write`. No timer is armed
 request: one ticker per event loop checks every connection's single deadline (keep-alive
 idle, or header read). This module never parses bytes or builds headers itself, and never
 imports the server: everything it needs comes in through `config` and `server_state`.
+Other servers' contracts (sailfish.uvicorn) subclass `HTTPProtocol` and `RequestCycle` and
+override the hook methods marked "Hook:"; the behaviour documented here stays the default.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Coroutine
 from typing import Any
 
 from sailfish.errors import HTTPError
@@ -92,8 +95,22 @@ def _tick_interval(*timeouts: float) -> float:
     return max(0.05, min([1.0, *(t / 4 for t in timeouts if t > 0)]))
 
 
+async def _service_unavailable(scope: Any, receive: Any, send: Any) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [TEXT_PLAIN, CLOSE],
+        }
+    )
+    await send({"type": "http.response.body", "body": REASONS[503]})
+
+
 class HTTPProtocol(asyncio.Protocol):
     """One HTTP/1.1 connection.
+
+    Subclasses adapt it to another server's contract by overriding the methods whose
+    docstrings start with "Hook:" and the class attributes below.
 
     Args:
         config: a loaded `sailfish.config.Config` (uses `loaded_app`, `root_path`, `http`,
@@ -103,6 +120,13 @@ class HTTPProtocol(asyncio.Protocol):
         _loop: the loop to schedule tasks on (uvicorn's protocol signature).
     """
 
+    logger: logging.Logger = error_logger
+    # Hook: the per-request class, and the app that answers when the concurrency limit is hit.
+    cycle_class: type[RequestCycle]
+    unavailable_app: Any = staticmethod(_service_unavailable)
+    # Hook: send() after a disconnect returns quietly instead of raising ClientDisconnected.
+    silent_disconnect = False
+
     def __init__(
         self,
         config: Any,
@@ -111,18 +135,19 @@ class HTTPProtocol(asyncio.Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.config = config
-        self.app = config.loaded_app
         self.loop = _loop or asyncio.get_running_loop()
         self.server_state = server_state
         self.connections: set[Any] = server_state.connections
         self.tasks: set[asyncio.Task[None]] = server_state.tasks
         self.app_state = app_state if app_state is not None else {}
-        self.root_path: str = config.root_path
-        self.limits = config.limits
-        self.limit_concurrency: int | None = config.limits.concurrency
-        self.timeout_keep_alive: float = config.timeouts.keep_alive
-        self.timeout_header_read: float = config.timeouts.header_read
-        self.access_log = bool(config.access_log)
+        self.app: Any = None
+        self.root_path = ""
+        self.limits: Any = None
+        self.limit_concurrency: int | None = None
+        self.timeout_keep_alive = 0.0
+        self.timeout_header_read = 0.0
+        self.access_log = False
+        self._read_config(config)
 
         # Per-connection state
         self.transport: asyncio.Transport | None = None
@@ -142,6 +167,25 @@ class HTTPProtocol(asyncio.Protocol):
         self.eof = False
         self.deadline = 0.0  # loop.time() at which on_deadline fires; 0.0: none
         self.reading_head = False
+
+    def _read_config(self, config: Any) -> None:
+        """Hook: set app, root_path, limits, limit_concurrency, timeouts, access_log."""
+        self.app = config.loaded_app
+        self.root_path = config.root_path
+        self.limits = config.limits
+        self.limit_concurrency = config.limits.concurrency
+        self.timeout_keep_alive = config.timeouts.keep_alive
+        self.timeout_header_read = config.timeouts.header_read
+        self.access_log = bool(config.access_log)
+
+    def _new_writer(self) -> Any:
+        """Hook: the connection's ResponseWriter (what it adds to every response)."""
+        http = self.config.http
+        return ResponseWriter(
+            server_header=b"sailfish" if http.server_header else None,
+            date_header=http.date_header,
+            default_headers=list(self.server_state.default_headers) + list(http.default_headers),
+        )
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -165,25 +209,14 @@ class HTTPProtocol(asyncio.Protocol):
             max_chunk_ext_size=limits.max_chunk_ext_size,
             max_trailer_size=limits.max_trailer_size,
         )
-        http = self.config.http
-        self.writer = ResponseWriter(
-            server_header=b"sailfish" if http.server_header else None,
-            date_header=http.date_header,
-            default_headers=list(self.server_state.default_headers) + list(http.default_headers),
-        )
-        ticker = _tickers.get(self.loop)
-        interval = _tick_interval(self.timeout_keep_alive, self.timeout_header_read)
-        if ticker is None:
-            ticker = _tickers[self.loop] = _Ticker(self.loop, interval)
-        ticker.add(self, interval)
-        self._set_deadline(self.timeout_keep_alive)
+        self.writer = self._new_writer()
+        self._watch_deadlines()
+        self._arm_keep_alive()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.connections.discard(self)
-        ticker = _tickers.get(self.loop)
-        if ticker is not None:
-            ticker.discard(self)
+        self._unwatch_deadlines()
         for cycle in (self.cycle, *self.pipeline):
             if cycle is not None:
                 cycle.on_disconnect()
@@ -211,18 +244,25 @@ class HTTPProtocol(asyncio.Protocol):
                 if type(event) is dict:
                     self._on_body(event)
                 elif type(event) is Request:
+                    if event.upgrade is not None and self._on_upgrade(event):
+                        return  # the parser is paused; the hook took the connection over
                     self._on_request(event)
                 else:
                     self._on_error(event)
             if not events or type(events[-1]) is not Request or events[-1].upgrade is None:
                 break
-            # No upgrade is spoken here yet: go on with the buffered bytes as HTTP/1.1.
+            # The upgrade was declined: go on with the buffered bytes as HTTP/1.1.
             events = self.parser.feed(b"")
-        if self.cycle is None and not self.pipeline and not self.closing:
+        if (
+            self.cycle is None
+            and not self.pipeline
+            and self.receiving is None
+            and not self.closing
+            and not self.reading_head
+        ):
             # Bytes but no complete head: the header-read deadline runs from the first byte.
-            if not self.reading_head:
-                self.reading_head = True
-                self._set_deadline(self.timeout_header_read)
+            self.reading_head = True
+            self._arm_header_read()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -236,10 +276,18 @@ class HTTPProtocol(asyncio.Protocol):
 
     # -- events from the parser ------------------------------------------------------------
 
+    def _on_upgrade(self, request: Any) -> bool:
+        """Hook: a head asks for `Upgrade` (`request.upgrade`); True if the hook took over.
+
+        The parser is paused after that head. Returning False serves the request as plain
+        HTTP/1.1 and parsing goes on; this server speaks no upgrade yet.
+        """
+        return False
+
     def _on_request(self, request: Any) -> None:
         self.reading_head = False
-        self.deadline = 0.0
-        cycle = RequestCycle(self, request)
+        self._disarm()
+        cycle = self.cycle_class(self, request)
         self.receiving = cycle if request.has_body else None
         if self.cycle is None:
             self._start(cycle)
@@ -257,7 +305,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _on_error(self, exc: HTTPError) -> None:
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown"
-        error_logger.warning("Invalid HTTP request from %s: %s (%d)", client, exc, exc.status)
+        self.logger.warning("Invalid HTTP request from %s: %s (%d)", client, exc, exc.status)
         if self.receiving is not None:
             self.receiving.on_disconnect()
             self.receiving = None
@@ -271,20 +319,32 @@ class HTTPProtocol(asyncio.Protocol):
     def _start(self, cycle: RequestCycle) -> None:
         self.cycle = cycle
         app = self.app
-        limit = self.limit_concurrency
-        if limit is not None and (len(self.connections) > limit or len(self.tasks) >= limit):
-            app = _service_unavailable
-            error_logger.warning("Exceeded concurrency limit.")
-        task = self.loop.create_task(cycle.run_asgi(app))
+        if self.limit_concurrency is not None and self._overloaded():
+            app = self.unavailable_app
+            self.logger.warning("Exceeded concurrency limit.")
+        task = self._spawn(cycle.run_asgi(app))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def _overloaded(self) -> bool:
+        """Hook: with a concurrency limit set, whether this request gets the 503."""
+        limit = self.limit_concurrency
+        assert limit is not None
+        # This connection is one of `connections`: the limit counts the others.
+        return len(self.connections) > limit or len(self.tasks) >= limit
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Hook: start the task that runs one request."""
+        return self.loop.create_task(coro)
+
     def on_response_complete(self, cycle: RequestCycle) -> None:
         self.server_state.total_requests += 1
+        if cycle.body:  # the app never read these: release them for flow control
+            self.buffered_body -= sum(len(message["body"]) for message in cycle.body)
+            cycle.body.clear()
         if self.transport is None or self.closing:
             return
-        if not self.writer.keep_alive or not cycle.body_done:
-            # An unread request body is not worth reading: close rather than drain it.
+        if not self.writer.keep_alive or (not cycle.body_done and not self._drain_body(cycle)):
             self._close()
             return
         self.cycle = None
@@ -297,8 +357,16 @@ class HTTPProtocol(asyncio.Protocol):
         elif self.eof:
             self._close()
         else:
-            self._set_deadline(self.timeout_keep_alive)
+            self._arm_keep_alive()
             self._maybe_resume_reading()
+
+    def _drain_body(self, cycle: RequestCycle) -> bool:
+        """Hook: the response is complete but the request body is not all in: read on?
+
+        False (the default) closes the connection: an unread request body is not worth
+        reading. True keeps it; the rest of the body is read and dropped.
+        """
+        return False
 
     def _send_error(self, status: int) -> None:
         """A response of our own (parse error, timeout), then close."""
@@ -314,7 +382,7 @@ class HTTPProtocol(asyncio.Protocol):
             )
             data = writer.body({"type": "http.response.body", "body": REASONS.get(status, b"")})
         except Exception:  # pragma: no cover - our own messages are valid
-            error_logger.exception("Could not write a %d response", status)
+            self.logger.exception("Could not write a %d response", status)
             data = b""
         if data:
             self.transport.write(data)
@@ -324,6 +392,12 @@ class HTTPProtocol(asyncio.Protocol):
         if self.transport is not None and not self.closing:
             self.closing = True
             self.transport.close()
+
+    def _abort(self) -> None:
+        """Hook: drop the connection mid-response, so no client trusts a short body."""
+        if self.transport is not None and not self.closing:
+            self.closing = True
+            self.transport.abort()
 
     def shutdown(self) -> None:
         """Graceful shutdown: close now if idle, else once the current response is done."""
@@ -342,10 +416,39 @@ class HTTPProtocol(asyncio.Protocol):
         else:
             self._close()
 
-    # -- flow control ----------------------------------------------------------------------
+    # -- deadlines: hooks, so a subclass may arm one timer per connection instead -----------
+
+    def _watch_deadlines(self) -> None:
+        """Hook: start enforcing this connection's deadlines (connection_made)."""
+        ticker = _tickers.get(self.loop)
+        interval = _tick_interval(self.timeout_keep_alive, self.timeout_header_read)
+        if ticker is None:
+            ticker = _tickers[self.loop] = _Ticker(self.loop, interval)
+        ticker.add(self, interval)
+
+    def _unwatch_deadlines(self) -> None:
+        """Hook: stop enforcing this connection's deadlines (connection_lost)."""
+        self.deadline = 0.0
+        ticker = _tickers.get(self.loop)
+        if ticker is not None:
+            ticker.discard(self)
+
+    def _arm_keep_alive(self) -> None:
+        """Hook: idle between requests; `on_deadline` after `timeout_keep_alive`."""
+        self._set_deadline(self.timeout_keep_alive)
+
+    def _arm_header_read(self) -> None:
+        """Hook: a head has begun; `on_deadline` after `timeout_header_read`."""
+        self._set_deadline(self.timeout_header_read)
+
+    def _disarm(self) -> None:
+        """Hook: a request is in flight; no deadline."""
+        self.deadline = 0.0
 
     def _set_deadline(self, timeout: float) -> None:
         self.deadline = self.loop.time() + timeout if timeout > 0 else 0.0
+
+    # -- flow control ----------------------------------------------------------------------
 
     def _pause_reading(self) -> None:
         if not self.read_paused and self.transport is not None and not self.closing:
@@ -365,20 +468,9 @@ class HTTPProtocol(asyncio.Protocol):
 
     async def drain(self) -> None:
         if self.write_paused and not self.closing:
-            waiter = self.loop.create_future()
+            waiter = asyncio.get_running_loop().create_future()
             self.drain_waiters.append(waiter)
             await waiter
-
-
-async def _service_unavailable(scope: Any, receive: Any, send: Any) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [TEXT_PLAIN, CLOSE],
-        }
-    )
-    await send({"type": "http.response.body", "body": REASONS[503]})
 
 
 def _address(value: Any) -> tuple[str, int] | None:
@@ -430,6 +522,9 @@ class RequestCycle:
     # -- fed by the protocol ----------------------------------------------------------------
 
     def on_body(self, message: dict[str, Any]) -> None:
+        if self.response_complete:  # the response is out: drop the rest (see _drain_body)
+            self.body_done = not message["more_body"]
+            return
         self.body.append(message)
         self.proto.buffered_body += len(message["body"])
         if not message["more_body"]:
@@ -455,7 +550,7 @@ class RequestCycle:
         try:
             result = await app(self.scope, self.receive, self.send)
         except BaseException as exc:
-            error_logger.error("Exception in ASGI application", exc_info=exc)
+            self.proto.logger.error("Exception in ASGI application", exc_info=exc)
             if isinstance(exc, asyncio.CancelledError) and self.disconnected:
                 return
             self._fail()
@@ -463,14 +558,18 @@ class RequestCycle:
                 raise
             return
         if result is not None:
-            error_logger.error("ASGI callable should return None, but returned %r.", result)
+            self._returned(result)
         if not self.response_complete:
             if not self.disconnected:
-                error_logger.error(
+                self.proto.logger.error(
                     "ASGI callable returned without %s response.",
                     "completing" if self.response_started else "starting",
                 )
             self._fail()
+
+    def _returned(self, result: object) -> None:
+        """Hook: the app returned something other than None."""
+        self.proto.logger.error("ASGI callable should return None, but returned %r.", result)
 
     def _fail(self) -> None:
         """The app broke: a 500 if nothing was sent, else abort so no one trusts a short body."""
@@ -481,8 +580,7 @@ class RequestCycle:
             self.response_started = self.response_complete = True
             proto._send_error(500)
         else:
-            proto.closing = True
-            proto.transport.abort()
+            proto._abort()
 
     async def receive(self) -> dict[str, Any]:
         while True:
@@ -506,12 +604,14 @@ class RequestCycle:
                 proto = self.proto
                 if proto.transport is not None and not proto.closing:
                     proto.transport.write(CONTINUE)
-            self.waiter = self.proto.loop.create_future()
+            self.waiter = asyncio.get_running_loop().create_future()
             await self.waiter
 
     async def send(self, message: dict[str, Any]) -> None:
         proto = self.proto
         if self.disconnected or proto.closing:
+            if self.disconnected and proto.silent_disconnect:
+                return
             raise ClientDisconnected("the client disconnected")
         kind = message["type"]
         writer = proto.writer
@@ -523,15 +623,7 @@ class RequestCycle:
         elif kind == "http.response.start":
             if self.response_started:
                 raise RuntimeError("Unexpected ASGI message 'http.response.start' sent twice.")
-            request_scope = self.scope
-            writer.start(
-                message,
-                request_scope["method"],
-                request_scope["http_version"],
-                self.request.keep_alive,
-            )
-            self.response_started = True
-            self.status = message["status"]
+            self._start_response(message)
             return
         elif kind == "http.response.trailers":
             data = writer.trailers(message)
@@ -548,6 +640,15 @@ class RequestCycle:
             proto.on_response_complete(self)
         elif proto.write_paused:
             await proto.drain()
+
+    def _start_response(self, message: dict[str, Any]) -> None:
+        """Hook: hand an `http.response.start` to the writer (which validates it)."""
+        scope = self.scope
+        self.proto.writer.start(
+            message, scope["method"], scope["http_version"], self.request.keep_alive
+        )
+        self.response_started = True
+        self.status = message["status"]
 
     def _log_access(self) -> None:
         scope = self.scope
@@ -576,3 +677,6 @@ class RequestCycle:
                 "duration_ms": duration_ms,
             },
         )
+
+
+HTTPProtocol.cycle_class = RequestCycle

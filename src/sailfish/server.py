@@ -156,9 +156,8 @@ class Server:
             ConfigError: invalid settings, or an app that cannot be loaded.
             StartupError: a socket cannot be bound or the app's lifespan startup failed.
         """
-        config = self.config
-        config.validate()
-        configure_logging(config.log_config, config.log_level, config.access_log)
+        self.config.validate()
+        self.setup_logging()
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         with self._capture_signals():
@@ -186,6 +185,19 @@ class Server:
             raise
         await self._shutdown()
         logger.info("Finished server process [%d]", pid)
+
+    # -- hooks for hosts that embed the server (sailfish.gunicorn) -------------------------
+
+    def setup_logging(self) -> None:
+        """Configure the sailfish loggers from the config; first thing `serve()` does.
+
+        A host that wires the loggers itself (gunicorn's worker) overrides this to do nothing.
+        """
+        config = self.config
+        configure_logging(config.log_config, config.log_level, config.access_log)
+
+    def on_tick(self) -> None:
+        """Called while serving, at least every 0.5 s (a host's heartbeat, e.g. gunicorn's)."""
 
     # -- startup --------------------------------------------------------------------------
 
@@ -292,6 +304,9 @@ class Server:
         while not self._should_exit:
             if self.lifespan.should_exit:  # the lifespan app crashed after startup
                 self._should_exit = True
+                break
+            self.on_tick()
+            if self._should_exit:
                 break
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), 0.5)

@@ -1,0 +1,202 @@
+"""`gunicorn -k sailfish.gunicorn.Worker`: a real gunicorn arbiter running sailfish workers.
+
+Strategy: each test starts `python -m gunicorn -w 1` on 127.0.0.1 and a port picked by binding
+127.0.0.1:0 first (gunicorn cannot report a port it chose), with a small ASGI app written to
+tmp_path that answers with its worker pid. Requests go through http.client. Every wait is
+bounded; every process is ended through its own pid (SIGTERM to the arbiter we started, then
+SIGKILL if it outlives the bound); the arbiter's log is printed when a test fails.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gunicorn")
+if sys.platform == "win32":  # pragma: no cover
+    pytest.skip("gunicorn runs on POSIX only", allow_module_level=True)
+
+from gunicorn.config import KNOWN_SETTINGS  # noqa: E402
+
+APP = """
+import asyncio
+import os
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(1.0)
+    body = f"pid={os.getpid()} path={scope['path']}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 15.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Gunicorn:
+    """One arbiter process started by a test, and what it printed."""
+
+    def __init__(self, tmp_path: Path, *options: str) -> None:
+        (tmp_path / "gapp.py").write_text(APP)
+        self.port = _free_port()
+        self.log_path = tmp_path / "gunicorn.log"
+        command = [sys.executable, "-m", "gunicorn", "-k", "sailfish.gunicorn.Worker", "-w", "1"]
+        command += ["-b", f"127.0.0.1:{self.port}", "--chdir", str(tmp_path)]
+        command += ["--access-logfile", "-", "--graceful-timeout", "5", *options]
+        if any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS):
+            command.append("--no-control-socket")  # gunicorn >= 25 would write under $HOME
+        command.append("gapp:app")
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_listening()
+
+    def _wait_listening(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited at startup:\n{self.output()}")
+            try:
+                status, _ = self.get("/")
+            except OSError:
+                time.sleep(0.1)
+                continue
+            if status == 200:
+                return
+        raise AssertionError(f"gunicorn did not answer within {START_TIMEOUT}s:\n{self.output()}")
+
+    def get(self, path: str, timeout: float = 5.0) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            connection.close()
+
+    def output(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM to the arbiter we started; SIGKILL if it outlives STOP_TIMEOUT."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        self.log.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
+    started: list[Gunicorn] = []
+
+    def factory(*options: str) -> Gunicorn:
+        server = Gunicorn(tmp_path, *options)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+def _pid(body: str) -> int:
+    return int(body.split()[0].removeprefix("pid="))
+
+
+def test_serves_requests_and_logs_to_gunicorn(start: Callable[..., Gunicorn]) -> None:
+    server = start()
+    status, body = server.get("/hello?x=1")
+    assert status == 200
+    assert body.endswith("path=/hello")
+    assert _pid(body) != server.process.pid  # answered by the worker, not the arbiter
+    # Keep-alive: two requests on one connection.
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        for _ in range(2):
+            connection.request("GET", "/again")
+            response = connection.getresponse()
+            assert response.status == 200
+            assert response.headers["server"] == "sailfish"
+            response.read()
+    finally:
+        connection.close()
+    assert server.stop() == 0
+    output = server.output()
+    assert "Booting worker" in output  # gunicorn's own log
+    assert "Listening on http://127.0.0.1:" in output  # sailfish.error -> gunicorn's error log
+    assert '"GET /hello?x=1 HTTP/1.1" 200' in output  # sailfish.access -> --access-logfile
+
+
+def test_sigterm_finishes_the_request_in_flight_then_exits(start: Callable[..., Gunicorn]) -> None:
+    server = start()
+    result: dict[str, object] = {}
+
+    def slow_request() -> None:
+        try:
+            result["response"] = server.get("/slow")
+        except OSError as exc:  # pragma: no cover - reported by the assertion below
+            result["error"] = exc
+
+    client = threading.Thread(target=slow_request)
+    client.start()
+    time.sleep(0.4)  # the request is in the app's sleep
+    began = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    client.join(STOP_TIMEOUT)
+    returncode = server.process.wait(STOP_TIMEOUT)
+    elapsed = time.monotonic() - began
+    status, body = result.get("response", (0, ""))  # type: ignore[misc]
+    assert status == 200, (result, server.output())
+    assert body.endswith("path=/slow")
+    assert returncode == 0, server.output()
+    assert elapsed < 5.0, server.output()  # well inside --graceful-timeout 5 + the SIGKILL
+
+
+def test_max_requests_restarts_the_worker(start: Callable[..., Gunicorn]) -> None:
+    server = start("--max-requests", "3")  # the startup probe was request 1
+    first = {_pid(server.get(f"/{n}")[1]) for n in range(2)}
+    assert len(first) == 1
+    deadline = time.monotonic() + START_TIMEOUT
+    pid = next(iter(first))
+    while time.monotonic() < deadline:
+        try:
+            status, body = server.get("/after")
+        except OSError:
+            time.sleep(0.1)  # between the old worker's exit and the new one's start
+            continue
+        assert status == 200
+        if _pid(body) != pid:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the worker was not replaced:\n{server.output()}")
+    assert "Maximum request limit of 3 exceeded" in server.output()
+    assert os.getpid() not in (pid, _pid(body))

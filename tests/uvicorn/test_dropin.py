@@ -1,0 +1,185 @@
+"""sailfish.uvicorn:HTTPProtocol: what uvicorn's own suite does not pin.
+
+Strategy: uvicorn's suite (test_uvicorn_suite.py) proves the contract; these tests pin the
+drop-in's own choices: uvicorn's default-headers list sent as it is at each response start
+(and a new writer only when uvicorn replaced the list), a WebSocket upgrade pipelined behind a
+request handed over with every byte that followed it, and a real `uvicorn.Server` on
+127.0.0.1 serving through the drop-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+uvicorn = pytest.importorskip("uvicorn")
+
+from uvicorn.config import Config  # noqa: E402
+from uvicorn.server import Server, ServerState  # noqa: E402
+
+from sailfish.uvicorn import HTTPProtocol  # noqa: E402
+
+GET = b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"
+UPGRADE = (
+    b"GET /ws?x=1 HTTP/1.1\r\nHost: example.org\r\nConnection: upgrade\r\n"
+    b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+async def hello(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hi"})
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.closed = False
+        self.protocol: Any = None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name)
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+
+class FakeWebSocket:
+    """Stands in for `config.ws_protocol_class`: records the handover."""
+
+    made: list[FakeWebSocket] = []
+
+    def __init__(self, config: Any, server_state: Any, app_state: Any) -> None:
+        self.data = b""
+        FakeWebSocket.made.append(self)
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+
+
+def connect(app: Any, **kwargs: Any) -> tuple[HTTPProtocol, Transport, ServerState]:
+    state = ServerState()
+    config = Config(app=app, log_config=None, **kwargs)
+    protocol = HTTPProtocol(config=config, server_state=state, app_state={})
+    transport = Transport()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    return protocol, transport, state
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def test_default_headers_are_uvicorns_list_at_each_response_start() -> None:
+    async def main() -> None:
+        protocol, transport, state = connect(hello)
+        state.default_headers = [(b"date", b"one"), (b"server", b"uvicorn")]
+        protocol.data_received(GET)
+        await settle()
+        head = bytes(transport.buffer).split(b"\r\n\r\n")[0]
+        assert head.split(b"\r\n")[1:3] == [b"date: one", b"server: uvicorn"]
+        assert head.count(b"date:") == 1 and b"sailfish" not in head
+        writer = protocol.writer
+
+        transport.buffer.clear()
+        protocol.data_received(GET)  # same list object: same writer
+        await settle()
+        assert protocol.writer is writer
+
+        state.default_headers = [(b"date", b"two"), (b"server", b"uvicorn")]  # uvicorn's tick
+        transport.buffer.clear()
+        protocol.data_received(GET)
+        await settle()
+        assert b"\r\ndate: two\r\n" in transport.buffer
+        assert protocol.writer is not writer
+
+    asyncio.run(main())
+
+
+def test_pipelined_upgrade_waits_then_hands_over_every_byte() -> None:
+    async def main() -> None:
+        FakeWebSocket.made.clear()
+        protocol, transport, _ = connect(hello, ws=FakeWebSocket, root_path="/app")
+        protocol.data_received(GET + UPGRADE + b"frame-1")
+        protocol.data_received(b"frame-2")  # arrives while the GET is answered
+        assert not FakeWebSocket.made
+        await settle()
+        assert transport.buffer.startswith(b"HTTP/1.1 200 OK\r\n")
+        [ws] = FakeWebSocket.made
+        assert transport.protocol is ws
+        assert ws.data.startswith(b"GET /ws?x=1 HTTP/1.1\r\nhost: example.org\r\n")
+        assert ws.data.endswith(b"\r\n\r\nframe-1frame-2")
+        assert protocol.timeout_keep_alive_task is None
+        assert protocol not in protocol.connections
+
+    asyncio.run(main())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
+    port = _free_port()
+    config = Config(
+        app=hello,
+        http="sailfish.uvicorn:HTTPProtocol",
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_config=None,
+        loop="asyncio",
+    )
+    server = Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started
+        assert config.http_protocol_class is HTTPProtocol
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            for _ in range(2):  # keep-alive
+                connection.request("GET", "/")
+                response = connection.getresponse()
+                assert response.status == 200
+                assert response.read() == b"hi"
+                assert response.headers["server"] == "uvicorn"
+                assert len(response.headers.get_all("date") or []) == 1
+        finally:
+            connection.close()
+        deadline = time.monotonic() + 5  # counted just after the write: the client may be first
+        while server.server_state.total_requests < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.server_state.total_requests == 2
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert not thread.is_alive()
