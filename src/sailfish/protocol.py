@@ -34,6 +34,10 @@ access_logger = logging.getLogger("sailfish.access")
 # pipeline, and resumes once the app has taken them.
 HIGH_WATER = 65536
 MAX_PIPELINE = 16
+# "a server ... that closes the connection ... while the client might still be sending data
+# ... SHOULD ... close the sending half first, then keep reading (and discarding) for a while"
+# -- the lingering close of RFC 9112 §9.6, bounded by this many seconds.
+LINGER_TIMEOUT = 2.0
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 CLOSE = (b"connection", b"close")
@@ -164,6 +168,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.write_paused = False
         self.drain_waiters: list[asyncio.Future[None]] = []
         self.closing = False
+        self.lingering = False  # half-closed: reading and dropping until EOF or the deadline
+        self.shutting_down = False
         self.eof = False
         self.deadline = 0.0  # loop.time() at which on_deadline fires; 0.0: none
         self.reading_head = False
@@ -227,6 +233,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.drain_waiters.clear()
 
     def eof_received(self) -> bool | None:
+        if self.lingering:
+            return None  # the peer has stopped sending: the lingering close is over
         # A half-closed peer still reads: finish what was asked, then close.
         self.eof = True
         if self.receiving is not None and not self.receiving.body_done:
@@ -306,13 +314,26 @@ class HTTPProtocol(asyncio.Protocol):
     def _on_error(self, exc: HTTPError) -> None:
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown"
         self.logger.warning("Invalid HTTP request from %s: %s (%d)", client, exc, exc.status)
-        if self.receiving is not None:
-            self.receiving.on_disconnect()
-            self.receiving = None
-        if self.cycle is None:
+        broken = self.receiving  # a request whose body turned out bad, if any
+        self.receiving = None
+        if broken is not None:
+            broken.on_disconnect()  # its app sees http.disconnect: the body will never be whole
+            if broken is not self.cycle and broken in self.pipeline:
+                self.pipeline.remove(broken)  # never run a request whose body is bad
+        cycle = self.cycle
+        if cycle is None:
             self._send_error(exc.status)
+        elif cycle is broken:
+            # The request being answered cannot finish: answer the error now if nothing of
+            # its response was started, else cut the connection (no truncated response).
+            if cycle.response_started:
+                self._abort()
+            else:
+                cycle.response_started = cycle.response_complete = True
+                cycle.cancel_unstarted()  # bad bytes in the same packet: the app never runs
+                self._send_error(exc.status)
         else:
-            self.pending_error = exc
+            self.pending_error = exc  # answered once the responses before it are out
 
     # -- cycles ----------------------------------------------------------------------------
 
@@ -323,6 +344,7 @@ class HTTPProtocol(asyncio.Protocol):
             app = self.unavailable_app
             self.logger.warning("Exceeded concurrency limit.")
         task = self._spawn(cycle.run_asgi(app))
+        cycle.task = task
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -344,7 +366,10 @@ class HTTPProtocol(asyncio.Protocol):
             cycle.body.clear()
         if self.transport is None or self.closing:
             return
-        if not self.writer.keep_alive or (not cycle.body_done and not self._drain_body(cycle)):
+        if not cycle.body_done and not self._drain_body(cycle):
+            self._close(linger=True)  # the client may still be sending the body
+            return
+        if not self.writer.keep_alive:
             self._close()
             return
         self.cycle = None
@@ -368,8 +393,25 @@ class HTTPProtocol(asyncio.Protocol):
         """
         return False
 
+    def _response_keep_alive(self, cycle: RequestCycle) -> bool:
+        """Whether the response to `cycle` may announce keep-alive.
+
+        No when the client asked to close, when the server is shutting down, or when the
+        request body is not all in and will not be drained (RFC 9112 §9.6: a server that
+        closes after a response should say so in it, "connection: close").
+        """
+        return (
+            cycle.request.keep_alive
+            and not self.shutting_down
+            and (cycle.body_done or self._drain_body(cycle))
+        )
+
     def _send_error(self, status: int) -> None:
-        """A response of our own (parse error, timeout), then close."""
+        """A response of our own (parse error, timeout), then close.
+
+        The close lingers (the client may still be sending) except after a header-read
+        timeout, whose client is too slow to deserve it.
+        """
         if self.transport is None or self.closing:
             return
         writer = self.writer
@@ -386,12 +428,33 @@ class HTTPProtocol(asyncio.Protocol):
             data = b""
         if data:
             self.transport.write(data)
-        self._close()
+        self._close(linger=status != 408)
 
-    def _close(self) -> None:
-        if self.transport is not None and not self.closing:
-            self.closing = True
-            self.transport.close()
+    def _close(self, linger: bool = False) -> None:
+        """Close the connection; with `linger`, the lingering close of RFC 9112 §9.6.
+
+        Closing a socket that still has unread request bytes makes the kernel send a reset,
+        which can destroy the response before the client reads it. So when the client may
+        still be sending, close only our sending half, keep reading and dropping, and close
+        on its EOF or after LINGER_TIMEOUT.
+        """
+        transport = self.transport
+        if transport is None or self.closing:
+            return
+        self.closing = True
+        if linger and _can_write_eof(transport):
+            try:
+                transport.write_eof()
+            except (OSError, RuntimeError):
+                transport.close()
+                return
+            self.lingering = True
+            if self.read_paused:
+                self.read_paused = False
+                transport.resume_reading()
+            self._arm_linger()
+            return
+        transport.close()
 
     def _abort(self) -> None:
         """Hook: drop the connection mid-response, so no client trusts a short body."""
@@ -400,7 +463,11 @@ class HTTPProtocol(asyncio.Protocol):
             self.transport.abort()
 
     def shutdown(self) -> None:
-        """Graceful shutdown: close now if idle, else once the current response is done."""
+        """Graceful shutdown: close now if idle, else once the current response is done.
+
+        A response that has not started yet announces `connection: close`.
+        """
+        self.shutting_down = True
         if self.cycle is None and not self.pipeline:
             self._close()
             return
@@ -409,6 +476,11 @@ class HTTPProtocol(asyncio.Protocol):
 
     def on_deadline(self) -> None:
         self.deadline = 0.0
+        if self.lingering:
+            self.lingering = False
+            if self.transport is not None:
+                self.transport.close()
+            return
         if self.cycle is not None or self.pipeline:
             return
         if self.reading_head:
@@ -440,6 +512,10 @@ class HTTPProtocol(asyncio.Protocol):
     def _arm_header_read(self) -> None:
         """Hook: a head has begun; `on_deadline` after `timeout_header_read`."""
         self._set_deadline(self.timeout_header_read)
+
+    def _arm_linger(self) -> None:
+        """Hook: a lingering close began; `on_deadline` after LINGER_TIMEOUT."""
+        self._set_deadline(LINGER_TIMEOUT)
 
     def _disarm(self) -> None:
         """Hook: a request is in flight; no deadline."""
@@ -473,6 +549,13 @@ class HTTPProtocol(asyncio.Protocol):
             await waiter
 
 
+def _can_write_eof(transport: Any) -> bool:
+    try:
+        return bool(transport.can_write_eof())
+    except (AttributeError, NotImplementedError):  # test doubles, transports without halves
+        return False
+
+
 def _address(value: Any) -> tuple[str, int] | None:
     if isinstance(value, tuple) and len(value) >= 2:
         return (str(value[0]), int(value[1]))
@@ -496,7 +579,9 @@ class RequestCycle:
         "scope",
         "size",
         "start_time",
+        "started",
         "status",
+        "task",
         "waiter",
     )
 
@@ -515,6 +600,8 @@ class RequestCycle:
         self.response_started = False
         self.response_complete = False
         self.waiter: asyncio.Future[None] | None = None
+        self.task: Any = None
+        self.started = False  # run_asgi has begun
         self.status = 0
         self.size = 0
         self.start_time = time.perf_counter()
@@ -546,13 +633,22 @@ class RequestCycle:
 
     # -- the app's side --------------------------------------------------------------------
 
+    def cancel_unstarted(self) -> None:
+        """Cancel the app's task if it has not begun: the app will never see this request."""
+        cancel = getattr(self.task, "cancel", None)  # test doubles may have none
+        if not self.started and cancel is not None:
+            cancel()
+
     async def run_asgi(self, app: Any) -> None:
+        self.started = True
         try:
             result = await app(self.scope, self.receive, self.send)
         except BaseException as exc:
-            self.proto.logger.error("Exception in ASGI application", exc_info=exc)
-            if isinstance(exc, asyncio.CancelledError) and self.disconnected:
-                return
+            if self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
+                # The client went away and the app let the resulting error out: not a bug.
+                self.proto.logger.debug("ASGI application stopped after a disconnect: %r", exc)
+            else:
+                self.proto.logger.error("Exception in ASGI application", exc_info=exc)
             self._fail()
             if not isinstance(exc, Exception):
                 raise
@@ -572,13 +668,23 @@ class RequestCycle:
         self.proto.logger.error("ASGI callable should return None, but returned %r.", result)
 
     def _fail(self) -> None:
-        """The app broke: a 500 if nothing was sent, else abort so no one trusts a short body."""
+        """The app broke or gave up: 500 if nothing was sent, else abort (no short body).
+
+        A complete response stands (the error came after it); a cycle whose client went away
+        only makes sure the connection is closed.
+        """
         proto = self.proto
-        if self.disconnected or proto.closing or proto.transport is None:
+        if self.response_complete or proto.closing or proto.transport is None:
             return
-        if not self.response_started:
+        if self.disconnected:
+            proto._close()
+        elif not self.response_started:
             self.response_started = self.response_complete = True
+            self.status = 500
+            self.size = len(REASONS[500])
             proto._send_error(500)
+            if proto.access_log:
+                self._log_access()
         else:
             proto._abort()
 
@@ -644,8 +750,9 @@ class RequestCycle:
     def _start_response(self, message: dict[str, Any]) -> None:
         """Hook: hand an `http.response.start` to the writer (which validates it)."""
         scope = self.scope
-        self.proto.writer.start(
-            message, scope["method"], scope["http_version"], self.request.keep_alive
+        proto = self.proto
+        proto.writer.start(
+            message, scope["method"], scope["http_version"], proto._response_keep_alive(self)
         )
         self.response_started = True
         self.status = message["status"]

@@ -114,7 +114,7 @@ class RequestCycle(shell.RequestCycle):
             message = {**message, "headers": list(headers)}  # may be read twice below
         writer = proto.current_writer()
         method, version = scope["method"], scope["http_version"]
-        keep_alive = self.request.keep_alive
+        keep_alive = proto._response_keep_alive(self)
         try:
             writer.start(message, method, version, keep_alive)
         except ResponseError:
@@ -122,6 +122,15 @@ class RequestCycle(shell.RequestCycle):
             if retry is None:
                 raise
             writer.start(retry, method, version, keep_alive)
+
+    def _fail(self) -> None:
+        # uvicorn quirk: an app error after a complete response (e.g. a second final body)
+        # closes the connection (uvicorn's test_message_after_body_complete); sailfish keeps
+        # the complete response and the connection.
+        if self.response_complete:
+            self.proto._close()
+            return
+        super()._fail()
 
     def _returned(self, result: object) -> None:
         super()._returned(result)
@@ -335,6 +344,10 @@ class HTTPProtocol(shell.HTTPProtocol):
         self.timeout_header_read_task = self.loop.call_later(
             self.timeout_header_read, self._on_timer
         )
+
+    def _arm_linger(self) -> None:
+        self._disarm()
+        self.timeout_header_read_task = self.loop.call_later(shell.LINGER_TIMEOUT, self._on_timer)
 
     def _disarm(self) -> None:
         if self.timeout_keep_alive_task is not None:
