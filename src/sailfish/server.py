@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
+from sailfish._compat import pure_core_warning
 from sailfish.config import Config
 from sailfish.errors import StartupError
 from sailfish.lifespan import LifespanOff, LifespanOn
@@ -167,6 +168,9 @@ class Server:
         config = self.config
         pid = os.getpid()
         logger.info("Started server process [%d]", pid)
+        warning = pure_core_warning()
+        if warning is not None:
+            logger.warning(warning)
         config.load()
         self.sockets = list(sockets) if sockets is not None else self._bind()
         try:

@@ -20,8 +20,8 @@ from urllib.parse import unquote
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import corpus, load_twin
 from sailfish.errors import HTTPError
+from twins import corpus, load_twin
 
 BODY_KEYS = {"type", "body", "more_body"}
 STEPS = [1, 2, 3, 7, 64, 1 << 20]

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from conftest import feed_pieces
 from sailfish import errors
+from twins import feed_pieces
 
 STEPS = [pytest.param(1 << 20, id="whole"), pytest.param(1, id="byte_by_byte")]
 

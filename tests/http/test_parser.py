@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from conftest import CORPUS_DIR, corpus_spec, feed_pieces
 from sailfish import errors
+from twins import CORPUS_DIR, corpus_spec, feed_pieces
 
 SPEC = corpus_spec()
 BODY_KEYS = {"type", "body", "more_body"}

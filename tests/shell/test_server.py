@@ -8,6 +8,7 @@ or a unix socket in a fresh temporary directory, and every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import re
@@ -453,3 +454,30 @@ def test_config_instance_reuse_keeps_loaded_app() -> None:
     config = Config(hello_app)
     config.load()
     assert Server(config).config.loaded_app is config.loaded_app
+
+
+def test_startup_logs_one_warning_line_when_the_pure_core_runs_unasked(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sailfish.http
+
+    monkeypatch.setattr(sailfish.http, "IMPLEMENTATION", "pure")
+    monkeypatch.setattr(sailfish.http, "NO_EXTENSIONS", False)
+    with caplog.at_level(logging.INFO), server_in_thread(make_config()):
+        pass
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [
+        r.getMessage().startswith("sailfish is running its pure-Python HTTP core") for r in warnings
+    ] == [True]
+
+
+def test_startup_does_not_warn_when_the_pure_core_was_asked_for(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sailfish.http
+
+    monkeypatch.setattr(sailfish.http, "IMPLEMENTATION", "pure")
+    monkeypatch.setattr(sailfish.http, "NO_EXTENSIONS", True)
+    with caplog.at_level(logging.INFO), server_in_thread(make_config()):
+        pass
+    assert not [r for r in caplog.records if "pure-Python HTTP core" in r.getMessage()]
