@@ -4,7 +4,7 @@ Strategy: `Config` holds every setting; the groups (`HTTPSettings`, `Limits`, `T
 what the protocol reads per connection. Creating a Config does no I/O (it only reads the
 FORWARDED_ALLOW_IPS default from the environment). `validate()` raises `ConfigError` with one
 readable sentence and is called before any socket is bound; `load()` reads --env-file, imports
-the app, applies --factory, adapts ASGI 2, wraps the proxy-headers middleware and stores the
+the app, applies --factory, adapts ASGI 2, sets up the trusted proxies and stores the
 result as `loaded_app`. Library code raises; only cli.py exits.
 """
 
@@ -22,7 +22,7 @@ from sailfish.errors import ConfigError
 from sailfish.importer import import_from_string
 from sailfish.logging import LOG_LEVELS
 from sailfish.loops import LOOP_CHOICES
-from sailfish.middleware import ASGI2Middleware, ASGIApp, ProxyHeadersMiddleware
+from sailfish.middleware import ASGI2Middleware, ASGIApp, TrustedHosts
 
 LIFESPAN_CHOICES = ("auto", "on", "off")
 INTERFACE_CHOICES = ("auto", "asgi3", "asgi2")
@@ -275,6 +275,7 @@ class Config:
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     loaded_app: ASGIApp = field(init=False, repr=False, compare=False)
+    trusted_proxies: TrustedHosts | None = field(init=False, default=None, repr=False, compare=False)
     loaded: bool = field(init=False, default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -362,7 +363,7 @@ class Config:
         """Import and wrap the application; sets `loaded_app`.
 
         Order: --env-file into os.environ (existing variables win), --app-dir onto sys.path,
-        import APP, call it if --factory, adapt ASGI 2, wrap the proxy-headers middleware.
+        import APP, call it if --factory, adapt ASGI 2, set up the trusted proxies.
 
         Raises:
             ConfigError: the app cannot be found, is not callable, or looks like a factory
@@ -395,8 +396,11 @@ class Config:
             interface = "asgi3" if _is_asgi3(app) else "asgi2"
         if interface == "asgi2":
             app = ASGI2Middleware(app)
-        if self.proxy_headers:
-            app = ProxyHeadersMiddleware(app, trusted_hosts=self.forwarded_allow_ips or [])
+        # Proxy headers are applied by the protocol, which decides once per connection whether
+        # the peer is trusted, instead of a middleware that would ask on every request.
+        self.trusted_proxies = (
+            TrustedHosts(self.forwarded_allow_ips or []) if self.proxy_headers else None
+        )
         self.loaded_app = app
         self.loaded = True
 

@@ -26,6 +26,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # A peer on a unix socket has no address; list this token to trust such peers.
 UNIX_PEER = "unix:"
+_PROXY_FIELDS = frozenset((b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"))
 
 _SCHEMES = {
     "http": {"http": "http", "https": "https", "ws": "http", "wss": "https"},
@@ -52,6 +53,7 @@ class TrustedHosts:
     def __init__(self, trusted_hosts: str | list[str]) -> None:
         entries = trusted_hosts.split(",") if isinstance(trusted_hosts, str) else trusted_hosts
         self.always_trust = False
+        self._cache: dict[str, bool] = {}  # host -> trusted; peers repeat, parsing is slow
         self.addresses: set[IPAddress] = set()
         self.networks: set[IPNetwork] = set()
         self.literals: set[str] = set()
@@ -79,6 +81,14 @@ class TrustedHosts:
             return UNIX_PEER in self.literals
         if not isinstance(host, str):
             return False
+        cached = self._cache.get(host)
+        if cached is None:
+            if len(self._cache) >= 4096:  # bounded: addresses seen by a busy server vary
+                self._cache.clear()
+            cached = self._cache[host] = self._lookup(host)
+        return cached
+
+    def _lookup(self, host: str) -> bool:
         address = _parse_address(host)
         if address is None:
             return host in self.literals
@@ -185,46 +195,55 @@ class ProxyHeadersMiddleware:
         await self.app(scope, receive, send)
 
     def _rewrite(self, scope: Scope) -> None:
-        forwarded: list[str] = []
-        xff: list[str] = []
-        xfp: list[str] = []
-        for name, value in scope["headers"]:
-            if name == b"forwarded":
-                forwarded.append(value.decode("latin-1"))
-            elif name == b"x-forwarded-for":
-                xff.append(value.decode("latin-1"))
-            elif name == b"x-forwarded-proto":
-                xfp.append(value.decode("latin-1"))
+        apply_proxy_headers(scope, self.trusted_hosts)
 
-        proto: str | None = None
-        if forwarded:
-            hops = [hop for hop in parse_forwarded(",".join(forwarded)) if "for" in hop]
-            if hops:
-                nodes = [_split_node(hop["for"]) for hop in hops]
-                index = self.trusted_hosts.client_index([host for host, _ in nodes])
-                scope["client"] = nodes[index]
-                proto = hops[index].get("proto")
-            else:
-                protos = [
-                    hop["proto"] for hop in parse_forwarded(",".join(forwarded)) if "proto" in hop
-                ]
-                proto = protos[-1] if protos else None
+
+def apply_proxy_headers(scope: Scope, trusted_hosts: TrustedHosts) -> None:
+    """Rewrite `client`/`scheme` from the proxy fields of a scope whose peer is trusted."""
+    forwarded: list[str] = []
+    xff: list[str] = []
+    xfp: list[str] = []
+    for name, value in scope["headers"]:
+        if name not in _PROXY_FIELDS:
+            continue
+        if name == b"forwarded":
+            forwarded.append(value.decode("latin-1"))
+        elif name == b"x-forwarded-for":
+            xff.append(value.decode("latin-1"))
+        elif name == b"x-forwarded-proto":
+            xfp.append(value.decode("latin-1"))
+    if not (forwarded or xff or xfp):
+        return
+
+    proto: str | None = None
+    if forwarded:
+        hops = [hop for hop in parse_forwarded(",".join(forwarded)) if "for" in hop]
+        if hops:
+            nodes = [_split_node(hop["for"]) for hop in hops]
+            index = trusted_hosts.client_index([host for host, _ in nodes])
+            scope["client"] = nodes[index]
+            proto = hops[index].get("proto")
         else:
-            hosts = [host.strip() for host in ",".join(xff).split(",") if host.strip()]
-            protos = [p.strip() for p in ",".join(xfp).split(",") if p.strip()]
-            if hosts:
-                nodes = [_split_node(host) for host in hosts]
-                index = self.trusted_hosts.client_index([host for host, _ in nodes])
-                scope["client"] = nodes[index]
-                if protos:
-                    proto = protos[index] if len(protos) == len(hosts) else protos[-1]
-            elif protos:
-                proto = protos[-1]
+            protos = [
+                hop["proto"] for hop in parse_forwarded(",".join(forwarded)) if "proto" in hop
+            ]
+            proto = protos[-1] if protos else None
+    else:
+        hosts = [host.strip() for host in ",".join(xff).split(",") if host.strip()]
+        protos = [p.strip() for p in ",".join(xfp).split(",") if p.strip()]
+        if hosts:
+            nodes = [_split_node(host) for host in hosts]
+            index = trusted_hosts.client_index([host for host, _ in nodes])
+            scope["client"] = nodes[index]
+            if protos:
+                proto = protos[index] if len(protos) == len(hosts) else protos[-1]
+        elif protos:
+            proto = protos[-1]
 
-        if proto is not None:
-            scheme = _SCHEMES.get(scope["type"], {}).get(proto.lower())
-            if scheme is not None:
-                scope["scheme"] = scheme
+    if proto is not None:
+        scheme = _SCHEMES.get(scope["type"], {}).get(proto.lower())
+        if scheme is not None:
+            scope["scheme"] = scheme
 
 
 class ASGI2Middleware:
@@ -253,5 +272,6 @@ __all__ = [
     "Scope",
     "Send",
     "TrustedHosts",
+    "apply_proxy_headers",
     "parse_forwarded",
 ]

@@ -5,7 +5,9 @@ Strategy: bytes go into `RequestParser.feed`, which returns whole events (Reques
 app runs in its own Task. Cycles run one at a time per connection, in arrival order
 (pipelined requests wait in `self.pipeline`), because responses must leave in order.
 Response messages go through the connection's `ResponseWriter`, which validates them and
-returns wire bytes; a small response is one `transport.write`. No timer is armed per
+returns wire bytes. Writes are coalesced: they collect in `out` and go to the transport once
+per loop iteration (so a streamed response written in one step, or the responses to pipelined
+requests, share one write), at once past HIGH_WATER bytes. No timer is armed per
 request: one ticker per event loop checks every connection's single deadline (keep-alive
 idle, or header read). This module never parses bytes or builds headers itself, and never
 imports the server: everything it needs comes in through `config` and `server_state`.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Coroutine
@@ -24,6 +27,7 @@ from typing import Any
 
 from sailfish.errors import HTTPError
 from sailfish.http import Request, RequestParser, ResponseWriter
+from sailfish.middleware import apply_proxy_headers
 
 __all__ = ["ClientDisconnected", "HTTPProtocol", "RequestCycle"]
 
@@ -31,7 +35,7 @@ error_logger = logging.getLogger("sailfish.error")
 access_logger = logging.getLogger("sailfish.access")
 
 # Reading stops while this many body bytes wait for the app, or this many requests wait in the
-# pipeline, and resumes once the app has taken them.
+# pipeline, and resumes once the app has taken them. Collected writes go out past HIGH_WATER.
 HIGH_WATER = 65536
 MAX_PIPELINE = 16
 # "a server ... that closes the connection ... while the client might still be sending data
@@ -95,6 +99,10 @@ class _Ticker:
 _tickers: dict[asyncio.AbstractEventLoop, _Ticker] = {}
 
 
+# "eager_start" (Python 3.12+): a task runs its first step inside create, not a loop turn later.
+EAGER_TASKS = sys.version_info >= (3, 12)
+
+
 def _tick_interval(*timeouts: float) -> float:
     return max(0.05, min([1.0, *(t / 4 for t in timeouts if t > 0)]))
 
@@ -151,6 +159,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.timeout_keep_alive = 0.0
         self.timeout_header_read = 0.0
         self.access_log = False
+        self.trusted_proxies: Any = None
         self._read_config(config)
 
         # Per-connection state
@@ -173,6 +182,11 @@ class HTTPProtocol(asyncio.Protocol):
         self.eof = False
         self.deadline = 0.0  # loop.time() at which on_deadline fires; 0.0: none
         self.reading_head = False
+        self.proxy_trusted = False  # the peer may set Forwarded / X-Forwarded-*
+        self.deferred: RequestCycle | None = None  # to start once this packet is parsed
+        self.out: list[bytes] = []  # collected writes (see write())
+        self.out_size = 0
+        self.flush_scheduled = False
 
     def _read_config(self, config: Any) -> None:
         """Hook: set app, root_path, limits, limit_concurrency, timeouts, access_log."""
@@ -183,6 +197,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.timeout_keep_alive = config.timeouts.keep_alive
         self.timeout_header_read = config.timeouts.header_read
         self.access_log = bool(config.access_log)
+        self.trusted_proxies = getattr(config, "trusted_proxies", None)
 
     def _new_writer(self) -> Any:
         """Hook: the connection's ResponseWriter (what it adds to every response)."""
@@ -201,6 +216,10 @@ class HTTPProtocol(asyncio.Protocol):
         self.connections.add(self)
         self.client = _address(transport.get_extra_info("peername"))
         self.server = _address(transport.get_extra_info("sockname"))
+        trusted = self.trusted_proxies
+        if trusted is not None:
+            # The peer of a connection never changes: ask whether it is trusted once.
+            self.proxy_trusted = (self.client[0] if self.client else None) in trusted
         limits = self.limits
         scheme = "https" if transport.get_extra_info("sslcontext") else "http"
         self.parser = RequestParser(
@@ -221,6 +240,8 @@ class HTTPProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        self.out.clear()
+        self.out_size = 0
         self.connections.discard(self)
         self._unwatch_deadlines()
         for cycle in (self.cycle, *self.pipeline):
@@ -247,22 +268,33 @@ class HTTPProtocol(asyncio.Protocol):
         if self.closing:
             return
         events = self.parser.feed(data)
-        while True:
+        taken_over = False
+        while not taken_over:
             for event in events:
                 if type(event) is dict:
                     self._on_body(event)
                 elif type(event) is Request:
                     if event.upgrade is not None and self._on_upgrade(event):
-                        return  # the parser is paused; the hook took the connection over
+                        taken_over = True  # the parser is paused; the hook has the connection
+                        break
                     self._on_request(event)
                 else:
                     self._on_error(event)
             if not events or type(events[-1]) is not Request or events[-1].upgrade is None:
                 break
-            # The upgrade was declined: go on with the buffered bytes as HTTP/1.1.
-            events = self.parser.feed(b"")
+            if not taken_over:
+                # The upgrade was declined: go on with the buffered bytes as HTTP/1.1.
+                events = self.parser.feed(b"")
+        cycle = self.deferred
+        if cycle is not None:
+            # Started only now, with the whole packet parsed: its body (if it came along) is
+            # already queued, and a bad request later in the packet never reaches an app.
+            self.deferred = None
+            if self.cycle is cycle and not self.closing:
+                self._launch(cycle)
         if (
-            self.cycle is None
+            not events
+            and self.cycle is None
             and not self.pipeline
             and self.receiving is None
             and not self.closing
@@ -295,10 +327,13 @@ class HTTPProtocol(asyncio.Protocol):
     def _on_request(self, request: Any) -> None:
         self.reading_head = False
         self._disarm()
+        if self.proxy_trusted:
+            apply_proxy_headers(request.scope, self.trusted_proxies)
         cycle = self.cycle_class(self, request)
         self.receiving = cycle if request.has_body else None
         if self.cycle is None:
-            self._start(cycle)
+            self.cycle = cycle
+            self.deferred = cycle  # data_received launches it once the packet is parsed
         else:
             self.pipeline.append(cycle)
             if len(self.pipeline) >= MAX_PIPELINE:
@@ -330,7 +365,9 @@ class HTTPProtocol(asyncio.Protocol):
                 self._abort()
             else:
                 cycle.response_started = cycle.response_complete = True
-                cycle.cancel_unstarted()  # bad bytes in the same packet: the app never runs
+                if self.deferred is cycle:
+                    self.deferred = None  # bad bytes in the same packet: the app never runs
+                cycle.cancel_unstarted()
                 self._send_error(exc.status)
         else:
             self.pending_error = exc  # answered once the responses before it are out
@@ -339,6 +376,10 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _start(self, cycle: RequestCycle) -> None:
         self.cycle = cycle
+        self._launch(cycle)
+
+    def _launch(self, cycle: RequestCycle) -> None:
+        """Run the app for `cycle` (the 503 app past the concurrency limit) in its task."""
         app = self.app
         if self.limit_concurrency is not None and self._overloaded():
             app = self.unavailable_app
@@ -356,7 +397,13 @@ class HTTPProtocol(asyncio.Protocol):
         return len(self.connections) > limit or len(self.tasks) >= limit
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Hook: start the task that runs one request."""
+        """Hook: start the task that runs one request.
+
+        From Python 3.12 the task starts eagerly: the app runs at once, up to its first real
+        suspension, so a simple request is answered within data_received.
+        """
+        if EAGER_TASKS:
+            return asyncio.Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg]
         return self.loop.create_task(coro)
 
     def on_response_complete(self, cycle: RequestCycle) -> None:
@@ -427,7 +474,7 @@ class HTTPProtocol(asyncio.Protocol):
             self.logger.exception("Could not write a %d response", status)
             data = b""
         if data:
-            self.transport.write(data)
+            self.write(data)
         self._close(linger=status != 408)
 
     def _close(self, linger: bool = False) -> None:
@@ -441,6 +488,7 @@ class HTTPProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.closing:
             return
+        self.flush()
         self.closing = True
         if linger and _can_write_eof(transport):
             try:
@@ -459,8 +507,42 @@ class HTTPProtocol(asyncio.Protocol):
     def _abort(self) -> None:
         """Hook: drop the connection mid-response, so no client trusts a short body."""
         if self.transport is not None and not self.closing:
+            self.flush()  # what the app wrote goes as far as it gets before the reset
             self.closing = True
             self.transport.abort()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Hook: queue bytes for the client; they go out by the end of this loop iteration."""
+        self.out.append(data)
+        self.out_size += len(data)
+        if self.out_size >= HIGH_WATER:
+            self.flush()
+        elif not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self.flush_scheduled = False
+        cycle = self.cycle
+        if cycle is not None and not cycle.started and not self.closing:
+            # A pipelined request was started and has not run yet: its response may join
+            # this write. Its task runs before this callback comes round again.
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush_soon)
+            return
+        self.flush()
+
+    def flush(self) -> None:
+        """Hand every collected write to the transport, as one write."""
+        out = self.out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            self.out_size = 0
+            if self.transport is not None and not self.closing:
+                self.transport.write(data)
 
     def shutdown(self) -> None:
         """Graceful shutdown: close now if idle, else once the current response is done.
@@ -604,7 +686,7 @@ class RequestCycle:
         self.started = False  # run_asgi has begun
         self.status = 0
         self.size = 0
-        self.start_time = time.perf_counter()
+        self.start_time = time.perf_counter() if proto.access_log else 0.0
 
     # -- fed by the protocol ----------------------------------------------------------------
 
@@ -641,6 +723,12 @@ class RequestCycle:
 
     async def run_asgi(self, app: Any) -> None:
         self.started = True
+        try:
+            await self._run_app(app)
+        finally:
+            self.task = None  # the task holds this cycle: no reference cycle per request
+
+    async def _run_app(self, app: Any) -> None:
         try:
             result = await app(self.scope, self.receive, self.send)
         except BaseException as exc:
@@ -709,7 +797,8 @@ class RequestCycle:
                 self.continue_sent = True
                 proto = self.proto
                 if proto.transport is not None and not proto.closing:
-                    proto.transport.write(CONTINUE)
+                    proto.write(CONTINUE)
+                    proto.flush()  # the client waits for it before it sends the body
             self.waiter = asyncio.get_running_loop().create_future()
             await self.waiter
 
@@ -736,8 +825,7 @@ class RequestCycle:
         else:
             raise RuntimeError(f"Unexpected ASGI message {kind!r} for an HTTP connection.")
         if data:
-            assert proto.transport is not None
-            proto.transport.write(data)
+            proto.write(data)
         if writer.complete:
             self.response_complete = True
             self._wake()

@@ -96,7 +96,8 @@ class RequestCycle(shell.RequestCycle):
             self.continue_sent = True
             proto = self.proto
             if proto.transport is not None and not proto.closing:
-                proto.transport.write(shell.CONTINUE)
+                proto.write(shell.CONTINUE)
+                proto.flush()
         return await super().receive()
 
     def _start_response(self, message: dict[str, Any]) -> None:
@@ -169,6 +170,8 @@ class HTTPProtocol(shell.HTTPProtocol):
         self.scope: dict[str, Any] | None = None  # the latest request's scope
         self.timeout_keep_alive_task: asyncio.TimerHandle | None = None
         self.timeout_header_read_task: asyncio.TimerHandle | None = None
+        # uvicorn's test loop (MockLoop) has no call_soon: writes cannot wait for a loop turn.
+        self._direct_writes = not hasattr(_loop or asyncio.get_running_loop(), "call_soon")
         self.ws_protocol_class: Any = None
         self.asgi_version = "3.0"
         self.reset_contextvars = False
@@ -253,6 +256,15 @@ class HTTPProtocol(shell.HTTPProtocol):
         assert limit is not None
         return len(self.connections) >= limit or len(self.tasks) >= limit
 
+    def write(self, data: bytes) -> None:
+        # Writes are collected per loop iteration (see shell.HTTPProtocol.write) on a real
+        # loop; uvicorn's test loop has no call_soon, and there they go out at once.
+        if self._direct_writes:
+            if self.transport is not None and not self.closing:
+                self.transport.write(data)
+            return
+        super().write(data)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self.reset_contextvars:
             # uvicorn's opt-in workaround for https://github.com/python/cpython/issues/140947
@@ -303,6 +315,7 @@ class HTTPProtocol(shell.HTTPProtocol):
         the scope (names lower-cased), then every byte received after it.
         """
         self._disarm()
+        self.flush()  # the responses before the upgrade go out first
         self.connections.discard(self)
         self.closing = True  # the transport is no longer ours
         scope = request.scope

@@ -14,7 +14,7 @@ import pytest
 from sailfish.config import Config, HTTPSettings, Limits, Timeouts, load_env_file, parse_header
 from sailfish.errors import ConfigError
 from sailfish.importer import ImportFromStringError
-from sailfish.middleware import ASGI2Middleware, ProxyHeadersMiddleware
+from sailfish.middleware import ASGI2Middleware
 
 
 async def asgi3_app(scope: Any, receive: Any, send: Any) -> None:
@@ -246,12 +246,19 @@ def test_load_bad_import_string_is_a_config_error() -> None:
         loaded("sf_no_such_module_at_all:app")
 
 
-def test_load_wraps_proxy_headers_with_trusted_hosts() -> None:
+def test_load_sets_up_trusted_proxies_for_the_protocol() -> None:
     config = Config(asgi3_app, forwarded_allow_ips="10.0.0.1, 10.1.0.0/16")
     config.load()
-    assert isinstance(config.loaded_app, ProxyHeadersMiddleware)
-    assert "10.1.2.3" in config.loaded_app.trusted_hosts
-    assert "10.2.0.1" not in config.loaded_app.trusted_hosts
+    assert config.loaded_app is asgi3_app  # no middleware: the protocol applies proxy headers
+    assert config.trusted_proxies is not None
+    assert "10.1.2.3" in config.trusted_proxies
+    assert "10.2.0.1" not in config.trusted_proxies
+
+
+def test_no_proxy_headers_means_no_trusted_proxies() -> None:
+    config = Config(asgi3_app, proxy_headers=False, forwarded_allow_ips="*")
+    config.load()
+    assert config.trusted_proxies is None
 
 
 def test_load_is_idempotent() -> None:
