@@ -513,11 +513,16 @@ class HTTPProtocol(asyncio.Protocol):
 
     # -- writes ----------------------------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        """Hook: queue bytes for the client; they go out by the end of this loop iteration."""
-        self.out.append(data)
-        self.out_size += len(data)
-        if self.out_size >= HIGH_WATER:
+    def write(self, data: bytes, last: bool = False) -> None:
+        """Hook: queue bytes for the client; they go out by the end of this loop iteration.
+
+        `last`: the bytes end a response. Unless a pipelined response may join them, they
+        go out at once: nothing else would come before the loop turn.
+        """
+        if data:
+            self.out.append(data)
+            self.out_size += len(data)
+        if self.out_size >= HIGH_WATER or (last and not self.pipeline):
             self.flush()
         elif not self.flush_scheduled:
             self.flush_scheduled = True
@@ -824,16 +829,18 @@ class RequestCycle:
             data = writer.trailers(message)
         else:
             raise RuntimeError(f"Unexpected ASGI message {kind!r} for an HTTP connection.")
-        if data:
-            proto.write(data)
         if writer.complete:
+            proto.write(data, last=True)
             self.response_complete = True
             self._wake()
             if proto.access_log:
                 self._log_access()
             proto.on_response_complete(self)
-        elif proto.write_paused:
-            await proto.drain()
+        else:
+            if data:
+                proto.write(data)
+            if proto.write_paused:
+                await proto.drain()
 
     def _start_response(self, message: dict[str, Any]) -> None:
         """Hook: hand an `http.response.start` to the writer (which validates it)."""

@@ -256,14 +256,14 @@ class HTTPProtocol(shell.HTTPProtocol):
         assert limit is not None
         return len(self.connections) >= limit or len(self.tasks) >= limit
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, last: bool = False) -> None:
         # Writes are collected per loop iteration (see shell.HTTPProtocol.write) on a real
         # loop; uvicorn's test loop has no call_soon, and there they go out at once.
         if self._direct_writes:
-            if self.transport is not None and not self.closing:
+            if data and self.transport is not None and not self.closing:
                 self.transport.write(data)
             return
-        super().write(data)
+        super().write(data, last)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self.reset_contextvars:

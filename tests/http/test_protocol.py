@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sailfish.protocol import HTTPProtocol
+from sailfish.protocol import HIGH_WATER, HTTPProtocol
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
 
@@ -28,6 +28,7 @@ class MockTransport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.buffer = bytearray()
+        self.writes = 0
         self.closed = False
         self.aborted = False
         self.read_paused = False
@@ -41,6 +42,7 @@ class MockTransport(asyncio.Transport):
     def write(self, data: Any) -> None:
         assert not self.closed, "write after close"
         self.buffer += data
+        self.writes += 1
 
     def close(self) -> None:
         assert not self.closed, "closed twice"
@@ -696,4 +698,88 @@ def test_access_log_line(caplog: pytest.LogCaptureFixture) -> None:
         assert message.startswith('127.0.0.1:50000 - "GET /p?q=1 HTTP/1.1" 200 13 ')
         assert record.status == 200  # type: ignore[attr-defined]
 
+    run(main())
+
+
+# -- coalesced writes ---------------------------------------------------------------------
+
+
+def test_a_small_response_is_one_write() -> None:
+    async def main() -> None:
+        protocol, transport = await connect(hello)
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        assert transport.writes == 1
+
+    run(main())
+
+
+def test_a_response_streamed_in_one_step_is_one_write() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(10):
+            await send({"type": "http.response.body", "body": b"part %d" % i, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def main() -> None:
+        protocol, transport = await connect(app)
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        [(_, body)] = responses(transport.take())
+        assert body == b"".join(b"part %d" % i for i in range(10))
+        assert transport.writes == 1
+
+    run(main())
+
+
+def test_a_streamed_response_with_pauses_goes_out_as_it_is_sent() -> None:
+    gate = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await gate.wait()
+        await send({"type": "http.response.body", "body": b"second"})
+
+    async def main() -> None:
+        protocol, transport = await connect(app)
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        assert transport.buffer.endswith(b"5\r\nfirst\r\n"), "sent before the app resumes"
+        gate.set()
+        await settle()
+        assert transport.buffer.endswith(b"6\r\nsecond\r\n0\r\n\r\n")
+
+    run(main())
+
+
+def test_pipelined_responses_share_writes() -> None:
+    async def main() -> None:
+        protocol, transport = await connect(hello)
+        protocol.data_received(SIMPLE_GET * 8)
+        await settle(60)
+        assert len(responses(transport.take())) == 8
+        assert transport.writes == 1
+
+    run(main())
+
+
+def test_a_large_body_is_written_without_waiting_for_the_loop() -> None:
+    big = b"x" * (HIGH_WATER + 1)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": big, "more_body": True})
+        assert transport.writes == 1, "past the high-water mark the bytes go out at once"
+        await send({"type": "http.response.body", "body": b""})
+
+    async def main() -> None:
+        nonlocal transport
+        protocol, transport = await connect(app)
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        [(_, body)] = responses(transport.take())
+        assert body == big
+
+    transport: Any = None
     run(main())
