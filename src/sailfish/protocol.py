@@ -385,9 +385,11 @@ class HTTPProtocol(asyncio.Protocol):
             app = self.unavailable_app
             self.logger.warning("Exceeded concurrency limit.")
         task = self._spawn(cycle.run_asgi(app))
-        cycle.task = task
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        if not cycle.finished:  # an eager start may have run the whole request already
+            # run_asgi takes it out of `tasks` when it ends: cheaper than a done callback,
+            # which costs a loop turn per request.
+            cycle.task = task
+            self.tasks.add(task)
 
     def _overloaded(self) -> bool:
         """Hook: with a concurrency limit set, whether this request gets the 503."""
@@ -666,6 +668,7 @@ class RequestCycle:
         "scope",
         "size",
         "start_time",
+        "finished",
         "started",
         "status",
         "task",
@@ -689,6 +692,7 @@ class RequestCycle:
         self.waiter: asyncio.Future[None] | None = None
         self.task: Any = None
         self.started = False  # run_asgi has begun
+        self.finished = False  # run_asgi has ended
         self.status = 0
         self.size = 0
         self.start_time = time.perf_counter() if proto.access_log else 0.0
@@ -722,8 +726,15 @@ class RequestCycle:
 
     def cancel_unstarted(self) -> None:
         """Cancel the app's task if it has not begun: the app will never see this request."""
-        cancel = getattr(self.task, "cancel", None)  # test doubles may have none
-        if not self.started and cancel is not None:
+        task = self.task
+        if self.started or task is None:
+            return
+        # A task cancelled before its first step never runs run_asgi, whose end would
+        # have taken it out of `tasks`.
+        self.task = None
+        self.proto.tasks.discard(task)
+        cancel = getattr(task, "cancel", None)  # test doubles may have none
+        if cancel is not None:
             cancel()
 
     async def run_asgi(self, app: Any) -> None:
@@ -731,7 +742,11 @@ class RequestCycle:
         try:
             await self._run_app(app)
         finally:
-            self.task = None  # the task holds this cycle: no reference cycle per request
+            self.finished = True
+            task = self.task
+            if task is not None:
+                self.task = None  # the task holds this cycle: no reference cycle per request
+                self.proto.tasks.discard(task)
 
     async def _run_app(self, app: Any) -> None:
         try:
