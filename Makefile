@@ -14,6 +14,7 @@ help:
 	@echo "make test       build, then run the suite compiled and pure (SAILFISH_NO_EXTENSIONS=1)"
 	@echo "make compile    (re)build the extension in place"
 	@echo "make bench      parser/writer micro-benchmarks against h11 and httptools"
+	@echo "make bench-e2e  whole servers under wrk (peers in .venv-bench): CPU per request, req/s"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
 	@echo "make lint | typecheck | stubtest | clean"
