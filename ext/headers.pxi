@@ -273,8 +273,8 @@ cdef int _analyse_head(const char *head, const sf_field *fields, const sf_seen *
     if seen & SF_SEEN_EXPECT:
         for i in range(sp.first[SF_H_EXPECT], sp.last[SF_H_EXPECT] + 1):
             f = &fields[i]
-            if f.id == SF_H_EXPECT and sf_ieq(head + f.value_off, <size_t>f.value_len,
-                                             b"100-continue", 12):
+            if f.id == SF_H_EXPECT and sf_ieq(
+                    head + f.value_off, <size_t>f.value_len, b"100-continue", 12):
                 info.expect_continue = True
     if seen & SF_SEEN_UPGRADE:
         # Several Upgrade lines: the caller joins them with ", " (RFC 9110 §5.3).

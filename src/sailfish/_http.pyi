@@ -50,7 +50,9 @@ class RequestParser:
         max_chunk_ext_size: int = 4096,
         max_trailer_size: int = 8192,
     ) -> None: ...
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Request | dict[str, Any] | HTTPError]:
+    def feed(
+        self, data: bytes | bytearray | memoryview
+    ) -> list[Request | dict[str, Any] | HTTPError]:
         """Parse `data` (any split) and return the events it completes, in wire order.
 
         Returns:
@@ -71,7 +73,9 @@ class ResponseWriter:
         date_header: bool = True,
         default_headers: Iterable[tuple[bytes, bytes]] = (),
     ) -> None: ...
-    def start(self, message: Mapping[str, Any], method: str, http_version: str, keep_alive: bool) -> None:
+    def start(
+        self, message: Mapping[str, Any], method: str, http_version: str, keep_alive: bool
+    ) -> None:
         """Validate and remember an `http.response.start`; nothing is written yet.
 
         Raises:

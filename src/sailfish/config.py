@@ -275,7 +275,9 @@ class Config:
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     loaded_app: ASGIApp = field(init=False, repr=False, compare=False)
-    trusted_proxies: TrustedHosts | None = field(init=False, default=None, repr=False, compare=False)
+    trusted_proxies: TrustedHosts | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
     loaded: bool = field(init=False, default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

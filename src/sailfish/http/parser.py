@@ -464,9 +464,7 @@ class RequestParser:
         return self._end_of_head()
 
     def _end_of_head(self) -> Request:
-        head = analyse_head(
-            self._http_version, self._headers, self._max_body_size, self._method
-        )
+        head = analyse_head(self._http_version, self._headers, self._max_body_size, self._method)
         scope = build_scope(
             http_version=self._http_version,
             method=self._method,
