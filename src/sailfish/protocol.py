@@ -375,16 +375,19 @@ class HTTPProtocol(asyncio.Protocol):
     # -- cycles ----------------------------------------------------------------------------
 
     def _start(self, cycle: RequestCycle) -> None:
+        """Start the next pipelined request (from inside the previous one's send())."""
         self.cycle = cycle
-        self._launch(cycle)
+        # Not eagerly: an eager start here would nest each pipelined app inside the one
+        # before it, as deep as the pipeline. One loop turn each; their writes still coalesce.
+        self._launch(cycle, eager=False)
 
-    def _launch(self, cycle: RequestCycle) -> None:
+    def _launch(self, cycle: RequestCycle, eager: bool = True) -> None:
         """Run the app for `cycle` (the 503 app past the concurrency limit) in its task."""
         app = self.app
         if self.limit_concurrency is not None and self._overloaded():
             app = self.unavailable_app
             self.logger.warning("Exceeded concurrency limit.")
-        task = self._spawn(cycle.run_asgi(app))
+        task = self._spawn(cycle.run_asgi(app), eager)
         if not cycle.finished:  # an eager start may have run the whole request already
             # run_asgi takes it out of `tasks` when it ends: cheaper than a done callback,
             # which costs a loop turn per request.
@@ -398,13 +401,13 @@ class HTTPProtocol(asyncio.Protocol):
         # This connection is one of `connections`: the limit counts the others.
         return len(self.connections) > limit or len(self.tasks) >= limit
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def _spawn(self, coro: Coroutine[Any, Any, None], eager: bool = True) -> asyncio.Task[None]:
         """Hook: start the task that runs one request.
 
-        From Python 3.12 the task starts eagerly: the app runs at once, up to its first real
-        suspension, so a simple request is answered within data_received.
+        From Python 3.12 the task starts eagerly when `eager`: the app runs at once, up to its
+        first real suspension, so a simple request is answered within data_received.
         """
-        if EAGER_TASKS:
+        if eager and EAGER_TASKS:
             return asyncio.Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg]
         return self.loop.create_task(coro)
 

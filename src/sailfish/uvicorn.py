@@ -265,7 +265,7 @@ class HTTPProtocol(shell.HTTPProtocol):
             return
         super().write(data, last)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def _spawn(self, coro: Coroutine[Any, Any, None], eager: bool = True) -> asyncio.Task[None]:
         if self.reset_contextvars:
             # uvicorn's opt-in workaround for https://github.com/python/cpython/issues/140947
             # (context variables leaking between tasks): each request starts from an empty one.

@@ -783,3 +783,24 @@ def test_a_large_body_is_written_without_waiting_for_the_loop() -> None:
 
     transport: Any = None
     run(main())
+
+
+def test_hundreds_of_pipelined_requests_in_one_packet_are_all_answered_in_order() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    async def main() -> None:
+        protocol, transport = await connect(app)
+        count = 600
+        protocol.data_received(
+            b"".join(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(count))
+        )
+        assert transport.read_paused, "a deep pipeline stops reading"
+        for _ in range(count * 3):
+            await asyncio.sleep(0)
+        bodies = [body for _, body in responses(transport.take())]
+        assert bodies == [b"/%d" % i for i in range(count)]
+        assert not transport.read_paused, "reading resumes once the pipeline has drained"
+
+    run(main())
