@@ -154,6 +154,7 @@ def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
         lifespan="off",
         log_config=None,
         loop="asyncio",
+        timeout_keep_alive=1,
     )
     server = Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -179,6 +180,21 @@ def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
         while server.server_state.total_requests < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert server.server_state.total_requests == 2
+
+        # On a real loop the keep-alive deadline comes from the shell's ticker, not a timer
+        # per request: an idle connection is still closed after timeout_keep_alive.
+        idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+        try:
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            began = time.monotonic()
+            received = b""
+            while chunk := idle.recv(65536):  # until the server closes
+                received += chunk
+            waited = time.monotonic() - began
+        finally:
+            idle.close()
+        assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"hi")
+        assert 0.5 <= waited < 4, waited
     finally:
         server.should_exit = True
         thread.join(10)
