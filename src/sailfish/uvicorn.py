@@ -74,44 +74,6 @@ def _without_content_length(message: dict[str, Any]) -> dict[str, Any] | None:
     return {**message, "headers": kept}
 
 
-class _CachedTrust:
-    """uvicorn's trusted-hosts set with a memo for `host in trusted`.
-
-    uvicorn's ProxyHeadersMiddleware asks `client_host in trusted_hosts` on every request,
-    which parses the address with `ipaddress` (~1.8 us); the answer for a host never changes.
-    Everything else is the wrapped object's.
-    """
-
-    def __init__(self, trusted: Any) -> None:
-        self._trusted = trusted
-        self._memo: dict[Any, bool] = {}
-
-    def __contains__(self, host: object) -> bool:
-        try:
-            return self._memo[host]
-        except KeyError:
-            pass
-        except TypeError:  # unhashable: never cached
-            return host in self._trusted
-        if len(self._memo) >= 4096:
-            self._memo.clear()
-        answer = self._memo[host] = host in self._trusted
-        return answer
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._trusted, name)
-
-
-def _cache_proxy_trust(app: Any) -> None:
-    """Memoise the trust check of uvicorn's own ProxyHeadersMiddleware, if that is the app."""
-    try:
-        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
-    except ImportError:  # pragma: no cover - another uvicorn layout: leave it alone
-        return
-    if type(app) is ProxyHeadersMiddleware and not isinstance(app.trusted_hosts, _CachedTrust):
-        app.trusted_hosts = _CachedTrust(app.trusted_hosts)  # type: ignore[assignment]
-
-
 class RequestCycle(shell.RequestCycle):
     """One request/response, with uvicorn's scope["asgi"], 100-continue and access log."""
 
@@ -227,7 +189,6 @@ class HTTPProtocol(shell.HTTPProtocol):
 
     def _read_config(self, config: Any) -> None:
         self.app = config.loaded_app
-        _cache_proxy_trust(self.app)
         self.root_path = config.root_path or ""
         header_size = config.h11_max_incomplete_event_size
         self.limits = Limits(
