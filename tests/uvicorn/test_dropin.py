@@ -199,3 +199,27 @@ def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
         server.should_exit = True
         thread.join(10)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("allow", "client"),
+    [
+        pytest.param("127.0.0.1", ["203.0.113.7", 0], id="trusted_peer_sets_the_client"),
+        pytest.param("10.9.9.9", ["127.0.0.1"], id="untrusted_peer_is_left_alone"),
+    ],
+)
+def test_uvicorns_proxy_headers_work_through_the_dropin(allow: str, client: list[Any]) -> None:
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["client"])
+        await hello(scope, receive, send)
+
+    async def main() -> None:
+        protocol, transport, _ = connect(app, forwarded_allow_ips=allow, proxy_headers=True)
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n")
+        await settle()
+        assert transport.buffer.startswith(b"HTTP/1.1 200 OK")
+
+    asyncio.run(main())
+    assert [list(c)[: len(client)] for c in seen] == [client]
