@@ -3,6 +3,7 @@
 # .pxd can be cimported by bare name from the flat ext/ directory. The functions are pure C
 # on (const char*, length) spans and never touch Python, hence `nogil` (the parser still
 # never releases the GIL per request: that costs more than parsing a head).
+from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport uint64_t
 
 
@@ -70,3 +71,4 @@ cdef extern from "sf_helpers.h" nogil:
     size_t sf_pct_decode(char *dst, const char *src, size_t n)
     int sf_valid_host(const char *p, size_t n, int need_port)
     int sf_header_id(const char *p, size_t n)
+    ptrdiff_t sf_request_line_bad(const char *d, ptrdiff_t start, ptrdiff_t end)

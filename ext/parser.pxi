@@ -461,8 +461,20 @@ cdef class RequestParser:
         cdef const char *te
         cdef const char *part[3]
         cdef Py_ssize_t plen[3]
-        cdef Py_ssize_t length, nparts = 0
+        cdef Py_ssize_t length, nparts = 0, stop, bad
         cdef bint empty = False
+        # A byte that can be in no request line (anything but SP and VCHAR, or a CR that is not
+        # followed by LF) condemns it at once, even before its LF: binary garbage such as a TLS
+        # ClientHello is refused now, not at the header-read deadline. It wins over the length
+        # only when it arrives no later than the byte that makes the line too long, so the
+        # outcome does not depend on the split (docs/core.md step 1). Positions past that byte
+        # cannot matter, hence the bound; the scan resumes one byte early for a pending CR.
+        stop = (lf - d) if lf != NULL else n
+        if stop > self._max_request_line + 2:
+            stop = self._max_request_line + 2
+        bad = sf_request_line_bad(d, self._scan - 1 if self._scan > 0 else 0, stop)
+        if bad >= 0 and bad <= self._max_request_line + 1:
+            return SF_E_INVALID_REQUEST_LINE
         if lf == NULL:
             # Too long even without its LF: +1 leaves room for the CR of the CRLF.
             if n > self._max_request_line + 1:

@@ -547,6 +547,25 @@ static inline int sf_header_id(const char *p, size_t n)
             && (sf_load2(p + n - 2) | 0x2020u) == sf_load2(lit + n - 2)) ? id : -1;
 }
 
+/* The first position in [start, end) at which a request line is known to be bad: the index of a
+ * byte that is neither SP nor VCHAR nor CR, or of the byte after a CR (end must be the index of
+ * the line's first LF, or of the end of the buffered bytes, so a CR at end - 1 still waits).
+ * Returns -1 if there is none. */
+static inline ptrdiff_t sf_request_line_bad(const char *d, ptrdiff_t start, ptrdiff_t end)
+{
+    ptrdiff_t i;
+    for (i = start; i < end; ++i) {
+        unsigned char c = (unsigned char)d[i];
+        if (c == '\r') {
+            if (i + 1 < end)
+                return i + 1; /* no LF before end: the CR is bare */
+        } else if (c < 0x20 || c > 0x7e) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 /* Seconds since the epoch from CLOCK_REALTIME, or -1. Not time(): glibc may serve time() from
  * the coarse clock, which trails the clock Python's time.time() reads by up to a tick, and the
  * two twins must agree on the Date line. */

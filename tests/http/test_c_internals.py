@@ -18,7 +18,7 @@ if os.environ.get("SAILFISH_NO_EXTENSIONS") == "1":
         "SAILFISH_NO_EXTENSIONS=1: the compiled twin is not under test", allow_module_level=True
     )
 _http = pytest.importorskip("sailfish._http")
-from sailfish.errors import InvalidHeader, InvalidTarget  # noqa: E402
+from sailfish.errors import InvalidHeader, InvalidRequestLine  # noqa: E402
 
 RequestParser = _http.RequestParser
 Request = _http.Request
@@ -82,7 +82,7 @@ def test_a_non_vchar_target_byte_is_found_at_every_offset(length: int) -> None:
     for at in range(1, length + 1):
         target = b"/" + b"a" * (at - 1) + b"\x7f" + b"a" * (length - at)
         (err,) = RequestParser().feed(head(target=target))
-        assert isinstance(err, InvalidTarget), (length, at)
+        assert isinstance(err, InvalidRequestLine), (length, at)
 
 
 @pytest.mark.parametrize("name", [n for n in KNOWN if n != b"host"])

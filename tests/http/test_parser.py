@@ -236,7 +236,7 @@ PRECEDENCE = [
     ),
     pytest.param(
         {},
-        b"GET \x01 HTTP/2.0\r\n",
+        b"GET x HTTP/2.0\r\n",
         "UnsupportedVersion",
         id="unsupported_version_is_checked_before_the_target",
     ),

@@ -804,3 +804,14 @@ def test_hundreds_of_pipelined_requests_in_one_packet_are_all_answered_in_order(
         assert not transport.read_paused, "reading resumes once the pipeline has drained"
 
     run(main())
+
+
+def test_binary_garbage_without_any_line_end_is_refused_at_once() -> None:
+    async def main() -> None:
+        protocol, transport = await connect(hello)
+        protocol.data_received(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a TLS ClientHello
+        await settle()
+        assert transport.take().startswith(b"HTTP/1.1 400 ")
+        assert transport.closed
+
+    run(main())

@@ -149,7 +149,11 @@ def test_request_line_limit_edges() -> None:
     assert type(last(line + b"\r\n", max_request_line=16)) is errors.RequestLineTooLong
     # Without the LF, max + 1 bytes may still be max bytes and a CR.
     assert last(line + b"\r", max_request_line=17) is None
-    assert type(last(line + b"\r\r", max_request_line=17)) is errors.RequestLineTooLong
+    assert type(last(line + b"xy", max_request_line=17)) is errors.RequestLineTooLong
+    # A bare CR is known bad when the next byte comes; here that byte also makes the line too
+    # long, and the bad byte wins the tie (docs/core.md step 1).
+    assert type(last(line + b"\r\r", max_request_line=17)) is errors.InvalidRequestLine
+    assert type(last(line + b"xy\x00", max_request_line=17)) is errors.RequestLineTooLong
     # Skipped empty lines do not count.
     assert isinstance(
         last(b"\r\n" * 50 + line + b"\r\nHost: a\r\n\r\n", max_request_line=17), Request

@@ -44,6 +44,9 @@ _CHUNK_SIZE_PREFIX = re.compile(
     f"{_abnf.HEXDIG}{{0,{_abnf.CHUNK_SIZE_MAX_DIGITS + 1}}}".encode("ascii")
 )
 _CHUNK_SIZE_LIMIT = 2**63
+# A request line holds only SP and VCHAR (method, target and version are all VCHAR), then CRLF:
+# any other byte, or a CR not followed by LF, condemns it at once (docs/core.md step 1).
+_REQUEST_LINE_BAD = re.compile(rb"[^\x20-\x7e\r\n]|\r(?=[^\n])")
 
 _CR = 0x0D
 _CRLF = b"\r\n"
@@ -162,6 +165,18 @@ class _ReceiveBuffer:
 
     def match(self, pattern: re.Pattern[bytes]) -> re.Match[bytes] | None:
         return pattern.match(self._data)
+
+    def first_bad_in_request_line(self, end: int) -> int:
+        """Where the request line in [0, end) is first known to be bad, or -1.
+
+        That is the index of a byte that can be in no request line, or for a CR, the index of
+        the byte after it that is not LF (a CR at `end` - 1 waits for its next byte).
+        """
+        found = _REQUEST_LINE_BAD.search(self._data, 0, end)
+        if found is None:
+            return -1
+        start = found.start()
+        return start + 1 if self._data[start] == _CR else start
 
 
 class _Data:
@@ -361,6 +376,13 @@ class RequestParser:
 
     def _read_request_line(self, buf: _ReceiveBuffer) -> _Event | _Step:
         lf = buf.find_lf()
+        # Judged first, and before the LF arrives, so that binary garbage (a TLS ClientHello on
+        # a plain-text port) is refused at once, not at the header-read deadline. A bad byte
+        # wins over the length only when it arrives no later than the byte that makes the line
+        # too long: that keeps the outcome independent of how the bytes were split.
+        bad = buf.first_bad_in_request_line(lf if lf >= 0 else len(buf))
+        if 0 <= bad <= self._max_request_line + 1:
+            raise InvalidRequestLine("request line has a byte that cannot be in one")
         if lf < 0:
             # The line can still end in CR LF, so max_request_line + 1 buffered bytes are fine.
             if len(buf) > self._max_request_line + 1:
