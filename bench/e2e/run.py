@@ -813,7 +813,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--servers", default=",".join(SERVER_ORDER), help="comma list [all]")
     p.add_argument("--connections", type=int, default=64, help="wrk connections [64]")
     p.add_argument("--warmup", type=float, default=1.0, help="S1 seconds per server first [1]")
-    p.add_argument("--chart", type=Path, default=DEFAULT_CHART, help="PNG of the CPU ratios")
+    p.add_argument(
+        "--chart",
+        type=Path,
+        default=None,
+        help="PNG of the CPU ratios [the run's results folder; bench/e2e/cpu_ratio.png, which "
+        "README.md shows, with --append-results]",
+    )
     p.add_argument(
         "--append-results",
         action="store_true",
@@ -1009,6 +1015,9 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
     ]
     if notes:
         md += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    if args.chart is None:
+        # Only a recorded run replaces the chart README.md shows; a trial run keeps its own.
+        args.chart = DEFAULT_CHART if args.append_results else outdir / "cpu_ratio.png"
     chart_ok = make_chart(
         table,
         server_names,
