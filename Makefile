@@ -13,7 +13,7 @@ help:
 	@echo "make demo       build, then serve examples/demo.py on http://127.0.0.1:8000"
 	@echo "make test       build, then run the suite compiled and pure (SAILFISH_NO_EXTENSIONS=1)"
 	@echo "make compile    (re)build the extension in place"
-	@echo "make bench      parser/writer micro-benchmarks against h11 and httptools"
+	@echo "make bench      parser/writer micro-benchmarks against h11 and httptools, then the shell alone"
 	@echo "make bench-e2e  whole servers under wrk (peers in .venv-bench): CPU per request, req/s"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
@@ -70,6 +70,7 @@ stubtest: compile
 bench: compile
 	$(PY) -m pip install -q --group bench
 	$(PY) bench/bench_core.py
+	$(PY) bench/bench_shell.py
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache .hypothesis

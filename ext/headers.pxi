@@ -1,7 +1,8 @@
 # headers.pxi: field names and the analysis of a complete head (docs/core.md step 3).
 # Strategy: while validating a field line the parser records its spans (offsets into the
-# head, so they survive buffer reallocation), the SF_H_* id of its name and, for the six
-# special names, the first and last line carrying each (sf_seen). This file builds the
+# head, so they survive buffer reallocation), the SF_H_* id of its name, a bit per well-known
+# name the head carries and, for the six special names, the first and last line carrying each
+# (sf_seen); so a Request's `forwarded` is one AND of that mask. This file builds the
 # headers list (a pre-built object for a well-known name, else one lower-cased bytes) and
 # judges Host, Transfer-Encoding, Content-Length, Connection, Expect and Upgrade on the spans,
 # in the contract's order, visiting only the lines between those bounds and without creating
@@ -26,7 +27,7 @@ cdef enum:
 
 
 ctypedef struct sf_seen:
-    unsigned int bits               # SF_SEEN_* of the special fields the head carries
+    uint64_t bits                   # 1 << SF_H_* of each well-known name the head carries
     Py_ssize_t first[SF_NSPECIAL]   # index of the first and last line of each present one,
     Py_ssize_t last[SF_NSPECIAL]    # so step 3 visits only [first, last], not every line
 
@@ -43,6 +44,23 @@ ctypedef struct sf_head_info:
 # One bytes object per well-known name, built once from the C table (single source of truth),
 # so a known name costs an INCREF instead of an allocation.
 cdef tuple _KNOWN_NAMES = tuple([<bytes>sf_header_names[i] for i in range(SF_H_COUNT)])
+
+
+cdef uint64_t _id_bits(tuple names) except? 0:
+    """The sf_seen.bits of the well-known `names` (lower case), looked up in the C table."""
+    cdef uint64_t mask = 0
+    cdef int hid
+    for name in names:
+        hid = sf_header_id(<bytes>name, <size_t>len(name))
+        if hid < 0:
+            raise RuntimeError(f"{name!r} is not in sf_header_names")
+        mask |= (<uint64_t>1) << hid
+    return mask
+
+
+# A Request is `forwarded` when its head carries one of these (docs/core.md "Request"): the
+# shell looks for proxy fields only then.
+cdef uint64_t _FORWARDED_BITS = _id_bits((b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"))
 
 
 # Raw-reference views of the C API for the headers loop: each new object goes straight into
@@ -213,7 +231,7 @@ cdef int _analyse_head(const char *head, const sf_field *fields, const sf_seen *
                        bint http11, int64_t max_body, sf_head_info *info) noexcept:
     """Judge a complete, line-valid head (docs/core.md step 3, in its order); fill *info."""
     cdef Py_ssize_t i
-    cdef unsigned int seen = sp.bits
+    cdef uint64_t seen = sp.bits
     cdef const sf_field *f
     cdef bint close = False
     cdef bint keep = False

@@ -67,6 +67,7 @@ cdef class Request:
     cdef readonly bint expect_continue
     cdef readonly object upgrade
     cdef readonly bint has_body
+    cdef readonly bint forwarded
 
     def __init__(self):
         raise TypeError("Request objects are made by RequestParser.feed()")
@@ -76,8 +77,8 @@ cdef class Request:
             return NotImplemented
         cdef Request o = <Request>other
         return (self.keep_alive == o.keep_alive and self.expect_continue == o.expect_continue
-                and self.has_body == o.has_body and self.upgrade == o.upgrade
-                and self.scope == o.scope)
+                and self.has_body == o.has_body and self.forwarded == o.forwarded
+                and self.upgrade == o.upgrade and self.scope == o.scope)
 
     __hash__ = None
 
@@ -85,7 +86,8 @@ cdef class Request:
         s = self.scope
         return (f"<Request {s['method']} {s['raw_path']!r} HTTP/{s['http_version']}"
                 f" keep_alive={self.keep_alive} has_body={self.has_body}"
-                f" expect_continue={self.expect_continue} upgrade={self.upgrade!r}>")
+                f" expect_continue={self.expect_continue} upgrade={self.upgrade!r}"
+                f" forwarded={self.forwarded}>")
 
 
 @cython.final
@@ -289,7 +291,7 @@ cdef class RequestParser:
         """Record a valid field line's spans (offsets from d) and its name's SF_H_* id."""
         cdef sf_field *f
         cdef int hid
-        cdef unsigned int bit
+        cdef uint64_t bit
         cdef Py_ssize_t i = self._nfields
         if i == self._fields_cap:
             self._grow_fields()
@@ -301,12 +303,13 @@ cdef class RequestParser:
         f.value_len = ve - v
         hid = sf_header_id(name, <size_t>(name_end - name))
         f.id = hid
-        if <unsigned int>hid < SF_NSPECIAL:
-            bit = (<unsigned int>1) << hid
-            if not (self._seen.bits & bit):
-                self._seen.bits |= bit
-                self._seen.first[hid] = i
-            self._seen.last[hid] = i
+        if hid >= 0:
+            bit = (<uint64_t>1) << hid
+            if hid < SF_NSPECIAL:
+                if not (self._seen.bits & bit):
+                    self._seen.first[hid] = i
+                self._seen.last[hid] = i
+            self._seen.bits |= bit
         return 0
 
     cdef inline int _add_body(self, const char *p, Py_ssize_t n) except -1:
@@ -671,6 +674,7 @@ cdef class RequestParser:
         req.keep_alive = info.keep_alive
         req.expect_continue = info.expect_continue
         req.has_body = info.chunked or info.content_length > 0
+        req.forwarded = (self._seen.bits & _FORWARDED_BITS) != 0
         # CONNECT has its own way of taking a connection over; it never pauses the parser.
         upgrading = info.upgrade_field >= 0 and self._form != FORM_AUTHORITY
         if upgrading:

@@ -456,6 +456,8 @@ static inline int sf_valid_host(const char *p, size_t n, int need_port)
 enum { SF_H_HOST, SF_H_CONTENT_LENGTH, SF_H_TRANSFER_ENCODING, SF_H_CONNECTION, SF_H_EXPECT, SF_H_UPGRADE };
 #define SF_H_COUNT 58
 #define SF_H_MAXLEN 30
+/* The parser keeps one bit per SF_H_* id in a uint64_t (sf_seen.bits, headers.pxi). */
+typedef char sf_h_count_fits_64[SF_H_COUNT <= 64 ? 1 : -1];
 static const char *const sf_header_names[SF_H_COUNT] = {
     "host", "content-length", "transfer-encoding", "connection", "expect", "upgrade", "user-agent",
     "accept", "accept-encoding", "accept-language", "accept-charset", "cookie", "content-type",

@@ -153,6 +153,9 @@ class HTTPProtocol(asyncio.Protocol):
         self.tasks: set[asyncio.Task[None]] = server_state.tasks
         self.app_state = app_state if app_state is not None else {}
         self.app: Any = None
+        # Hook: the app for a request with no Forwarded / X-Forwarded-* field, if not `app`
+        # (sailfish.uvicorn: the app inside uvicorn's proxy-headers middleware).
+        self.direct_app: Any = None
         self.root_path = ""
         self.limits: Any = None
         self.limit_concurrency: int | None = None
@@ -327,7 +330,7 @@ class HTTPProtocol(asyncio.Protocol):
     def _on_request(self, request: Any) -> None:
         self.reading_head = False
         self._disarm()
-        if self.proxy_trusted:
+        if self.proxy_trusted and request.forwarded:
             apply_proxy_headers(request.scope, self.trusted_proxies)
         cycle = self.cycle_class(self, request)
         self.receiving = cycle if request.has_body else None
@@ -384,6 +387,8 @@ class HTTPProtocol(asyncio.Protocol):
     def _launch(self, cycle: RequestCycle, eager: bool = True) -> None:
         """Run the app for `cycle` (the 503 app past the concurrency limit) in its task."""
         app = self.app
+        if self.direct_app is not None and not cycle.request.forwarded:
+            app = self.direct_app
         if self.limit_concurrency is not None and self._overloaded():
             app = self.unavailable_app
             self.logger.warning("Exceeded concurrency limit.")
@@ -435,7 +440,8 @@ class HTTPProtocol(asyncio.Protocol):
             self._close()
         else:
             self._arm_keep_alive()
-            self._maybe_resume_reading()
+            if self.read_paused:
+                self._maybe_resume_reading()
 
     def _drain_body(self, cycle: RequestCycle) -> bool:
         """Hook: the response is complete but the request body is not all in: read on?
@@ -524,8 +530,14 @@ class HTTPProtocol(asyncio.Protocol):
         `last`: the bytes end a response. Unless a pipelined response may join them, they
         go out at once: nothing else would come before the loop turn.
         """
+        out = self.out
+        if last and not out and not self.pipeline:
+            # The usual small response: one write, nothing collected before it.
+            if data and self.transport is not None and not self.closing:
+                self.transport.write(data)
+            return
         if data:
-            self.out.append(data)
+            out.append(data)
             self.out_size += len(data)
         if self.out_size >= HIGH_WATER or (last and not self.pipeline):
             self.flush()
@@ -599,7 +611,8 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _arm_keep_alive(self) -> None:
         """Hook: idle between requests; `on_deadline` after `timeout_keep_alive`."""
-        self._set_deadline(self.timeout_keep_alive)
+        timeout = self.timeout_keep_alive
+        self.deadline = self.loop.time() + timeout if timeout > 0 else 0.0
 
     def _arm_header_read(self) -> None:
         """Hook: a head has begun; `on_deadline` after `timeout_header_read`."""
@@ -684,7 +697,7 @@ class RequestCycle:
         scope = request.scope
         scope["state"] = proto.app_state.copy()
         self.scope = scope
-        self.body: deque[dict[str, Any]] = deque()
+        self.body: deque[dict[str, Any]] | None = None  # made when a body message comes
         self.body_done = not request.has_body  # every body message has arrived
         self.expect_continue = request.expect_continue
         self.continue_sent = False
@@ -706,7 +719,10 @@ class RequestCycle:
         if self.response_complete:  # the response is out: drop the rest (see _drain_body)
             self.body_done = not message["more_body"]
             return
-        self.body.append(message)
+        body = self.body
+        if body is None:
+            body = self.body = deque()
+        body.append(message)
         self.proto.buffered_body += len(message["body"])
         if not message["more_body"]:
             self.body_done = True
@@ -743,7 +759,22 @@ class RequestCycle:
     async def run_asgi(self, app: Any) -> None:
         self.started = True
         try:
-            await self._run_app(app)
+            try:
+                result = await app(self.scope, self.receive, self.send)
+            except BaseException as exc:
+                self._raised(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            if result is not None:
+                self._returned(result)
+            if not self.response_complete:
+                if not self.disconnected:
+                    self.proto.logger.error(
+                        "ASGI callable returned without %s response.",
+                        "completing" if self.response_started else "starting",
+                    )
+                self._fail()
         finally:
             self.finished = True
             task = self.task
@@ -751,28 +782,13 @@ class RequestCycle:
                 self.task = None  # the task holds this cycle: no reference cycle per request
                 self.proto.tasks.discard(task)
 
-    async def _run_app(self, app: Any) -> None:
-        try:
-            result = await app(self.scope, self.receive, self.send)
-        except BaseException as exc:
-            if self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
-                # The client went away and the app let the resulting error out: not a bug.
-                self.proto.logger.debug("ASGI application stopped after a disconnect: %r", exc)
-            else:
-                self.proto.logger.error("Exception in ASGI application", exc_info=exc)
-            self._fail()
-            if not isinstance(exc, Exception):
-                raise
-            return
-        if result is not None:
-            self._returned(result)
-        if not self.response_complete:
-            if not self.disconnected:
-                self.proto.logger.error(
-                    "ASGI callable returned without %s response.",
-                    "completing" if self.response_started else "starting",
-                )
-            self._fail()
+    def _raised(self, exc: BaseException) -> None:
+        if self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
+            # The client went away and the app let the resulting error out: not a bug.
+            self.proto.logger.debug("ASGI application stopped after a disconnect: %r", exc)
+        else:
+            self.proto.logger.error("Exception in ASGI application", exc_info=exc)
+        self._fail()
 
     def _returned(self, result: object) -> None:
         """Hook: the app returned something other than None."""
@@ -837,7 +853,8 @@ class RequestCycle:
             if not self.response_started:
                 raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
             data = writer.body(message)
-            self.size += len(message.get("body", b""))
+            if proto.access_log:
+                self.size += len(message.get("body", b""))
         elif kind == "http.response.start":
             if self.response_started:
                 raise RuntimeError("Unexpected ASGI message 'http.response.start' sent twice.")
@@ -850,7 +867,8 @@ class RequestCycle:
         if writer.complete:
             proto.write(data, last=True)
             self.response_complete = True
-            self._wake()
+            if self.waiter is not None:
+                self._wake()
             if proto.access_log:
                 self._log_access()
             proto.on_response_complete(self)
@@ -864,9 +882,12 @@ class RequestCycle:
         """Hook: hand an `http.response.start` to the writer (which validates it)."""
         scope = self.scope
         proto = self.proto
-        proto.writer.start(
-            message, scope["method"], scope["http_version"], proto._response_keep_alive(self)
-        )
+        keep_alive = (
+            self.request.keep_alive
+            and not proto.shutting_down
+            and (self.body_done or proto._drain_body(self))
+        )  # proto._response_keep_alive(self), inline: once per request
+        proto.writer.start(message, scope["method"], scope["http_version"], keep_alive)
         self.response_started = True
         self.status = message["status"]
 

@@ -74,6 +74,16 @@ def _without_content_length(message: dict[str, Any]) -> dict[str, Any] | None:
     return {**message, "headers": kept}
 
 
+def _is_proxy_headers_middleware(app: Any) -> bool:
+    """Whether `app` is exactly uvicorn's ProxyHeadersMiddleware (not a subclass)."""
+    kind = type(app)
+    return (
+        kind.__name__ == "ProxyHeadersMiddleware"
+        and kind.__module__ == "uvicorn.middleware.proxy_headers"
+        and hasattr(app, "app")
+    )
+
+
 class RequestCycle(shell.RequestCycle):
     """One request/response, with uvicorn's scope["asgi"], 100-continue and access log."""
 
@@ -84,8 +94,12 @@ class RequestCycle(shell.RequestCycle):
         super().__init__(proto, request)
         # uvicorn quirk: ASGI spec 2.3 (sailfish: 2.4) and the app's interface version (2.0
         # for ASGI 2 apps behind uvicorn's ASGI2Middleware); its tests read `protocol.scope`.
-        self.scope["asgi"] = {"version": proto.asgi_version, "spec_version": "2.3"}
-        proto.scope = self.scope
+        scope = self.scope
+        asgi = scope["asgi"]  # the core makes a new one per request
+        asgi["spec_version"] = "2.3"
+        if proto.asgi_version != "3.0":
+            asgi["version"] = proto.asgi_version
+        proto.scope = scope
 
     async def receive(self) -> dict[str, Any]:
         # uvicorn quirk: the first receive() sends 100 Continue even when the body is already
@@ -113,9 +127,11 @@ class RequestCycle(shell.RequestCycle):
         headers = message.get("headers")
         if headers is not None and type(headers) is not list:
             message = {**message, "headers": list(headers)}  # may be read twice below
-        writer = proto.current_writer()
+        writer = proto.writer
+        if proto.server_state.default_headers is not proto._headers_seen:
+            writer = proto.current_writer()
         method, version = scope["method"], scope["http_version"]
-        keep_alive = proto._response_keep_alive(self)
+        keep_alive = self.request.keep_alive and not proto.shutting_down  # bodies are drained
         try:
             writer.start(message, method, version, keep_alive)
         except ResponseError:
@@ -177,7 +193,8 @@ class HTTPProtocol(shell.HTTPProtocol):
         # ways are used: collected writes, and one ticker per loop instead of a timer armed
         # and cancelled per request (~1.7 us each on uvloop).
         loop = _loop or asyncio.get_running_loop()
-        self._timer_loop = not (hasattr(loop, "call_soon") and hasattr(loop, "time"))
+        if not (hasattr(loop, "call_soon") and hasattr(loop, "time")):
+            self._use_timers()
         self.ws_protocol_class: Any = None
         self.asgi_version = "3.0"
         self.reset_contextvars = False
@@ -189,6 +206,10 @@ class HTTPProtocol(shell.HTTPProtocol):
 
     def _read_config(self, config: Any) -> None:
         self.app = config.loaded_app
+        if _is_proxy_headers_middleware(self.app):
+            # It rewrites nothing for a request without X-Forwarded-* fields, but scans every
+            # header of every request in Python to find that out: the core already knows.
+            self.direct_app = self.app.app
         self.root_path = config.root_path or ""
         header_size = config.h11_max_incomplete_event_size
         self.limits = Limits(
@@ -262,15 +283,6 @@ class HTTPProtocol(shell.HTTPProtocol):
         assert limit is not None
         return len(self.connections) >= limit or len(self.tasks) >= limit
 
-    def write(self, data: bytes, last: bool = False) -> None:
-        # Writes are collected per loop iteration (see shell.HTTPProtocol.write) on a real
-        # loop; uvicorn's test loop has no call_soon, and there they go out at once.
-        if self._timer_loop:
-            if data and self.transport is not None and not self.closing:
-                self.transport.write(data)
-            return
-        super().write(data, last)
-
     def _spawn(self, coro: Coroutine[Any, Any, None], eager: bool = True) -> asyncio.Task[None]:
         if self.reset_contextvars:
             # uvicorn's opt-in workaround for https://github.com/python/cpython/issues/140947
@@ -292,7 +304,9 @@ class HTTPProtocol(shell.HTTPProtocol):
     def on_response_complete(self, cycle: shell.RequestCycle) -> None:
         super().on_response_complete(cycle)
         request = self._upgrade_request
-        if request is not None and self.cycle is None:
+        if request is None:
+            return
+        if self.cycle is None:
             self._upgrade_request = None
             if not self.closing:
                 self._upgrade(request)
@@ -346,45 +360,41 @@ class HTTPProtocol(shell.HTTPProtocol):
         protocol.data_received(data)
         transport.set_protocol(protocol)
 
-    # -- deadlines: the shell's ticker, or one timer per connection on a timer-only loop ----
+    # -- uvicorn's test loop: writes at once, one timer per deadline -----------------------
+    # Bound per instance in __init__ on a loop without call_soon/time; a real loop never runs
+    # these, so the shell's hooks stay one call each on the request path.
 
-    def _watch_deadlines(self) -> None:
-        if not self._timer_loop:
-            super()._watch_deadlines()
+    def _use_timers(self) -> None:
+        self.write = self._write_now  # type: ignore[method-assign]
+        self._watch_deadlines = self._no_ticker  # type: ignore[method-assign]
+        self._unwatch_deadlines = self._cancel_timers  # type: ignore[method-assign]
+        self._disarm = self._cancel_timers  # type: ignore[method-assign]
+        self._arm_keep_alive = self._timer_keep_alive  # type: ignore[method-assign]
+        self._arm_header_read = self._timer_header_read  # type: ignore[method-assign]
+        self._arm_linger = self._timer_linger  # type: ignore[method-assign]
 
-    def _unwatch_deadlines(self) -> None:
-        if self._timer_loop:
-            self._disarm()
-        else:
-            super()._unwatch_deadlines()
+    def _write_now(self, data: bytes, last: bool = False) -> None:
+        if data and self.transport is not None and not self.closing:
+            self.transport.write(data)
 
-    def _arm_keep_alive(self) -> None:
-        if not self._timer_loop:
-            super()._arm_keep_alive()
-            return
-        self._disarm()
+    def _no_ticker(self) -> None:
+        pass
+
+    def _timer_keep_alive(self) -> None:
+        self._cancel_timers()
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._on_timer)
 
-    def _arm_header_read(self) -> None:
-        if not self._timer_loop:
-            super()._arm_header_read()
-            return
-        self._disarm()
+    def _timer_header_read(self) -> None:
+        self._cancel_timers()
         self.timeout_header_read_task = self.loop.call_later(
             self.timeout_header_read, self._on_timer
         )
 
-    def _arm_linger(self) -> None:
-        if not self._timer_loop:
-            super()._arm_linger()
-            return
-        self._disarm()
+    def _timer_linger(self) -> None:
+        self._cancel_timers()
         self.timeout_header_read_task = self.loop.call_later(shell.LINGER_TIMEOUT, self._on_timer)
 
-    def _disarm(self) -> None:
-        if not self._timer_loop:
-            super()._disarm()
-            return
+    def _cancel_timers(self) -> None:
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None

@@ -62,6 +62,7 @@ def normalise(events: Iterable[Any]) -> list[tuple[Any, ...]]:
                     freeze(event.expect_continue),
                     freeze(event.upgrade),
                     freeze(event.has_body),
+                    freeze(event.forwarded),
                 )
             )
         else:
@@ -194,6 +195,8 @@ VALUE_BYTES = bytes([9, 32, *range(0x21, 0x7F), 0x80, 0xC3, 0xA9, 0xFF])
 HOSTS = [b"example.com", b"localhost:8000", b"[::1]:443", b"127.0.0.1", b"", b"xn--bcher-kva.ch"]
 METHODS = [b"GET", b"POST", b"PUT", b"DELETE", b"PATCH", b"HEAD", b"OPTIONS", b"M-SEARCH", b"get"]
 RESERVED = {b"host", b"content-length", b"transfer-encoding", b"connection", b"upgrade", b"expect"}
+PROXY_NAMES = {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"}
+PROXY_FIELDS = [None, b"Forwarded", b"X-Forwarded-For", b"x-forwarded-PROTO", b"X-Forwarded-Host"]
 
 
 def bytes_from(alphabet: bytes, min_size: int = 0, max_size: int = 12) -> st.SearchStrategy[bytes]:
@@ -265,6 +268,9 @@ def valid_request(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
     fields = [(draw(field_name), draw(field_value)) for _ in range(draw(st.integers(0, 4)))]
     if http11 or draw(st.booleans()):
         fields.append((b"Host", draw(st.sampled_from(HOSTS))))
+    proxy = draw(st.sampled_from(PROXY_FIELDS))
+    if proxy is not None:
+        fields.append((proxy, draw(field_value)))
     connection = draw(
         st.sampled_from(
             [None, b"close", b"keep-alive", b" Keep-Alive, foo", b"upgrade", b"close, Upgrade"]
@@ -307,6 +313,7 @@ def valid_request(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
         "expect_continue": http11 and has_body and expect,
         "upgrade": upgrade if http11 and b"upgrade" in tokens else None,
         "has_body": has_body,
+        "forwarded": any(n.lower() in PROXY_NAMES for n, _ in fields),
         "body": body,
     }
     return raw, expected
@@ -349,6 +356,7 @@ def summarise(events: list[Any]) -> list[dict[str, Any]]:
                 "expect_continue": event.expect_continue,
                 "upgrade": event.upgrade,
                 "has_body": event.has_body,
+                "forwarded": event.forwarded,
                 "body": b"",
             }
         )

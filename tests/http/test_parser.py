@@ -675,7 +675,7 @@ def test_request_equality_and_repr(twin: SimpleNamespace) -> None:
 
 
 @pytest.mark.parametrize(
-    "attribute", ["scope", "keep_alive", "expect_continue", "upgrade", "has_body"]
+    "attribute", ["scope", "keep_alive", "expect_continue", "upgrade", "has_body", "forwarded"]
 )
 def test_request_attributes_are_read_only(parser_cls: Any, attribute: str) -> None:
     [request] = parser_cls().feed(get())
@@ -811,6 +811,79 @@ def test_upper_case_field_names_set_the_flags(parser_cls: Any) -> None:
     assert request.upgrade == b"websocket"
     assert request.expect_continue is True
     assert request.has_body is True
+
+
+PROXY_NAMES = {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"}
+
+
+@pytest.mark.parametrize(
+    ("field", "forwarded"),
+    [
+        pytest.param(b"Forwarded: for=192.0.2.60;proto=https", True, id="forwarded"),
+        pytest.param(b"FORWARDED: for=192.0.2.60", True, id="forwarded_upper"),
+        pytest.param(b"X-Forwarded-For: 192.0.2.60", True, id="x_forwarded_for"),
+        pytest.param(b"x-FORWARDED-for: 192.0.2.60", True, id="x_forwarded_for_mixed"),
+        pytest.param(b"X-Forwarded-Proto: https", True, id="x_forwarded_proto"),
+        pytest.param(b"x-forwarded-PROTO: https", True, id="x_forwarded_proto_mixed"),
+        pytest.param(b"X-Forwarded-For:", True, id="empty_value_counts"),
+        pytest.param(b"X-Forwarded-Host: example.org", False, id="x_forwarded_host"),
+        pytest.param(b"X-Forwarded: for=192.0.2.60", False, id="x_forwarded"),
+        pytest.param(b"Forwardedx: for=192.0.2.60", False, id="forwardedx"),
+        pytest.param(b"Forwarde: for=192.0.2.60", False, id="forwarde"),
+        pytest.param(b"X-Forwarded-Fo: 192.0.2.60", False, id="x_forwarded_fo"),
+        pytest.param(b"X-Forwarded-Protocol: https", False, id="x_forwarded_protocol"),
+        pytest.param(b"X-Real-IP: 192.0.2.60", False, id="x_real_ip"),
+        pytest.param(b"Via: 1.1 proxy", False, id="via"),
+        pytest.param(b"Accept: */*", False, id="no_proxy_field"),
+    ],
+)
+def test_forwarded_attribute(parser_cls: Any, field: bytes, forwarded: bool) -> None:
+    [request] = parser_cls().feed(get(b"/", b"Accept: */*", field, b"User-Agent: t"))
+    assert request.forwarded is forwarded
+    request = parser_cls().feed(post(b"body", field))[0]
+    assert request.forwarded is forwarded
+
+
+def test_forwarded_is_false_without_any_field(parser_cls: Any) -> None:
+    [request] = parser_cls().feed(b"GET / HTTP/1.0\r\n\r\n")
+    assert request.scope["headers"] == []
+    assert request.forwarded is False
+
+
+def test_forwarded_with_many_fields_and_repeats(parser_cls: Any) -> None:
+    # Past the parser's initial field array, and the field repeated in two cases.
+    fields = [b"X-Custom-%d: %d" % (i, i) for i in range(40)]
+    raw = get(b"/", *fields, b"X-Forwarded-For: a", *fields, b"x-forwarded-for: b")
+    [request] = parser_cls().feed(raw)
+    assert request.forwarded is True
+    [request] = parser_cls().feed(get(b"/", *fields))
+    assert request.forwarded is False
+
+
+def test_forwarded_is_judged_per_head(parser_cls: Any) -> None:
+    with_field = get(b"/1", b"X-Forwarded-Proto: https")
+    without = get(b"/2", b"X-Forwarded-Host: a")
+    raw = with_field + without + post(b"xy", b"Forwarded: for=a") + without
+    for events in (parser_cls().feed(raw), feed_pieces(parser_cls(), raw, 1)):
+        requests = [e for e in events if not isinstance(e, dict)]
+        assert [r.scope["path"] for r in requests] == ["/1", "/2", "/", "/2"]
+        assert [r.forwarded for r in requests] == [True, False, True, False]
+
+
+def test_forwarded_ignores_trailer_fields(parser_cls: Any) -> None:
+    raw = head(b"POST / HTTP/1.1", b"Host: a", b"Transfer-Encoding: chunked")
+    raw += b"2\r\nxy\r\n0\r\nX-Forwarded-For: a\r\nForwarded: for=a\r\n\r\n" + get(b"/next")
+    events = parser_cls().feed(raw)
+    requests = [e for e in events if not isinstance(e, dict)]
+    assert [r.scope["path"] for r in requests] == ["/", "/next"]
+    assert [r.forwarded for r in requests] == [False, False]
+
+
+def test_forwarded_equals_the_proxy_names_over_the_valid_corpus(twin: SimpleNamespace) -> None:
+    for name in SPEC.VALID:
+        for request, _ in group(twin.RequestParser().feed(read("valid", name)), twin):
+            names = [field_name for field_name, _ in request.scope["headers"]]
+            assert request.forwarded is any(n in PROXY_NAMES for n in names), name
 
 
 def test_root_path_is_prefixed_as_is_not_decoded(parser_cls: Any) -> None:

@@ -223,3 +223,70 @@ def test_uvicorns_proxy_headers_work_through_the_dropin(allow: str, client: list
 
     asyncio.run(main())
     assert [list(c)[: len(client)] for c in seen] == [client]
+
+
+@pytest.mark.parametrize(
+    ("fields", "through_middleware"),
+    [
+        pytest.param(b"", False, id="no_proxy_field_skips_it"),
+        pytest.param(b"X-Forwarded-Proto: https\r\n", True, id="x_forwarded_proto"),
+        pytest.param(b"x-forwarded-for: 203.0.113.7\r\n", True, id="x_forwarded_for"),
+        pytest.param(b"Forwarded: for=203.0.113.7\r\n", True, id="forwarded"),
+        pytest.param(b"X-Forwarded-Host: example.org\r\n", False, id="other_x_forwarded"),
+    ],
+)
+def test_uvicorns_proxy_middleware_runs_only_for_requests_with_proxy_fields(
+    fields: bytes, through_middleware: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvicorn's ProxyHeadersMiddleware changes nothing for a request without X-Forwarded-*
+    # fields; the drop-in runs the app inside it directly for those.
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    calls: list[bool] = []
+    original = ProxyHeadersMiddleware.__call__
+
+    async def counted(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        calls.append(True)
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(ProxyHeadersMiddleware, "__call__", counted)
+    schemes: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        schemes.append(scope["scheme"])
+        await hello(scope, receive, send)
+
+    async def main() -> None:
+        protocol, transport, _ = connect(app, forwarded_allow_ips="127.0.0.1", proxy_headers=True)
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+        await settle()
+        assert transport.buffer.startswith(b"HTTP/1.1 200 OK")
+
+    asyncio.run(main())
+    assert calls == ([True] if through_middleware else [])
+    assert schemes == (["https"] if b"Proto" in fields else ["http"])
+
+
+def test_a_subclass_of_uvicorns_proxy_middleware_always_runs() -> None:
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    calls: list[str] = []
+
+    class Tagging(ProxyHeadersMiddleware):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            calls.append(scope["path"])
+            await super().__call__(scope, receive, send)
+
+    async def main() -> None:
+        config = Config(app=hello, log_config=None, proxy_headers=False)
+        config.load()
+        config.loaded_app = Tagging(config.loaded_app)
+        protocol = HTTPProtocol(config=config, server_state=ServerState(), app_state={})
+        transport = Transport()
+        protocol.connection_made(transport)  # type: ignore[arg-type]
+        protocol.data_received(b"GET /tagged HTTP/1.1\r\nHost: x\r\n\r\n")
+        await settle()
+        assert transport.buffer.startswith(b"HTTP/1.1 200 OK")
+
+    asyncio.run(main())
+    assert calls == ["/tagged"]

@@ -50,6 +50,8 @@ _REQUEST_LINE_BAD = re.compile(rb"[^\x20-\x7e\r\n]|\r(?=[^\n])")
 
 _CR = 0x0D
 _CRLF = b"\r\n"
+# A head carrying one of these field names makes the Request `forwarded` (docs/core.md).
+_FORWARDED_NAMES = frozenset((b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"))
 
 
 class Request:
@@ -58,7 +60,7 @@ class Request:
     Instances are made by `RequestParser`; the attributes are read-only.
     """
 
-    __slots__ = ("_expect_continue", "_has_body", "_keep_alive", "_scope", "_upgrade")
+    __slots__ = ("_expect_continue", "_forwarded", "_has_body", "_keep_alive", "_scope", "_upgrade")
 
     def __init__(
         self,
@@ -68,12 +70,14 @@ class Request:
         expect_continue: bool,
         upgrade: bytes | None,
         has_body: bool,
+        forwarded: bool,
     ) -> None:
         self._scope = scope
         self._keep_alive = keep_alive
         self._expect_continue = expect_continue
         self._upgrade = upgrade
         self._has_body = has_body
+        self._forwarded = forwarded
 
     @property
     def scope(self) -> dict[str, Any]:
@@ -100,8 +104,20 @@ class Request:
         """Content-Length > 0 or chunked: body messages follow this head."""
         return self._has_body
 
-    def _key(self) -> tuple[dict[str, Any], bool, bool, bytes | None, bool]:
-        return (self._scope, self._keep_alive, self._expect_continue, self._upgrade, self._has_body)
+    @property
+    def forwarded(self) -> bool:
+        """The head has a Forwarded, X-Forwarded-For or X-Forwarded-Proto field line."""
+        return self._forwarded
+
+    def _key(self) -> tuple[dict[str, Any], bool, bool, bytes | None, bool, bool]:
+        return (
+            self._scope,
+            self._keep_alive,
+            self._expect_continue,
+            self._upgrade,
+            self._has_body,
+            self._forwarded,
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Request):
@@ -119,7 +135,7 @@ class Request:
         return (
             f"Request(scope={self._scope!r}, keep_alive={self._keep_alive!r},"
             f" expect_continue={self._expect_continue!r}, upgrade={self._upgrade!r},"
-            f" has_body={self._has_body!r})"
+            f" has_body={self._has_body!r}, forwarded={self._forwarded!r})"
         )
 
 
@@ -503,6 +519,7 @@ class RequestParser:
             expect_continue=head.expect_continue,
             upgrade=head.upgrade,
             has_body=head.has_body,
+            forwarded=not _FORWARDED_NAMES.isdisjoint(name for name, _ in self._headers),
         )
         self._headers = []  # the scope owns the list now
         self._keep_alive = head.keep_alive
