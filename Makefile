@@ -57,7 +57,7 @@ lint: $(DEPS)
 	$(PY) -m pip install -q --group lint
 	$(PY) -m ruff check src tests bench setup.py
 	$(PY) -m ruff format --check src tests bench setup.py
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint ext
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint ext src/sailfish/protocol.pxd
 
 typecheck: $(DEPS)
 	$(PY) -m pip install -q --group lint
@@ -105,7 +105,7 @@ wheel: $(PY)
 	  site = pathlib.Path(sysconfig.get_paths()['platlib']).resolve(); \
 	  where = pathlib.Path(sailfish._http.__file__).resolve(); \
 	  assert where.is_relative_to(site), f'sailfish imported from {where}, not {site}'; print('import sailfish ->', where)"
-	cd $(WHEEL_DIR)/run && ../venv/bin/python -m sailfish --version | grep "(compiled core)"
+	cd $(WHEEL_DIR)/run && ../venv/bin/python -m sailfish --version | grep "(compiled core, compiled shell)"
 	cd $(WHEEL_DIR)/run && SAILFISH_REQUIRE_EXTENSIONS=1 \
 	  SAILFISH_TEST_WHEEL="$$(ls $(CURDIR)/dist/sailfish-*manylinux*.whl)" \
 	  ../venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(WHEEL_TESTS)

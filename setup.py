@@ -1,4 +1,5 @@
-"""Build the compiled core `sailfish._http` from ext/; all metadata is in pyproject.toml.
+"""Build the compiled core `sailfish._http` from ext/, and the compiled shell `sailfish.protocol`
+from src/sailfish/protocol.py itself (Cython pure-Python mode); all metadata is in pyproject.toml.
 
 Switches come from the environment (msgspec style):
   SAILFISH_NO_EXTENSIONS=1      pure-Python build (also forced off CPython)
@@ -105,13 +106,21 @@ def extensions() -> list[Extension]:
         "linetrace": DEBUG,
         "cdivision": True,
     }
-    return cythonize(
-        [ext],
-        include_path=["ext"],
-        build_dir="build/cython",
-        compiler_directives=directives,
-        annotate=DEBUG,
-        quiet=True,
+    # The shell: protocol.py itself, compiled in pure-Python mode (protocol.pxd adds types).
+    # Python semantics, so Cython's defaults: negative indexes wrap, bounds are checked.
+    shell = Extension(
+        "sailfish.protocol",
+        ["src/sailfish/protocol.py"],
+        depends=["src/sailfish/protocol.pxd"],
+        define_macros=macros,
+    )
+    common = {"build_dir": "build/cython", "annotate": DEBUG, "quiet": True}
+    return cythonize([ext], include_path=["ext"], compiler_directives=directives, **common) + (
+        cythonize(
+            [shell],
+            compiler_directives={"language_level": 3, "linetrace": DEBUG},
+            **common,
+        )
     )
 
 

@@ -13,6 +13,15 @@ idle, or header read). This module never parses bytes or builds headers itself, 
 imports the server: everything it needs comes in through `config` and `server_state`.
 Other servers' contracts (sailfish.uvicorn) subclass `HTTPProtocol` and `RequestCycle` and
 override the hook methods marked "Hook:"; the behaviour documented here stays the default.
+
+This one source is also compiled: setup.py builds it with Cython, in pure-Python mode, into
+the extension `sailfish.protocol`, which Python imports instead of this file. protocol.pxd
+makes both classes extension types with typed attributes (what pays: ~18% of the shell's CPU
+per request in bench/bench_shell.py; compiling without types gained nothing), so the classes
+here avoid what extension types cannot have: a Python base class, attributes assigned to the
+class after it is made, attributes not in the .pxd. Methods stay `def`, so subclasses override
+them as before. SAILFISH_NO_EXTENSIONS=1 runs this file as plain Python (see sailfish._compat);
+`COMPILED` says which one runs.
 """
 
 from __future__ import annotations
@@ -23,13 +32,23 @@ import sys
 import time
 from collections import deque
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, ClassVar
 
+from sailfish import http as _twin
 from sailfish.errors import HTTPError
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
 
-__all__ = ["ClientDisconnected", "HTTPProtocol", "RequestCycle"]
+try:
+    import cython  # at compile time Cython answers this import itself
+except ImportError:  # running as plain Python, Cython not installed
+    COMPILED = False
+else:
+    COMPILED = bool(cython.compiled)
+if not COMPILED and _twin.REQUIRE_EXTENSIONS and not _twin.NO_EXTENSIONS:
+    raise ImportError("SAILFISH_REQUIRE_EXTENSIONS=1, but sailfish.protocol runs uncompiled")
+
+__all__ = ["COMPILED", "ClientDisconnected", "HTTPProtocol", "RequestCycle"]
 
 error_logger = logging.getLogger("sailfish.error")
 access_logger = logging.getLogger("sailfish.access")
@@ -104,7 +123,7 @@ EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 def _tick_interval(*timeouts: float) -> float:
-    return max(0.05, min([1.0, *(t / 4 for t in timeouts if t > 0)]))
+    return max(0.05, min([1.0] + [t / 4 for t in timeouts if t > 0]))
 
 
 async def _service_unavailable(scope: Any, receive: Any, send: Any) -> None:
@@ -118,7 +137,260 @@ async def _service_unavailable(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": REASONS[503]})
 
 
-class HTTPProtocol(asyncio.Protocol):
+class RequestCycle:
+    """One request/response: the app's `receive` and `send`, and the response state."""
+
+    __slots__ = (
+        "body",
+        "body_done",
+        "continue_sent",
+        "disconnected",
+        "empty_body_sent",
+        "expect_continue",
+        "proto",
+        "request",
+        "response_complete",
+        "response_started",
+        "scope",
+        "size",
+        "start_time",
+        "finished",
+        "started",
+        "status",
+        "task",
+        "waiter",
+    )
+
+    def __init__(self, proto: HTTPProtocol, request: Any) -> None:
+        self.proto = proto
+        self.request = request
+        scope = request.scope
+        scope["state"] = proto.app_state.copy()
+        self.scope = scope
+        self.body: deque[dict[str, Any]] | None = None  # made when a body message comes
+        self.body_done = not request.has_body  # every body message has arrived
+        self.expect_continue = request.expect_continue
+        self.continue_sent = False
+        self.empty_body_sent = False
+        self.disconnected = False
+        self.response_started = False
+        self.response_complete = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.task: Any = None
+        self.started = False  # run_asgi has begun
+        self.finished = False  # run_asgi has ended
+        self.status = 0
+        self.size = 0
+        self.start_time = time.perf_counter() if proto.access_log else 0.0
+
+    # -- fed by the protocol ----------------------------------------------------------------
+
+    def on_body(self, message: dict[str, Any]) -> None:
+        if self.response_complete:  # the response is out: drop the rest (see _drain_body)
+            self.body_done = not message["more_body"]
+            return
+        body = self.body
+        if body is None:
+            body = self.body = deque()
+        body.append(message)
+        self.proto.buffered_body += len(message["body"])
+        if not message["more_body"]:
+            self.body_done = True
+        if self.proto.buffered_body > HIGH_WATER:
+            self.proto._pause_reading()
+        self._wake()
+
+    def on_disconnect(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- the app's side --------------------------------------------------------------------
+
+    def cancel_unstarted(self) -> None:
+        """Cancel the app's task if it has not begun: the app will never see this request."""
+        task = self.task
+        if self.started or task is None:
+            return
+        # A task cancelled before its first step never runs run_asgi, whose end would
+        # have taken it out of `tasks`.
+        self.task = None
+        self.proto.tasks.discard(task)
+        cancel = getattr(task, "cancel", None)  # test doubles may have none
+        if cancel is not None:
+            cancel()
+
+    async def run_asgi(self, app: Any) -> None:
+        self.started = True
+        try:
+            try:
+                result = await app(self.scope, self.receive, self.send)
+            except BaseException as exc:
+                self._raised(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            if result is not None:
+                self._returned(result)
+            if not self.response_complete:
+                if not self.disconnected:
+                    self.proto.logger.error(
+                        "ASGI callable returned without %s response.",
+                        "completing" if self.response_started else "starting",
+                    )
+                self._fail()
+        finally:
+            self.finished = True
+            task = self.task
+            if task is not None:
+                self.task = None  # the task holds this cycle: no reference cycle per request
+                self.proto.tasks.discard(task)
+
+    def _raised(self, exc: BaseException) -> None:
+        if self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
+            # The client went away and the app let the resulting error out: not a bug.
+            self.proto.logger.debug("ASGI application stopped after a disconnect: %r", exc)
+        else:
+            self.proto.logger.error("Exception in ASGI application", exc_info=exc)
+        self._fail()
+
+    def _returned(self, result: object) -> None:
+        """Hook: the app returned something other than None."""
+        self.proto.logger.error("ASGI callable should return None, but returned %r.", result)
+
+    def _fail(self) -> None:
+        """The app broke or gave up: 500 if nothing was sent, else abort (no short body).
+
+        A complete response stands (the error came after it); a cycle whose client went away
+        only makes sure the connection is closed.
+        """
+        proto = self.proto
+        if self.response_complete or proto.closing or proto.transport is None:
+            return
+        if self.disconnected:
+            proto._close()
+        elif not self.response_started:
+            self.response_started = self.response_complete = True
+            self.status = 500
+            self.size = len(REASONS[500])
+            proto._send_error(500)
+            if proto.access_log:
+                self._log_access()
+        else:
+            proto._abort()
+
+    async def receive(self) -> dict[str, Any]:
+        while True:
+            if self.body:
+                message = self.body.popleft()
+                proto = self.proto
+                proto.buffered_body -= len(message["body"])
+                if proto.read_paused:
+                    proto._maybe_resume_reading()
+                return message
+            if self.disconnected:
+                return {"type": DISCONNECT}
+            if self.body_done:
+                if not self.request.has_body and not self.empty_body_sent:
+                    self.empty_body_sent = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                if self.response_complete:
+                    return {"type": DISCONNECT}
+            elif self.expect_continue and not self.continue_sent and not self.response_started:
+                self.continue_sent = True
+                proto = self.proto
+                if proto.transport is not None and not proto.closing:
+                    proto.write(CONTINUE)
+                    proto.flush()  # the client waits for it before it sends the body
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+
+    async def send(self, message: dict[str, Any]) -> None:
+        proto = self.proto
+        if self.disconnected or proto.closing:
+            if self.disconnected and proto.silent_disconnect:
+                return
+            raise ClientDisconnected("the client disconnected")
+        kind = message["type"]
+        writer = proto.writer
+        if kind == "http.response.body":
+            if not self.response_started:
+                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
+            data = writer.body(message)
+            if proto.access_log:
+                self.size += len(message.get("body", b""))
+        elif kind == "http.response.start":
+            if self.response_started:
+                raise RuntimeError("Unexpected ASGI message 'http.response.start' sent twice.")
+            self._start_response(message)
+            return
+        elif kind == "http.response.trailers":
+            data = writer.trailers(message)
+        else:
+            raise RuntimeError(f"Unexpected ASGI message {kind!r} for an HTTP connection.")
+        if writer.complete:
+            proto.write(data, last=True)
+            self.response_complete = True
+            if self.waiter is not None:
+                self._wake()
+            if proto.access_log:
+                self._log_access()
+            proto.on_response_complete(self)
+        else:
+            if data:
+                proto.write(data)
+            if proto.write_paused:
+                await proto.drain()
+
+    def _start_response(self, message: dict[str, Any]) -> None:
+        """Hook: hand an `http.response.start` to the writer (which validates it)."""
+        scope = self.scope
+        proto = self.proto
+        keep_alive = (
+            self.request.keep_alive
+            and not proto.shutting_down
+            and (self.body_done or proto._drain_body(self))
+        )  # proto._response_keep_alive(self), inline: once per request
+        proto.writer.start(message, scope["method"], scope["http_version"], keep_alive)
+        self.response_started = True
+        self.status = message["status"]
+
+    def _log_access(self) -> None:
+        scope = self.scope
+        path = scope["path"]
+        if scope["query_string"]:
+            path = f"{path}?{scope['query_string'].decode('latin-1')}"
+        peer = scope.get("client")  # after the app: proxy headers may have set it
+        client = f"{peer[0]}:{peer[1]}" if peer else "-"
+        duration_ms = (time.perf_counter() - self.start_time) * 1000
+        access_logger.info(
+            '%s - "%s %s HTTP/%s" %d %d %.1fms',
+            client,
+            scope["method"],
+            path,
+            scope["http_version"],
+            self.status,
+            self.size,
+            duration_ms,
+            extra={
+                "client": client,
+                "method": scope["method"],
+                "path": path,
+                "http_version": scope["http_version"],
+                "status": self.status,
+                "size": self.size,
+                "duration_ms": duration_ms,
+            },
+        )
+
+
+class HTTPProtocol:
     """One HTTP/1.1 connection.
 
     Subclasses adapt it to another server's contract by overriding the methods whose
@@ -132,10 +404,10 @@ class HTTPProtocol(asyncio.Protocol):
         _loop: the loop to schedule tasks on (uvicorn's protocol signature).
     """
 
-    logger: logging.Logger = error_logger
+    logger = error_logger
     # Hook: the per-request class, and the app that answers when the concurrency limit is hit.
-    cycle_class: type[RequestCycle]
-    unavailable_app: Any = staticmethod(_service_unavailable)
+    cycle_class: ClassVar[type[RequestCycle]] = RequestCycle
+    unavailable_app = staticmethod(_service_unavailable)
     # Hook: send() after a disconnect returns quietly instead of raising ClientDisconnected.
     silent_disconnect = False
 
@@ -665,259 +937,3 @@ def _address(value: Any) -> tuple[str, int] | None:
     if isinstance(value, tuple) and len(value) >= 2:
         return (str(value[0]), int(value[1]))
     return None
-
-
-class RequestCycle:
-    """One request/response: the app's `receive` and `send`, and the response state."""
-
-    __slots__ = (
-        "body",
-        "body_done",
-        "continue_sent",
-        "disconnected",
-        "empty_body_sent",
-        "expect_continue",
-        "proto",
-        "request",
-        "response_complete",
-        "response_started",
-        "scope",
-        "size",
-        "start_time",
-        "finished",
-        "started",
-        "status",
-        "task",
-        "waiter",
-    )
-
-    def __init__(self, proto: HTTPProtocol, request: Any) -> None:
-        self.proto = proto
-        self.request = request
-        scope = request.scope
-        scope["state"] = proto.app_state.copy()
-        self.scope = scope
-        self.body: deque[dict[str, Any]] | None = None  # made when a body message comes
-        self.body_done = not request.has_body  # every body message has arrived
-        self.expect_continue = request.expect_continue
-        self.continue_sent = False
-        self.empty_body_sent = False
-        self.disconnected = False
-        self.response_started = False
-        self.response_complete = False
-        self.waiter: asyncio.Future[None] | None = None
-        self.task: Any = None
-        self.started = False  # run_asgi has begun
-        self.finished = False  # run_asgi has ended
-        self.status = 0
-        self.size = 0
-        self.start_time = time.perf_counter() if proto.access_log else 0.0
-
-    # -- fed by the protocol ----------------------------------------------------------------
-
-    def on_body(self, message: dict[str, Any]) -> None:
-        if self.response_complete:  # the response is out: drop the rest (see _drain_body)
-            self.body_done = not message["more_body"]
-            return
-        body = self.body
-        if body is None:
-            body = self.body = deque()
-        body.append(message)
-        self.proto.buffered_body += len(message["body"])
-        if not message["more_body"]:
-            self.body_done = True
-        if self.proto.buffered_body > HIGH_WATER:
-            self.proto._pause_reading()
-        self._wake()
-
-    def on_disconnect(self) -> None:
-        self.disconnected = True
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    # -- the app's side --------------------------------------------------------------------
-
-    def cancel_unstarted(self) -> None:
-        """Cancel the app's task if it has not begun: the app will never see this request."""
-        task = self.task
-        if self.started or task is None:
-            return
-        # A task cancelled before its first step never runs run_asgi, whose end would
-        # have taken it out of `tasks`.
-        self.task = None
-        self.proto.tasks.discard(task)
-        cancel = getattr(task, "cancel", None)  # test doubles may have none
-        if cancel is not None:
-            cancel()
-
-    async def run_asgi(self, app: Any) -> None:
-        self.started = True
-        try:
-            try:
-                result = await app(self.scope, self.receive, self.send)
-            except BaseException as exc:
-                self._raised(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                return
-            if result is not None:
-                self._returned(result)
-            if not self.response_complete:
-                if not self.disconnected:
-                    self.proto.logger.error(
-                        "ASGI callable returned without %s response.",
-                        "completing" if self.response_started else "starting",
-                    )
-                self._fail()
-        finally:
-            self.finished = True
-            task = self.task
-            if task is not None:
-                self.task = None  # the task holds this cycle: no reference cycle per request
-                self.proto.tasks.discard(task)
-
-    def _raised(self, exc: BaseException) -> None:
-        if self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
-            # The client went away and the app let the resulting error out: not a bug.
-            self.proto.logger.debug("ASGI application stopped after a disconnect: %r", exc)
-        else:
-            self.proto.logger.error("Exception in ASGI application", exc_info=exc)
-        self._fail()
-
-    def _returned(self, result: object) -> None:
-        """Hook: the app returned something other than None."""
-        self.proto.logger.error("ASGI callable should return None, but returned %r.", result)
-
-    def _fail(self) -> None:
-        """The app broke or gave up: 500 if nothing was sent, else abort (no short body).
-
-        A complete response stands (the error came after it); a cycle whose client went away
-        only makes sure the connection is closed.
-        """
-        proto = self.proto
-        if self.response_complete or proto.closing or proto.transport is None:
-            return
-        if self.disconnected:
-            proto._close()
-        elif not self.response_started:
-            self.response_started = self.response_complete = True
-            self.status = 500
-            self.size = len(REASONS[500])
-            proto._send_error(500)
-            if proto.access_log:
-                self._log_access()
-        else:
-            proto._abort()
-
-    async def receive(self) -> dict[str, Any]:
-        while True:
-            if self.body:
-                message = self.body.popleft()
-                proto = self.proto
-                proto.buffered_body -= len(message["body"])
-                if proto.read_paused:
-                    proto._maybe_resume_reading()
-                return message
-            if self.disconnected:
-                return {"type": DISCONNECT}
-            if self.body_done:
-                if not self.request.has_body and not self.empty_body_sent:
-                    self.empty_body_sent = True
-                    return {"type": "http.request", "body": b"", "more_body": False}
-                if self.response_complete:
-                    return {"type": DISCONNECT}
-            elif self.expect_continue and not self.continue_sent and not self.response_started:
-                self.continue_sent = True
-                proto = self.proto
-                if proto.transport is not None and not proto.closing:
-                    proto.write(CONTINUE)
-                    proto.flush()  # the client waits for it before it sends the body
-            self.waiter = asyncio.get_running_loop().create_future()
-            await self.waiter
-
-    async def send(self, message: dict[str, Any]) -> None:
-        proto = self.proto
-        if self.disconnected or proto.closing:
-            if self.disconnected and proto.silent_disconnect:
-                return
-            raise ClientDisconnected("the client disconnected")
-        kind = message["type"]
-        writer = proto.writer
-        if kind == "http.response.body":
-            if not self.response_started:
-                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
-            data = writer.body(message)
-            if proto.access_log:
-                self.size += len(message.get("body", b""))
-        elif kind == "http.response.start":
-            if self.response_started:
-                raise RuntimeError("Unexpected ASGI message 'http.response.start' sent twice.")
-            self._start_response(message)
-            return
-        elif kind == "http.response.trailers":
-            data = writer.trailers(message)
-        else:
-            raise RuntimeError(f"Unexpected ASGI message {kind!r} for an HTTP connection.")
-        if writer.complete:
-            proto.write(data, last=True)
-            self.response_complete = True
-            if self.waiter is not None:
-                self._wake()
-            if proto.access_log:
-                self._log_access()
-            proto.on_response_complete(self)
-        else:
-            if data:
-                proto.write(data)
-            if proto.write_paused:
-                await proto.drain()
-
-    def _start_response(self, message: dict[str, Any]) -> None:
-        """Hook: hand an `http.response.start` to the writer (which validates it)."""
-        scope = self.scope
-        proto = self.proto
-        keep_alive = (
-            self.request.keep_alive
-            and not proto.shutting_down
-            and (self.body_done or proto._drain_body(self))
-        )  # proto._response_keep_alive(self), inline: once per request
-        proto.writer.start(message, scope["method"], scope["http_version"], keep_alive)
-        self.response_started = True
-        self.status = message["status"]
-
-    def _log_access(self) -> None:
-        scope = self.scope
-        path = scope["path"]
-        if scope["query_string"]:
-            path = f"{path}?{scope['query_string'].decode('latin-1')}"
-        peer = scope.get("client")  # after the app: proxy headers may have set it
-        client = f"{peer[0]}:{peer[1]}" if peer else "-"
-        duration_ms = (time.perf_counter() - self.start_time) * 1000
-        access_logger.info(
-            '%s - "%s %s HTTP/%s" %d %d %.1fms',
-            client,
-            scope["method"],
-            path,
-            scope["http_version"],
-            self.status,
-            self.size,
-            duration_ms,
-            extra={
-                "client": client,
-                "method": scope["method"],
-                "path": path,
-                "http_version": scope["http_version"],
-                "status": self.status,
-                "size": self.size,
-                "duration_ms": duration_ms,
-            },
-        )
-
-
-HTTPProtocol.cycle_class = RequestCycle

@@ -76,6 +76,7 @@ def test_sdist_holds_the_extension_sources(sdist_files: set[str]) -> None:
     sources = _relative(
         [p for p in (ROOT / "ext").rglob("*") if p.suffix in (".pyx", ".pxi", ".pxd", ".h")]
     )
+    sources |= {"src/sailfish/protocol.py", "src/sailfish/protocol.pxd"}  # the compiled shell
     assert {"ext/_http.pyx", "ext/helpers.pxd", "ext/include/sf_helpers.h"} <= sources
     assert any(s.endswith(".pxi") for s in sources)
     assert sources <= sdist_files, sorted(sources - sdist_files)
@@ -120,11 +121,14 @@ def test_sdist_metadata_is_what_users_look_for(sdist: tarfile.TarFile) -> None:
 
 
 @pytest.mark.skipif(not WHEEL, reason="SAILFISH_TEST_WHEEL does not name a built wheel")
-def test_wheel_holds_the_compiled_core_and_no_sources() -> None:
+def test_wheel_holds_the_compiled_core_and_shell_and_no_sources() -> None:
     with zipfile.ZipFile(WHEEL) as whl:
         names = set(whl.namelist())
-    compiled = [n for n in names if n.startswith("sailfish/_http.") and n.endswith((".so", ".pyd"))]
-    assert len(compiled) == 1, sorted(names)
+    for module in ("_http", "protocol"):  # the core, and the shell
+        compiled = [
+            n for n in names if n.startswith(f"sailfish/{module}.") and n.endswith((".so", ".pyd"))
+        ]
+        assert len(compiled) == 1, sorted(names)
     assert {"sailfish/_http.pyi", "sailfish/py.typed", "sailfish/http/parser.py"} <= names
     sources = {n for n in names if n.endswith((".pyx", ".pxi", ".pxd", ".c", ".h"))}
     assert not sources
