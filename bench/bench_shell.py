@@ -1,19 +1,19 @@
 """The shell alone: CPU per request of HTTPProtocol over an in-memory transport, no sockets.
 
-    python bench/bench_shell.py                      # S1, S2, S4: sailfish, the drop-in, minimal
+    python bench/bench_shell.py                      # S1-S4: sailfish, the drop-in, minimal
     python bench/bench_shell.py --requests 200000 --scenario S1 --protocol sailfish
 
 Strategy: what the end-to-end benchmark cannot separate is how much of a request's CPU is the
 shell's Python (the protocol, the request cycle, the task, send/receive) rather than syscalls.
 Here C connections each get a fake transport whose write() answers like a keep-alive client:
-once a response is complete it hands the protocol the next request (S1: one GET; S2: the
-717-byte browser GET; S4: 16 pipelined GETs in one packet) through loop.call_soon, as a socket
-read would arrive in a later loop iteration. The app is bench/e2e/app.py, the one the
-end-to-end servers run. The figure is process CPU time over requests answered, best of a few
-runs; callgrind runs this file too, for instruction counts that do not drift
-(`valgrind --tool=callgrind python bench/bench_shell.py --requests 20000 --runs 1`).
-`minimal` is a reference, not a server: our core and a Task per request with none of the
-shell's duties, so the distance to it is what those duties cost.
+once a response is complete it hands the protocol the next request through loop.call_soon, as
+a socket read would arrive in a later loop iteration (S1: one GET; S2: the 717-byte browser
+GET; S3: a 4 KiB POST the app reads; S4: 16 pipelined GETs in one packet). The app is
+bench/e2e/app.py, the one the end-to-end servers run. The figure is process CPU time over
+requests answered, best of a few runs; callgrind runs this file too, for instruction counts
+that do not drift (`valgrind --tool=callgrind python bench/bench_shell.py --requests 20000
+--runs 1`). `minimal` is a reference, not a server: our core and a Task per request with none
+of the shell's duties, so the distance to it is what those duties cost.
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ from sailfish.state import ServerState  # noqa: E402
 
 GET = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 PIPELINED = GET * 16
-RESPONSE_END = b"Hello, world!"
+POST = (
+    b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nContent-Length: 4096\r\n\r\n" + b"x" * 4096
+)
+RESPONSE_HEAD = b"HTTP/1.1 200 OK\r\n"
 
 
 class Transport:
@@ -55,7 +58,7 @@ class Transport:
         )
 
     def write(self, data: bytes) -> None:
-        done = data.count(RESPONSE_END)
+        done = data.count(RESPONSE_HEAD)
         self.pending -= done
         self.driver.answered += done
         if self.pending == 0 and self.driver.answered < self.driver.target:
@@ -166,6 +169,7 @@ def run_once(kind: str, scenario: str, requests: int, connections: int) -> float
     payload, per = {
         "S1": (GET, 1),
         "S2": ((HERE / "s2_browser.http").read_bytes(), 1),
+        "S3": (POST, 1),
         "S4": (PIPELINED, 16),
     }[scenario]
     driver = Driver(loop, requests)
@@ -199,7 +203,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=100_000)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--scenario", default="S1,S2,S4")
+    p.add_argument("--scenario", default="S1,S2,S3,S4")
     p.add_argument(
         "--protocol", default="sailfish,uvicorn,minimal", help="sailfish, uvicorn, minimal"
     )

@@ -335,7 +335,7 @@ class RequestCycle:
         else:
             raise RuntimeError(f"Unexpected ASGI message {kind!r} for an HTTP connection.")
         if writer.complete:
-            proto.write(data, last=True)
+            proto.write(data, True)
             self.response_complete = True
             if self.waiter is not None:
                 self._wake()
