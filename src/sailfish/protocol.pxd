@@ -43,3 +43,4 @@ cdef class HTTPProtocol:
     cdef public list out
     cdef public Py_ssize_t out_size
     cdef public bint flush_scheduled
+    cdef public bint direct_tasks

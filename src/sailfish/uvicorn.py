@@ -289,7 +289,7 @@ class HTTPProtocol(shell.HTTPProtocol):
             # (context variables leaking between tasks): each request starts from an empty one.
             task: asyncio.Task[None] = contextvars.Context().run(self.loop.create_task, coro)
             return task
-        return self.loop.create_task(coro)
+        return super()._spawn(coro, False)  # as uvicorn's protocols: never eagerly
 
     def _drain_body(self, cycle: shell.RequestCycle) -> bool:
         # uvicorn quirk: a response sent before the request body was read keeps the

@@ -205,6 +205,32 @@ def test_get_gets_one_write_with_head_and_body_and_stays_open() -> None:
     run(main())
 
 
+@pytest.mark.parametrize("with_factory", [False, True], ids=["no_factory", "task_factory"])
+def test_request_tasks_go_through_the_loops_task_factory_when_it_has_one(
+    with_factory: bool,
+) -> None:
+    # Tasks are made directly for speed, but never around a task factory (tracing tools
+    # install one): it is asked for every request task, pipelined ones included.
+    made: list[Any] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        made.append(task)
+        return task
+
+    async def main() -> None:
+        if with_factory:
+            asyncio.get_running_loop().set_task_factory(factory)
+        protocol, transport = await connect(hello)
+        protocol.data_received(SIMPLE_GET * 3)
+        await settle()
+        assert len(responses(transport.take())) == 3
+        assert protocol.direct_tasks is not with_factory
+        assert len(made) == (3 if with_factory else 0)
+
+    run(main())
+
+
 def test_scope_carries_client_server_state_and_root_path() -> None:
     seen: list[Any] = []
 
