@@ -127,11 +127,9 @@ class RequestCycle(shell.RequestCycle):
         headers = message.get("headers")
         if headers is not None and type(headers) is not list:
             message = {**message, "headers": list(headers)}  # may be read twice below
-        writer = proto.writer
-        if proto.server_state.default_headers is not proto._headers_seen:
-            writer = proto.current_writer()
+        writer = proto.current_writer()
         method, version = scope["method"], scope["http_version"]
-        keep_alive = self.request.keep_alive and not proto.shutting_down  # bodies are drained
+        keep_alive = proto._response_keep_alive(self)
         try:
             writer.start(message, method, version, keep_alive)
         except ResponseError:
