@@ -17,11 +17,11 @@ override the hook methods marked "Hook:"; the behaviour documented here stays th
 This one source is also compiled: setup.py builds it with Cython, in pure-Python mode, into
 the extension `sailfish.protocol`, which Python imports instead of this file. protocol.pxd
 makes both classes extension types with typed attributes (what pays: ~18% of the shell's CPU
-per request in bench/bench_shell.py; compiling without types gained nothing), so the classes
-here avoid what extension types cannot have: a Python base class, attributes assigned to the
-class after it is made, attributes not in the .pxd. Methods stay `def`, so subclasses override
-them as before. SAILFISH_NO_EXTENSIONS=1 runs this file as plain Python (see sailfish._compat);
-`COMPILED` says which one runs.
+per request in bench/bench_shell.py; compiled without the types it ran slower than the .py),
+so the classes here avoid what extension types cannot have: a Python base class, attributes
+assigned to the class after it is made, attributes not in the .pxd. Methods stay `def`, so
+subclasses override them as before. SAILFISH_NO_EXTENSIONS=1 runs this file as plain Python
+(see sailfish._compat); `COMPILED` says which one runs.
 """
 
 from __future__ import annotations
