@@ -3,6 +3,8 @@
     make bench-e2e                                   # 3 rounds x 10 s, every server and scenario
     make bench-e2e BENCH_E2E_ARGS=--quick            # 2 rounds x 3 s, smoke test
     python bench/e2e/run.py --servers sailfish,uvicorn-httptools --scenarios S1,S4 --rounds 5
+    BENCH_VENV=$PWD/.venv-bench-3.12 python3.12 bench/e2e/run.py   # under another Python
+                                     # (build the extensions in place with it first)
 
 Strategy: the script bootstraps itself with the standard library only (wrk from apt when it is
 missing and apt is usable; a separate venv `.venv-bench` holding the peers, with the repo's
@@ -42,7 +44,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCH = HERE.parent
 REPO = BENCH.parent
-VENV = REPO / ".venv-bench"
+# BENCH_VENV: another peers venv, e.g. to measure under another Python (run this script with it).
+VENV = Path(os.environ.get("BENCH_VENV") or REPO / ".venv-bench").resolve()
 VENV_PY = VENV / "bin" / "python"
 LUA = HERE / "lua"
 S2_FILE = BENCH / "s2_browser.http"
