@@ -11,15 +11,8 @@ untouched. `ASGI2Middleware` adapts a two-step ASGI 2 app to the ASGI 3 signatur
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-ASGI2App = Callable[[Scope], Callable[[Receive, Send], Awaitable[None]]]
+from sailfish._types import ASGI2App, ASGIApp, Message, Receive, Scope, Send
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
