@@ -254,3 +254,14 @@ def test_asgi2_middleware_runs_instance() -> None:
     asyncio.run(ASGI2Middleware(app)({"type": "http"}, receive, send))
     assert calls == [({"type": "http"}, {"type": "http.request"})]
     assert sent == [{"type": "done"}]
+
+
+def test_every_field_proxy_headers_read_marks_a_request_forwarded(twin: Any) -> None:
+    # The shell calls apply_proxy_headers only for requests the core marks `forwarded`; that
+    # is safe only while the core's names cover every field apply_proxy_headers reads.
+    from sailfish.middleware import _PROXY_FIELDS
+
+    for name in _PROXY_FIELDS:
+        head = b"GET / HTTP/1.1\r\nHost: x\r\n" + name.title() + b": https\r\n\r\n"
+        [request] = twin.RequestParser().feed(head)
+        assert request.forwarded, name
