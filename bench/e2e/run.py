@@ -53,7 +53,17 @@ RESULTS_DIR = HERE / "results"
 RESULTS_MD = BENCH / "RESULTS.md"
 DEFAULT_CHART = HERE / "cpu_ratio.png"
 
-PEERS = ["uvicorn", "httptools", "h11", "granian", "hypercorn", "uvloop", "click", "matplotlib"]
+PEERS = [
+    "uvicorn",
+    "httptools",
+    "h11",
+    "granian",
+    "hypercorn",
+    "uvloop",
+    "click",
+    "matplotlib",
+    "fastapi",  # S6 only, never a dependency of sailfish
+]
 PEERS_STAMP = VENV / ".peers-stamp"
 
 SERVER_CPU = "0"
@@ -70,7 +80,15 @@ SCENARIOS = {
     "S3": ("POST 4 KiB, read fully", "s3_post.lua"),
     "S4": (f"pipelined x{PIPELINE} GET", "s4_pipeline.lua"),
     "S5": ("streamed 10 body messages (chunked)", "s5_stream.lua"),
+    "S6": ("FastAPI JSON, path + query parameter", "s6_fastapi.lua"),
 }
+# The ASGI app (module:attribute, cwd bench/e2e) each scenario runs. A server runs one app, so
+# every server is started once per app the chosen scenarios need: S1-S5 never load FastAPI.
+RAW_APP = "app:app"
+SCENARIO_APP = {"S6": "app_fastapi:app"}
+APP_LABELS = {"app_fastapi:app": "FastAPI app"}
+S6_PATH = "/items/42?q=abc"
+S6_BODY = b'{"item_id":42,"q":"abc"}'
 
 # (scenario, limit vs uvicorn+httptools (<=), limit vs granian (<)) on server CPU per request.
 GOALS = {
@@ -103,17 +121,17 @@ SERVER_LABELS = {
 CEILING_SCENARIOS = {"S1", "S2", "S4"}  # its canned answer is only right for these
 
 
-def server_command(name: str, port: int) -> list[str]:
+def server_command(name: str, port: int, app: str = RAW_APP) -> list[str]:
     py = str(VENV_PY)
     host = "127.0.0.1"
-    uvicorn = [py, "-m", "uvicorn", "app:app", "--host", host, "--port", str(port)]
+    uvicorn = [py, "-m", "uvicorn", app, "--host", host, "--port", str(port)]
     uvicorn += ["--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
     if name == "sailfish":
         return [
             py,
             "-m",
             "sailfish",
-            "app:app",
+            app,
             "--host",
             host,
             "--port",
@@ -151,7 +169,7 @@ def server_command(name: str, port: int) -> list[str]:
             "--no-access-log",
             "--log-level",
             "warning",
-            "app:app",
+            app,
         ]
     if name == "hypercorn":
         return [
@@ -166,7 +184,7 @@ def server_command(name: str, port: int) -> list[str]:
             "uvloop",
             "--log-level",
             "warning",
-            "app:app",
+            app,
         ]
     if name == "ceiling":
         return [py, str(HERE / "ceiling.py"), "--host", host, "--port", str(port)]
@@ -275,17 +293,20 @@ class Server:
     name: str
     port: int
     logfile: Path
+    app: str = RAW_APP
+    wanted: set[str] = field(default_factory=set)  # the scenarios this instance is started for
     proc: subprocess.Popen | None = None
     error: str | None = None
-    scenarios: set[str] = field(default_factory=set)
+    scenarios: set[str] = field(default_factory=set)  # those whose check passed
     notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
-        return SERVER_LABELS[self.name]
+        app = APP_LABELS.get(self.app, self.app)
+        return SERVER_LABELS[self.name] + ("" if self.app == RAW_APP else f" ({app})")
 
     def start(self) -> None:
-        cmd = ["taskset", "-c", SERVER_CPU] + server_command(self.name, self.port)
+        cmd = ["taskset", "-c", SERVER_CPU] + server_command(self.name, self.port, self.app)
         self.cmd = cmd
         out = open(self.logfile, "wb")  # noqa: SIM115 - closed when the process ends
         self.proc = subprocess.Popen(
@@ -435,6 +456,12 @@ def check_scenario(port: int, scenario: str) -> str:
             if "chunked" not in headers.get("transfer-encoding", ""):
                 raise CheckError("GET /stream: response not chunked")
             expect(status, body, STREAM_BODY, "GET /stream")
+        elif scenario == "S6":
+            sock.sendall(f"GET {S6_PATH} HTTP/1.1\r\n".encode() + host + b"\r\n")
+            status, headers, body = read_response(sock, buf)
+            if headers.get("content-type") != "application/json":
+                raise CheckError(f"GET {S6_PATH}: content-type {headers.get('content-type')!r}")
+            expect(status, body, S6_BODY, f"GET {S6_PATH}")
         if buf:
             raise CheckError(f"{len(buf)} unexpected bytes after the response(s)")
     return "ok"
@@ -614,6 +641,12 @@ def goals_report(table: dict, scenarios: list[str]) -> list[str]:
 
     for sc in scenarios:
         if sc not in GOALS:
+            row = table.get((sc, "sailfish"))
+            if row is not None:  # S6: no goal, what a FastAPI user gains
+                lines.append(
+                    f"- {sc} (no goal): CPU/req vs uvicorn+httptools {fmt(row['cpu_ratio'])}, "
+                    f"vs granian {fmt(row['cpu_vs_granian'])}"
+                )
             continue
         row = table.get((sc, "sailfish"))
         ref_limit, gr_limit = GOALS[sc]
@@ -640,7 +673,8 @@ def versions(servers: list[Server]) -> dict:
     from importlib import metadata
 
     v: dict = {"python": platform.python_version() + " " + platform.python_implementation()}
-    for pkg in ["uvicorn", "httptools", "h11", "granian", "hypercorn", "uvloop"]:
+    peers = ["uvicorn", "httptools", "h11", "granian", "hypercorn", "uvloop"]
+    for pkg in peers + ["fastapi", "starlette", "pydantic"]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             v[pkg] = metadata.version(pkg)
     sf = subprocess.run(
@@ -812,7 +846,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run [10]")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds [3]")
     p.add_argument("--quick", action="store_true", help="smoke test: 2 rounds x 3 s")
-    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list [S1..S5]")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list [S1..S6]")
     p.add_argument("--servers", default=",".join(SERVER_ORDER), help="comma list [all]")
     p.add_argument("--connections", type=int, default=64, help="wrk connections [64]")
     p.add_argument("--warmup", type=float, default=1.0, help="S1 seconds per server first [1]")
@@ -884,7 +918,15 @@ def bench(args: argparse.Namespace, argv: list[str]) -> int:
                 notes.append(f"uvicorn + sailfish protocol skipped: sailfish.uvicorn: {why}")
                 log("SKIP " + notes[-1])
                 continue
-        servers.append(Server(name, free_port(), outdir / f"server-{name}.log"))
+        apps: dict[str, set[str]] = {}
+        for sc in args.scenarios:
+            if name == "ceiling" and sc not in CEILING_SCENARIOS:
+                continue
+            apps.setdefault(SCENARIO_APP.get(sc, RAW_APP), set()).add(sc)
+        for app, wanted in apps.items():
+            suffix = "" if app == RAW_APP else "-" + app.partition(":")[0]  # -app_fastapi
+            log_path = outdir / f"server-{name}{suffix}.log"
+            servers.append(Server(name, free_port(), log_path, app=app, wanted=wanted))
 
     def cleanup(*_: object) -> None:
         for s in servers:
@@ -914,7 +956,7 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
             s.stop()
             continue
         for sc in args.scenarios:
-            if s.name == "ceiling" and sc not in CEILING_SCENARIOS:
+            if sc not in s.wanted:
                 continue
             try:
                 check_scenario(s.port, sc)
@@ -922,22 +964,19 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
             except (CheckError, OSError, ValueError) as exc:
                 notes.append(f"{s.label}: check {sc} failed, not measured: {exc}")
                 log(f"FAIL check {s.label} {sc}: {exc}")
-        log(f"check {s.label:<28} port {s.port}: ok for {','.join(sorted(s.scenarios)) or '-'}")
+        log(f"check {s.label:<42} port {s.port}: ok for {','.join(sorted(s.scenarios)) or '-'}")
     ref = next((s for s in servers if s.name == REFERENCE and s.scenarios), None)
     if ref is None:
         log(f"note: the reference {REFERENCE} is not running; ratios will be empty")
     active = [s for s in servers if s.scenarios]
     if args.check_only:
         return (
-            0
-            if all(s.scenarios == set(args.scenarios) or s.name == "ceiling" for s in active)
-            and len(active) == len(servers)
-            else 1
+            0 if all(s.scenarios == s.wanted for s in active) and len(active) == len(servers) else 1
         )
 
     if args.warmup > 0:
         for s in active:
-            sc = "S1" if "S1" in s.scenarios else sorted(s.scenarios)[0]
+            sc = "S1" if "S1" in s.scenarios else sorted(s.scenarios)[0]  # S6 for the FastAPI app
             with contextlib.suppress(Exception):
                 run_wrk(s, sc, args.warmup, args.connections, 0, outdir)
     runs: list[Run] = []
@@ -964,8 +1003,9 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
                 runs.append(r)
                 done += 1
                 err = sum(r.errors.values())
+                name = SERVER_LABELS[s.name]
                 log(
-                    f"[{done:>3}/{total}] round {rd} {sc} {s.label:<28} {r.rps:>10,.0f} req/s  "
+                    f"[{done:>3}/{total}] round {rd} {sc} {name:<28} {r.rps:>10,.0f} req/s  "
                     f"p50 {r.latency_us['p50'] / 1000:6.2f} ms  p99 "
                     f"{r.latency_us['p99'] / 1000:6.2f} ms  CPU {r.cpu_us_per_req:6.1f} µs/req"
                     + (f"  errors {r.errors}" if err else "")
@@ -973,7 +1013,7 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
                 time.sleep(0.3)
     elapsed = time.monotonic() - t0
     stamp = outdir.name
-    server_names = [s.name for s in active]
+    server_names = list(dict.fromkeys(s.name for s in active))  # one per name, in order
     table = summarize(runs, server_names, args.scenarios)
     vers = versions(servers)
     mach = machine()
@@ -1005,7 +1045,8 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
         "(median of per-round ratios). Server CPU µs/req = utime+stime of the server's process "
         "group over the wrk run / responses wrk counted. With S4 (pipelining) p50/p99 are per "
         "batch of 16 (a dash: wrk's coordinated-omission correction left no figure). The ceiling "
-        "answers canned bytes without parsing, so it runs S1, S2, S4 only.",
+        "answers canned bytes without parsing, so it runs S1, S2, S4 only. S6 runs the FastAPI "
+        "app (app_fastapi.py) in a second instance of each server.",
         "",
         "Server CPU µs per request (ratio to uvicorn + httptools):",
         "",
@@ -1034,7 +1075,9 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
             md += ["", f"Chart: `{args.chart.resolve().relative_to(REPO)}`."]
 
     if args.profile:
-        sf = next((s for s in active if s.name == "sailfish" and s.alive()), None)
+        sf = next(
+            (s for s in active if s.name == "sailfish" and s.app == RAW_APP and s.alive()), None
+        )
         if sf is not None:
             prof_scen = [sc for sc in ("S1", "S4") if sc in sf.scenarios]
             log("profiling sailfish with py-spy during extra runs: " + ",".join(prof_scen))
