@@ -102,7 +102,9 @@ CEILING_GOAL = ("S1", 1.5)  # sailfish CPU/request within 1.5x of the raw uvloop
 
 SERVER_ORDER = [
     "sailfish",
+    "sailfish-base",  # with --baseline-src only, as is the next -base
     "uvicorn-sailfish",
+    "uvicorn-sailfish-base",
     "uvicorn-httptools",
     "uvicorn-h11",
     "granian",
@@ -111,7 +113,9 @@ SERVER_ORDER = [
 ]
 SERVER_LABELS = {
     "sailfish": "sailfish",
+    "sailfish-base": "sailfish (baseline)",
     "uvicorn-sailfish": "uvicorn + sailfish protocol",
+    "uvicorn-sailfish-base": "uvicorn + sailfish protocol (baseline)",
     "uvicorn-httptools": "uvicorn + httptools",
     "uvicorn-h11": "uvicorn + h11",
     "granian": "granian",
@@ -119,9 +123,13 @@ SERVER_LABELS = {
     "ceiling": "raw uvloop ceiling",
 }
 CEILING_SCENARIOS = {"S1", "S2", "S4"}  # its canned answer is only right for these
+# --baseline-src DIR: these run the same command as their twin, with PYTHONPATH=DIR/src.
+BASELINE_OF = {"sailfish-base": "sailfish", "uvicorn-sailfish-base": "uvicorn-sailfish"}
+SAILFISH_SERVERS = {"sailfish", "uvicorn-sailfish"} | set(BASELINE_OF)
 
 
 def server_command(name: str, port: int, app: str = RAW_APP) -> list[str]:
+    name = BASELINE_OF.get(name, name)
     py = str(VENV_PY)
     host = "127.0.0.1"
     uvicorn = [py, "-m", "uvicorn", app, "--host", host, "--port", str(port)]
@@ -295,6 +303,8 @@ class Server:
     logfile: Path
     app: str = RAW_APP
     wanted: set[str] = field(default_factory=set)  # the scenarios this instance is started for
+    env: dict[str, str] = field(default_factory=dict)  # on top of os.environ (PYTHONPATH)
+    src: Path | None = None  # sailfish servers: the src/ whose sailfish the process must load
     proc: subprocess.Popen | None = None
     error: str | None = None
     scenarios: set[str] = field(default_factory=set)  # those whose check passed
@@ -303,14 +313,19 @@ class Server:
     @property
     def label(self) -> str:
         app = APP_LABELS.get(self.app, self.app)
-        return SERVER_LABELS[self.name] + ("" if self.app == RAW_APP else f" ({app})")
+        return SERVER_LABELS[self.name] + ("" if self.app == RAW_APP else f" / {app}")
 
     def start(self) -> None:
         cmd = ["taskset", "-c", SERVER_CPU] + server_command(self.name, self.port, self.app)
         self.cmd = cmd
         out = open(self.logfile, "wb")  # noqa: SIM115 - closed when the process ends
         self.proc = subprocess.Popen(
-            cmd, cwd=HERE, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            cwd=HERE,
+            env=dict(os.environ, **self.env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         out.close()
 
@@ -355,6 +370,70 @@ class Server:
         # children left in the group (workers) get the same treatment
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def sailfish_env(src: Path) -> dict[str, str]:
+    """The environment (on top of os.environ) that makes a process import sailfish from src.
+
+    PYTHONPATH comes before site-packages on sys.path, hence before the directories that
+    .venv-bench's sailfish-src.pth appends (the working tree's src/). cwd is bench/e2e, which
+    holds no sailfish package.
+    """
+    if src.resolve() == (REPO / "src").resolve():
+        return {}  # the .pth file already does it
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))}
+
+
+def sailfish_modules(pgid: int, srcs: list[Path]) -> list[Path]:
+    """The compiled sailfish modules mapped by the processes of a group, from any of srcs.
+
+    /proc/<pid>/maps names every shared object a live process has loaded, so this tells what
+    the running server really imported, whatever its sys.path said.
+    """
+    roots = [(src / "sailfish").resolve() for src in srcs]
+    found: set[Path] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = proc_stat(int(entry))
+        if fields is None or int(fields[2]) != pgid:
+            continue
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{entry}/maps").read_text().splitlines():
+                parts = line.split(None, 5)
+                if len(parts) < 6 or not parts[5].startswith("/"):
+                    continue
+                path = Path(parts[5].removesuffix(" (deleted)"))
+                if path.suffix in (".so", ".pyd") and any(path.is_relative_to(r) for r in roots):
+                    found.add(path)
+    return sorted(found)
+
+
+def sailfish_srcs(args: argparse.Namespace) -> list[Path]:
+    """Every place a server could import sailfish from: the trees and .venv-bench itself."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    srcs = [REPO / "src", Path(paths["purelib"]), Path(paths["platlib"])]
+    return srcs + ([args.baseline_src / "src"] if args.baseline_src else [])
+
+
+def check_sailfish_code(server: Server, srcs: list[Path]) -> str:
+    """Raise CheckError unless the server runs compiled sailfish from server.src only."""
+    assert server.proc is not None and server.src is not None
+    want = (server.src / "sailfish").resolve()
+    mods = sailfish_modules(server.proc.pid, srcs + [server.src])
+    wrong = [m for m in mods if not m.is_relative_to(want)]
+    if wrong:
+        raise CheckError(
+            f"loaded sailfish from elsewhere than {want}: {', '.join(map(str, wrong))}"
+        )
+    if not mods:
+        raise CheckError(
+            f"no compiled sailfish module from {want} is loaded (build it in place with the "
+            f"Python of {VENV.name}: cd {server.src.parent} && python setup.py build_ext --inplace)"
+        )
+    return f"{want}: " + ", ".join(str(m.relative_to(want)) for m in mods)
 
 
 # --------------------------------------------------------------------------- checks
@@ -567,6 +646,9 @@ def summarize(runs: list[Run], servers: list[str], scenarios: list[str]) -> dict
                 "cpu_vs_granian": ratio("cpu_us_per_req", "granian"),
                 "cpu_vs_ceiling": ratio("cpu_us_per_req", "ceiling"),
                 "rps_vs_ceiling": ratio("rps", "ceiling"),
+                # --baseline-src: this tree / the baseline tree (NaN for servers without one)
+                "cpu_vs_base": ratio("cpu_us_per_req", sv + "-base"),
+                "rps_vs_base": ratio("rps", sv + "-base"),
                 "non2xx": sum(r.errors["status"] for r in mine),
                 "socket_errors": sum(
                     r.errors[k] for r in mine for k in ("connect", "read", "write", "timeout")
@@ -628,6 +710,32 @@ def compact_table(table: dict, servers: list[str], scenarios: list[str]) -> str:
     return "\n".join(out)
 
 
+def before_after_table(table: dict, servers: list[str], scenarios: list[str]) -> str:
+    """--baseline-src: per scenario, each sailfish server of this tree against the baseline's."""
+    pairs = [(twin, base) for base, twin in BASELINE_OF.items() if {twin, base} <= set(servers)]
+    head = "| scenario |"
+    rule = "| --- |"
+    for twin, _ in pairs:
+        name = SERVER_LABELS[twin]
+        head += f" {name}: CPU µs/req before → after | CPU after/before | req/s after/before |"
+        rule += " ---: | ---: | ---: |"
+    out = [head, rule]
+    for sc in scenarios:
+        cells = [sc]
+        for twin, base in pairs:
+            now, before = table.get((sc, twin)), table.get((sc, base))
+            if now is None or before is None:
+                cells += ["–", "–", "–"]
+                continue
+            cells += [
+                f"{before['cpu_us']:.1f} → {now['cpu_us']:.1f}",
+                f"{fmt(now['cpu_vs_base'], '.3f')}",
+                f"{fmt(now['rps_vs_base'], '.3f')}",
+            ]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def goals_report(table: dict, scenarios: list[str]) -> list[str]:
     lines = []
 
@@ -669,7 +777,29 @@ def goals_report(table: dict, scenarios: list[str]) -> list[str]:
     return lines
 
 
-def versions(servers: list[Server]) -> dict:
+def sailfish_tree(root: Path) -> tuple[str, str]:
+    """(`python -m sailfish --version` run from root/src, the git commit of root)."""
+    sf = subprocess.run(
+        [str(VENV_PY), "-m", "sailfish", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+        env=dict(os.environ, **sailfish_env(root / "src")),
+    )
+    version = (sf.stdout or sf.stderr).strip().removeprefix("sailfish ")
+    git = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    )
+    commit = git.stdout.strip() or "not a git checkout"
+    return version, commit + (" + uncommitted changes" if dirty.stdout else "")
+
+
+def versions(servers: list[Server], baseline: Path | None = None) -> dict:
     from importlib import metadata
 
     v: dict = {"python": platform.python_version() + " " + platform.python_implementation()}
@@ -677,19 +807,10 @@ def versions(servers: list[Server]) -> dict:
     for pkg in peers + ["fastapi", "starlette", "pydantic"]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             v[pkg] = metadata.version(pkg)
-    sf = subprocess.run(
-        [str(VENV_PY), "-m", "sailfish", "--version"], capture_output=True, text=True, cwd=HERE
-    )
-    v["sailfish"] = (sf.stdout or sf.stderr).strip().removeprefix("sailfish ")
-    git = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-    )
-    v["sailfish_tree"] = git.stdout.strip() + (" + uncommitted changes" if dirty.stdout else "")
+    v["sailfish"], v["sailfish_tree"] = sailfish_tree(REPO)
+    if baseline is not None:
+        v["sailfish_base"], v["sailfish_base_tree"] = sailfish_tree(baseline)
+        v["sailfish_base_tree"] += f" ({baseline})"
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
     v["wrk"] = (wrk.stdout + wrk.stderr).strip().splitlines()[0].split(" Copyright")[0]
     v["wrk"] = v["wrk"].removeprefix("wrk ")
@@ -847,7 +968,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds [3]")
     p.add_argument("--quick", action="store_true", help="smoke test: 2 rounds x 3 s")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list [S1..S6]")
-    p.add_argument("--servers", default=",".join(SERVER_ORDER), help="comma list [all]")
+    p.add_argument(
+        "--servers",
+        default=",".join(s for s in SERVER_ORDER if s not in BASELINE_OF),
+        help="comma list [all; the -base ones come with --baseline-src]",
+    )
     p.add_argument("--connections", type=int, default=64, help="wrk connections [64]")
     p.add_argument("--warmup", type=float, default=1.0, help="S1 seconds per server first [1]")
     p.add_argument(
@@ -867,6 +992,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="after the rounds, py-spy sailfish during extra S1 and S4 runs",
     )
+    p.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also run sailfish-base and uvicorn-sailfish-base from DIR/src (a sailfish checkout "
+        "built in place) and report after/before ratios",
+    )
     p.add_argument("--check-only", action="store_true", help="start, check, stop")
     p.add_argument("--no-setup", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -880,6 +1013,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for s in a.servers:
         if s not in SERVER_ORDER:
             p.error(f"unknown server {s}; choose from {', '.join(SERVER_ORDER)}")
+    if a.baseline_src is None:
+        if set(a.servers) & set(BASELINE_OF):
+            p.error(f"{', '.join(BASELINE_OF)} need --baseline-src DIR")
+    else:
+        a.baseline_src = a.baseline_src.resolve()
+        pkg = a.baseline_src / "src" / "sailfish"
+        if not (pkg / "__init__.py").is_file():
+            p.error(f"--baseline-src: {pkg}/__init__.py not found (DIR is a sailfish checkout)")
+        if not any(pkg.rglob("*.so")) and not any(pkg.rglob("*.pyd")):
+            p.error(
+                f"--baseline-src: no compiled module in {pkg}; build it in place first: "
+                f"cd {a.baseline_src} && python setup.py build_ext --inplace"
+            )
+        # each baseline server right after its twin, so the two are measured back to back
+        for base, twin in BASELINE_OF.items():
+            if twin in a.servers and base not in a.servers:
+                a.servers.insert(a.servers.index(twin) + 1, base)
     if a.rounds < 1 or a.duration < 1:
         p.error("--rounds >= 1 and --duration >= 1")
     return a
@@ -906,18 +1056,29 @@ def bench(args: argparse.Namespace, argv: list[str]) -> int:
 
     servers: list[Server] = []
     for name in args.servers:
-        if name == "uvicorn-sailfish":
+        src = None
+        env: dict[str, str] = {}
+        if name in SAILFISH_SERVERS:
+            src = args.baseline_src / "src" if name in BASELINE_OF else REPO / "src"
+            env = sailfish_env(src)
+            # Where this environment imports sailfish from (the running server is checked too).
+            code = "import sailfish; print(sailfish.__file__)"
+            if "uvicorn" in name:
+                code += "; from sailfish.uvicorn import HTTPProtocol"
             probe = subprocess.run(
-                [str(VENV_PY), "-c", "from sailfish.uvicorn import HTTPProtocol"],
+                [str(VENV_PY), "-c", code],
                 capture_output=True,
                 text=True,
                 cwd=HERE,
+                env=dict(os.environ, **env),
             )
+            label = SERVER_LABELS[name]
             if probe.returncode != 0:
                 why = (probe.stderr.strip().splitlines() or ["import failed"])[-1]
-                notes.append(f"uvicorn + sailfish protocol skipped: sailfish.uvicorn: {why}")
+                notes.append(f"{label} skipped: {why}")
                 log("SKIP " + notes[-1])
                 continue
+            log(f"code  {label:<52} imports {probe.stdout.strip()}")
         apps: dict[str, set[str]] = {}
         for sc in args.scenarios:
             if name == "ceiling" and sc not in CEILING_SCENARIOS:
@@ -926,7 +1087,9 @@ def bench(args: argparse.Namespace, argv: list[str]) -> int:
         for app, wanted in apps.items():
             suffix = "" if app == RAW_APP else "-" + app.partition(":")[0]  # -app_fastapi
             log_path = outdir / f"server-{name}{suffix}.log"
-            servers.append(Server(name, free_port(), log_path, app=app, wanted=wanted))
+            servers.append(
+                Server(name, free_port(), log_path, app=app, wanted=wanted, env=env, src=src)
+            )
 
     def cleanup(*_: object) -> None:
         for s in servers:
@@ -955,6 +1118,15 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
             log(f"FAIL {s.label}: did not start\n{s.log_tail()}")
             s.stop()
             continue
+        if s.src is not None:
+            try:
+                log(f"code  {s.label:<52} runs {check_sailfish_code(s, sailfish_srcs(args))}")
+            except CheckError as exc:
+                s.error = str(exc)
+                notes.append(f"{s.label}: not measured: {exc}")
+                log(f"FAIL {s.label}: {exc}")
+                s.stop()
+                continue
         for sc in args.scenarios:
             if sc not in s.wanted:
                 continue
@@ -964,7 +1136,7 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
             except (CheckError, OSError, ValueError) as exc:
                 notes.append(f"{s.label}: check {sc} failed, not measured: {exc}")
                 log(f"FAIL check {s.label} {sc}: {exc}")
-        log(f"check {s.label:<42} port {s.port}: ok for {','.join(sorted(s.scenarios)) or '-'}")
+        log(f"check {s.label:<52} port {s.port}: ok for {','.join(sorted(s.scenarios)) or '-'}")
     ref = next((s for s in servers if s.name == REFERENCE and s.scenarios), None)
     if ref is None:
         log(f"note: the reference {REFERENCE} is not running; ratios will be empty")
@@ -1015,13 +1187,13 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
     stamp = outdir.name
     server_names = list(dict.fromkeys(s.name for s in active))  # one per name, in order
     table = summarize(runs, server_names, args.scenarios)
-    vers = versions(servers)
+    vers = versions(servers, args.baseline_src)
     mach = machine()
     goal_lines = goals_report(table, args.scenarios)
 
     cmds = []
     for s in servers:
-        c = " ".join(getattr(s, "cmd", []))
+        c = " ".join([f"{k}={v}" for k, v in s.env.items()] + getattr(s, "cmd", []))
         c = c.replace(str(VENV) + "/bin/", "").replace(str(HERE), "bench/e2e")
         cmds.append(f"- {s.label}: `{c.replace(str(s.port), 'PORT')}`")
     wrk_cmd = (
@@ -1057,6 +1229,19 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
         "",
         *goal_lines,
     ]
+    if args.baseline_src is not None:
+        at = md.index("Goals (sailfish server CPU per request, same run):")
+        md[at:at] = [
+            f"Before/after: this tree ({vers['sailfish_tree']}) against the baseline "
+            f"({vers['sailfish_base_tree']}), both run by the same peers venv with the same "
+            "commands; the baseline's servers import sailfish from its src/ (PYTHONPATH), each "
+            "measured right after its twin. Ratios after/before are medians of per-round ratios: "
+            "CPU below 1 means this tree spends less per request, req/s above 1 that it served "
+            "more.",
+            "",
+            before_after_table(table, server_names, args.scenarios),
+            "",
+        ]
     if notes:
         md += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     if args.chart is None:
