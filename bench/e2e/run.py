@@ -5,6 +5,8 @@
     python bench/e2e/run.py --servers sailfish,uvicorn-httptools --scenarios S1,S4 --rounds 5
     BENCH_VENV=$PWD/.venv-bench-3.12 python3.12 bench/e2e/run.py   # under another Python
                                      # (build the extensions in place with it first)
+    python bench/e2e/run.py --baseline-src ../sailfish-before   # before/after in one run: adds
+                                     # sailfish-base, uvicorn-sailfish-base (PYTHONPATH=DIR/src)
 
 Strategy: the script bootstraps itself with the standard library only (wrk from apt when it is
 missing and apt is usable; a separate venv `.venv-bench` holding the peers, with the repo's
@@ -810,7 +812,7 @@ def versions(servers: list[Server], baseline: Path | None = None) -> dict:
     v["sailfish"], v["sailfish_tree"] = sailfish_tree(REPO)
     if baseline is not None:
         v["sailfish_base"], v["sailfish_base_tree"] = sailfish_tree(baseline)
-        v["sailfish_base_tree"] += f" ({baseline})"
+        v["sailfish_base_tree"] += f" at {baseline}"
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
     v["wrk"] = (wrk.stdout + wrk.stderr).strip().splitlines()[0].split(" Copyright")[0]
     v["wrk"] = v["wrk"].removeprefix("wrk ")
@@ -1177,7 +1179,7 @@ def _bench(args, servers: list[Server], notes: list[str], outdir: Path, command:
                 err = sum(r.errors.values())
                 name = SERVER_LABELS[s.name]
                 log(
-                    f"[{done:>3}/{total}] round {rd} {sc} {name:<28} {r.rps:>10,.0f} req/s  "
+                    f"[{done:>3}/{total}] round {rd} {sc} {name:<38} {r.rps:>10,.0f} req/s  "
                     f"p50 {r.latency_us['p50'] / 1000:6.2f} ms  p99 "
                     f"{r.latency_us['p99'] / 1000:6.2f} ms  CPU {r.cpu_us_per_req:6.1f} µs/req"
                     + (f"  errors {r.errors}" if err else "")
