@@ -57,7 +57,7 @@ lint: $(DEPS)
 	$(PY) -m pip install -q --group lint
 	$(PY) -m ruff check src tests bench setup.py
 	$(PY) -m ruff format --check src tests bench setup.py
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint ext src/sailfish/protocol.pxd
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint ext src/sailfish/protocols/*.pxd
 
 typecheck: $(DEPS)
 	$(PY) -m pip install -q --group lint
@@ -74,7 +74,7 @@ bench: compile
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache .hypothesis
-	rm -f src/sailfish/*.so src/sailfish/*.pyd src/sailfish/*.c ext/*.c ext/*.html
+	rm -f src/sailfish/*.so src/sailfish/*.pyd src/sailfish/_shell/*.so src/sailfish/_shell/*.pyd ext/*.c ext/*.html
 
 distclean: clean
 	rm -rf $(VENV)

@@ -1,5 +1,6 @@
-"""Build the compiled core `sailfish._http` from ext/, and the compiled shell `sailfish.protocol`
-from src/sailfish/protocol.py itself (Cython pure-Python mode); all metadata is in pyproject.toml.
+"""Build the compiled core `sailfish._http` from ext/, and the compiled protocol layer
+`sailfish._shell` from src/sailfish/protocols/ itself (Cython pure-Python mode); all metadata is
+in pyproject.toml.
 
 Switches come from the environment (msgspec style):
   SAILFISH_NO_EXTENSIONS=1      pure-Python build (also forced off CPython)
@@ -106,22 +107,52 @@ def extensions() -> list[Extension]:
         "linetrace": DEBUG,
         "cdivision": True,
     }
-    # The shell: protocol.py itself, compiled in pure-Python mode (protocol.pxd adds types).
-    # Python semantics, so Cython's defaults: negative indexes wrap, bounds are checked.
-    shell = Extension(
-        "sailfish.protocol",
-        ["src/sailfish/protocol.py"],
-        depends=["src/sailfish/protocol.pxd"],
-        define_macros=macros,
-    )
     common = {"build_dir": "build/cython", "annotate": DEBUG, "quiet": True}
     return cythonize([ext], include_path=["ext"], compiler_directives=directives, **common) + (
         cythonize(
-            [shell],
+            shell_extensions(macros),
+            include_path=[SHELL_STAGE],
+            # Python semantics, so Cython's defaults: negative indexes wrap, bounds are checked.
             compiler_directives={"language_level": 3, "linetrace": DEBUG},
             **common,
         )
     )
+
+
+# The protocol layer, compiled from its own sources in pure-Python mode (the .pxd files add the
+# types). The compiled modules are named sailfish._shell.<name>, so that the plain sources stay
+# importable beside them (sailfish.protocols picks one set, as sailfish.http picks the core's
+# twin). Cython names a module after its file, so the sources are copied, unchanged, into a
+# staging package under build/ and compiled from there; they import each other relatively.
+SHELL_SOURCES = "src/sailfish/protocols"
+SHELL_MODULES = ("deadlines", "base", "http1")
+SHELL_STAGE = os.path.join("build", "shell")
+
+
+def shell_extensions(macros: list[tuple[str, str]]) -> list[Extension]:
+    package = os.path.join(SHELL_STAGE, "sailfish", "_shell")
+    os.makedirs(package, exist_ok=True)
+    for init in (os.path.join(SHELL_STAGE, "sailfish"), package):
+        open(os.path.join(init, "__init__.py"), "a").close()
+    result = []
+    for name in SHELL_MODULES:
+        for suffix in (".py", ".pxd"):
+            source = os.path.join(SHELL_SOURCES, name + suffix)
+            target = os.path.join(package, name + suffix)
+            with open(source, "rb") as f:
+                data = f.read()
+            if not os.path.exists(target) or open(target, "rb").read() != data:
+                with open(target, "wb") as f:  # rewritten only when changed: no needless rebuild
+                    f.write(data)
+        result.append(
+            Extension(
+                f"sailfish._shell.{name}",
+                [os.path.join(package, name + ".py")],
+                depends=[os.path.join(package, n + ".pxd") for n in SHELL_MODULES],
+                define_macros=macros,
+            )
+        )
+    return result
 
 
 setup(ext_modules=[] if NO_EXT else extensions(), cmdclass={"build_ext": BuildExt})

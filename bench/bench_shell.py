@@ -144,7 +144,7 @@ class MinimalProtocol:
 
 def make_protocol(kind: str, loop: asyncio.AbstractEventLoop) -> Any:
     if kind == "sailfish":
-        from sailfish.protocol import HTTPProtocol
+        from sailfish.protocols import HTTPProtocol
 
         config = Config(app=app, access_log=False, lifespan="off")
         config.load()

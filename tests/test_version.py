@@ -26,7 +26,7 @@ def test_version_line_names_the_active_twin() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"sailfish {sailfish.__version__} (")
     from sailfish.http import IMPLEMENTATION
-    from sailfish.protocol import COMPILED
+    from sailfish.protocols import COMPILED
 
     shell = "compiled" if COMPILED else "pure"
     assert f"({IMPLEMENTATION} core, {shell} shell)" in out.stdout
@@ -67,12 +67,17 @@ def test_require_extensions_refuses_a_missing_compiled_module() -> None:
 
 
 def test_no_extensions_runs_the_shell_from_its_source() -> None:
-    # Even with the compiled shell built beside protocol.py, as it is in this tree.
+    # Even with the compiled shell (sailfish._shell) built beside the sources, as in this tree.
     out = run_python(
-        "import sailfish.protocol as p; print(p.COMPILED, p.__file__.endswith('protocol.py'))",
+        "import sailfish.protocols as p\n"
+        "print(p.COMPILED, p.HTTPProtocol.__module__, p.Connection.__module__)",
         SAILFISH_NO_EXTENSIONS="1",
     )
-    assert out.stdout.split() == ["False", "True"], out.stderr
+    assert out.stdout.split() == [
+        "False",
+        "sailfish.protocols.http1",
+        "sailfish.protocols.base",
+    ], out.stderr
 
 
 @pytest.mark.skipif(
@@ -80,27 +85,26 @@ def test_no_extensions_runs_the_shell_from_its_source() -> None:
 )
 def test_compiled_shell_is_the_default_when_built() -> None:
     # An extension type is not a heap type (Py_TPFLAGS_HEAPTYPE, 1 << 9); the drop-in's
-    # classes, written in Python, stand on the compiled ones.
+    # class, written in Python, stands on the compiled one.
     out = run_python(
-        "import sailfish.protocol as p, sailfish.uvicorn as u\n"
-        "print(p.COMPILED, p.__file__.endswith('.py'), bool(p.HTTPProtocol.__flags__ & 512))\n"
+        "import sailfish.protocols as p, sailfish.uvicorn as u\n"
+        "print(p.COMPILED, p.HTTPProtocol.__module__, bool(p.HTTPProtocol.__flags__ & 512))\n"
         "print(u.HTTPProtocol.__mro__[1] is p.HTTPProtocol)\n"
     )
-    assert out.stdout.split() == ["True", "False", "False", "True"], out.stderr
+    assert out.stdout.split() == ["True", "sailfish._shell.http1", "False", "True"], out.stderr
 
 
 def test_require_extensions_refuses_an_uncompiled_shell() -> None:
-    # Make the import find protocol.py, as it would with no compiled shell installed.
+    # Make the compiled shell fail to import, as it would with none installed.
     code = (
         "import sys\n"
-        "from sailfish._compat import _ShellFromSource\n"
-        "sys.meta_path.insert(0, _ShellFromSource())\n"
-        "import sailfish.protocol as p\n"
+        "sys.modules['sailfish._shell.http1'] = None  # import of it raises ImportError\n"
+        "import sailfish.protocols as p\n"
         "print(p.COMPILED)\n"
     )
     required = run_python(code, SAILFISH_REQUIRE_EXTENSIONS="1")
     assert required.returncode != 0
-    assert "sailfish.protocol runs uncompiled" in required.stderr
+    assert "import of sailfish._shell.http1 halted" in required.stderr
     allowed = run_python(code)
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.split() == ["False"]

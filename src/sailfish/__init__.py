@@ -6,15 +6,9 @@ The public API is exactly `__all__`; the server parts are imported on first use,
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0.dev0"
-
-if os.environ.get("SAILFISH_NO_EXTENSIONS") == "1":
-    from sailfish._compat import shell_from_source
-
-    shell_from_source()  # the shell runs from protocol.py, as the core from its pure twin
 
 if TYPE_CHECKING:
     from sailfish.config import Config

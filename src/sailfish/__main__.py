@@ -14,7 +14,7 @@ import sys
 def version_line() -> str:
     from sailfish import __version__
     from sailfish.http import IMPLEMENTATION
-    from sailfish.protocol import COMPILED
+    from sailfish.protocols import COMPILED
 
     shell = "compiled" if COMPILED else "pure"
     return (

@@ -4,43 +4,20 @@ Strategy: everything that depends on the interpreter or platform (rather than on
 configuration) is decided here, so the rest of the package asks one place. Functions only
 inspect and return values: they never print, log or exit, so the caller decides where a
 message goes (the server logs `pure_core_warning()` once at startup on `sailfish.error`).
-Which twin of the core is active is decided by sailfish.http, not here; which shell runs
-(compiled or protocol.py itself) by `shell_from_source`, installed by sailfish/__init__.py.
+The two switches for compiled code are read here, once, and nowhere else:
+SAILFISH_NO_EXTENSIONS=1 runs the pure-Python core and shell; SAILFISH_REQUIRE_EXTENSIONS=1 makes
+a missing compiled module an ImportError instead of a fall-back. sailfish.http picks the core's
+twin and sailfish.protocols the shell's with them.
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import importlib.util
+import os
 import platform
-import sys
-from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
-
-class _ShellFromSource(importlib.abc.MetaPathFinder):
-    """Finds `sailfish.protocol` in protocol.py, even with the compiled module beside it."""
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "sailfish.protocol":
-            return None
-        return importlib.util.spec_from_file_location(
-            fullname, Path(__file__).with_name("protocol.py")
-        )
-
-
-def shell_from_source() -> None:
-    """SAILFISH_NO_EXTENSIONS=1: run the shell as plain Python, like the core.
-
-    Python prefers an extension module to a .py of the same name, so a build that compiled
-    protocol.py would otherwise keep running the compiled shell.
-    """
-    if not any(isinstance(finder, _ShellFromSource) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _ShellFromSource())
+NO_EXTENSIONS = os.environ.get("SAILFISH_NO_EXTENSIONS") == "1"
+REQUIRE_EXTENSIONS = os.environ.get("SAILFISH_REQUIRE_EXTENSIONS") == "1"
 
 
 def pure_core_warning() -> str | None:

@@ -62,7 +62,7 @@ class Server:
         config: The configuration; validated and loaded by `serve()`.
         protocol_factory: The protocol class (or factory) to build per connection, called
             with `config=`, `server_state=`, `app_state=` and `_loop=` keywords. Default:
-            `sailfish.protocol.HTTPProtocol`.
+            `sailfish.protocols.HTTPProtocol`.
 
     Attributes:
         server_state: Shared with every protocol (connections, tasks, request count).
@@ -273,7 +273,7 @@ class Server:
     def _protocol_class(self) -> ProtocolFactory:
         if self._protocol_factory is not None:
             return self._protocol_factory
-        protocol_cls: ProtocolFactory = importlib.import_module("sailfish.protocol").HTTPProtocol
+        protocol_cls: ProtocolFactory = importlib.import_module("sailfish.protocols").HTTPProtocol
         return protocol_cls
 
     async def _listen(self) -> None:

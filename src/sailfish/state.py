@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+# The message of the CancelledError a forced shutdown cancels request tasks with: the protocol
+# logs nothing for such a task, the server logs one line for all of them.
+SHUTDOWN_CANCEL = "sailfish: server shutdown"
+
+
 class Connection(Protocol):
     """What the server needs from a connection in `ServerState.connections`."""
 
@@ -39,4 +44,4 @@ class ServerState:
     default_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
-__all__ = ["Connection", "ServerState"]
+__all__ = ["SHUTDOWN_CANCEL", "Connection", "ServerState"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sailfish.protocol import HIGH_WATER, HTTPProtocol
+from sailfish.protocols import HIGH_WATER, HTTPProtocol
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
 

@@ -68,6 +68,9 @@ def sdist_files(sdist: tarfile.TarFile) -> set[str]:
     return {m.name.split("/", 1)[1] for m in sdist.getmembers() if m.isfile() and "/" in m.name}
 
 
+SHELL = ("base", "deadlines", "http1")  # setup.py's SHELL_MODULES
+
+
 def _relative(paths: list[Path]) -> set[str]:
     return {p.relative_to(ROOT).as_posix() for p in paths if "__pycache__" not in p.parts}
 
@@ -76,7 +79,8 @@ def test_sdist_holds_the_extension_sources(sdist_files: set[str]) -> None:
     sources = _relative(
         [p for p in (ROOT / "ext").rglob("*") if p.suffix in (".pyx", ".pxi", ".pxd", ".h")]
     )
-    sources |= {"src/sailfish/protocol.py", "src/sailfish/protocol.pxd"}  # the compiled shell
+    # The compiled shell: the protocol layer's sources and their Cython types.
+    sources |= {f"src/sailfish/protocols/{m}.{x}" for m in SHELL for x in ("py", "pxd")}
     assert {"ext/_http.pyx", "ext/helpers.pxd", "ext/include/sf_helpers.h"} <= sources
     assert any(s.endswith(".pxi") for s in sources)
     assert sources <= sdist_files, sorted(sources - sdist_files)
@@ -124,7 +128,8 @@ def test_sdist_metadata_is_what_users_look_for(sdist: tarfile.TarFile) -> None:
 def test_wheel_holds_the_compiled_core_and_shell_and_no_sources() -> None:
     with zipfile.ZipFile(WHEEL) as whl:
         names = set(whl.namelist())
-    for module in ("_http", "protocol"):  # the core, and the shell
+    # The core, and the shell's modules.
+    for module in ("_http", *(f"_shell/{m}" for m in SHELL)):
         compiled = [
             n for n in names if n.startswith(f"sailfish/{module}.") and n.endswith((".so", ".pyd"))
         ]

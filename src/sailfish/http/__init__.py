@@ -9,11 +9,9 @@ this package (parser.py, writer.py) and follows the same contract (docs/core.md)
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-NO_EXTENSIONS = os.environ.get("SAILFISH_NO_EXTENSIONS") == "1"
-REQUIRE_EXTENSIONS = os.environ.get("SAILFISH_REQUIRE_EXTENSIONS") == "1"
+from sailfish._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 
 if TYPE_CHECKING or NO_EXTENSIONS:
     from sailfish.http.parser import Request, RequestParser

@@ -1,0 +1,18 @@
+# base.pxd: augments base.py when Cython compiles it (pure-Python mode). Connection becomes an
+# extension type whose attributes are C fields (`self.x` is a struct load, not a dict lookup),
+# `public` so Python code (subclasses, tests) reads and writes them as before. Every attribute
+# __init__ sets must be declared here.
+
+cdef class Connection:
+    cdef object __weakref__
+    cdef public object loop, deadlines, logger
+    cdef public set connections
+    cdef public bint coalesce
+    cdef public double watch_interval
+    cdef public object transport, client, server
+    cdef public bint closing, lingering, read_paused, write_paused
+    cdef public list drain_waiters
+    cdef public double deadline
+    cdef public list out
+    cdef public Py_ssize_t out_size
+    cdef public bint flush_scheduled

@@ -1,0 +1,958 @@
+"""HTTP/1.1 over a Connection: requests, pipelining, 100-continue, upgrade dispatch.
+
+Strategy: bytes go into the core's `RequestParser.feed`, which returns whole events (Request
+heads, `http.request` messages, or a final HTTPError). Each Request becomes a `RequestCycle`
+whose app runs in its own Task; cycles answer one at a time per connection, in arrival order
+(pipelined ones wait in `pipeline`), because responses leave in order. The scope the core built
+is finished in one place, `_on_request` (state, proxy headers, ASGI version, extensions). A
+cycle talks to its connection only through the methods marked "For the cycle:"; response
+messages go through the connection's `ResponseWriter`, which validates and frames them. An
+`Upgrade` head is offered to the protocol registered for its token in `upgrades`; with none,
+it is served as plain HTTP/1.1. Another server's contract (sailfish.uvicorn) is met through
+`Quirks`, a fixed set of documented switches, not by overriding methods. Nothing here parses
+bytes, builds headers or imports the server. Compiled with the shell (http1.pxd).
+
+Reading order: `data_received` -> `_on_request` -> `_launch` -> `RequestCycle.run_asgi` ->
+`receive` / `send` -> `response_complete` -> the next pipelined cycle, or keep-alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from sailfish.errors import HTTPError
+from sailfish.http import Request, RequestParser, ResponseWriter
+from sailfish.middleware import apply_proxy_headers
+from sailfish.state import SHUTDOWN_CANCEL
+
+from .base import HIGH_WATER, Connection
+from .deadlines import tick_interval
+
+__all__ = [
+    "ClientDisconnected",
+    "HTTPProtocol",
+    "MAX_PIPELINE",
+    "Quirks",
+    "RequestCycle",
+    "service_unavailable",
+]
+
+error_logger = logging.getLogger("sailfish.error")
+access_logger = logging.getLogger("sailfish.access")
+
+# Reading stops while this many requests wait in the pipeline, and resumes at half.
+MAX_PIPELINE = 16
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+CLOSE = (b"connection", b"close")
+REASONS = {
+    400: b"Invalid HTTP request received.",
+    408: b"Request header read timed out.",
+    413: b"Request body too large.",
+    414: b"Request line too long.",
+    431: b"Request header fields too large.",
+    500: b"Internal Server Error",
+    501: b"Transfer coding not implemented.",
+    503: b"Service Unavailable",
+    505: b"HTTP version not supported.",
+}
+DISCONNECT = "http.disconnect"
+# The response messages this protocol knows; anything else is an app error (see send()).
+RESPONSE_MESSAGES = frozenset(
+    ("http.response.start", "http.response.body", "http.response.trailers")
+)
+NO_WEBSOCKET = (
+    "Upgrade to %r requested by %s, but this server has no protocol for it: answered as "
+    "plain HTTP. WebSocket support is not available in this sailfish version."
+)
+
+# "eager_start" (Python 3.12+): a task runs its first step inside create, not a loop turn later.
+EAGER_TASKS = sys.version_info >= (3, 12)
+_Task = asyncio.Task
+
+
+class ClientDisconnected(OSError):
+    """send() after the client went away (ASGI HTTP spec 2.4: an OSError subclass)."""
+
+
+async def service_unavailable(scope: Any, receive: Any, send: Any) -> None:
+    """The app that answers past `--limit-concurrency`."""
+    await send({"type": "http.response.start", "status": 503, "headers": [TEXT_PLAIN, CLOSE]})
+    await send({"type": "http.response.body", "body": REASONS[503]})
+
+
+class Quirks:
+    """Switches for another server's documented behaviour (sailfish.uvicorn sets them).
+
+    The defaults are sailfish's own behaviour; each switch names what changes.
+
+    Attributes:
+        spec_version: scope["asgi"]["spec_version"] (the core writes "2.4").
+        continue_on_first_receive: the first receive() sends 100 Continue even when the body
+            is already in (sailfish: only while the body is awaited).
+        start_before_validation: the response counts as started before its head is
+            validated, so an invalid head closes with nothing sent (sailfish: 500).
+        drop_content_length_with_te: a start message with both Content-Length and
+            Transfer-Encoding loses the Content-Length (sailfish: an app error).
+        log_start: called with (scope, status) at each response start (uvicorn's access log).
+        close_on_late_error: an app error after a complete response closes the connection
+            (sailfish: the response stands and the connection stays).
+        close_on_return_value: an app that returns a value gets its connection closed.
+        silent_disconnect: send() after a disconnect returns quietly (sailfish: raises
+            ClientDisconnected).
+        drain_unread_body: a response sent before the request body was read keeps the
+            connection; the rest of the body is read and dropped (sailfish: close).
+        abort_closes: an aborted response closes the connection after flushing (sailfish:
+            a reset).
+        lingering_close: close after an error answer with RFC 9112's lingering close.
+        count_own_connection: `limit_concurrency=N` counts this connection too (serves N-1).
+        eager_tasks: on Python 3.12+, the first request of a packet starts eagerly.
+        fresh_context: each request task runs in a new, empty contextvars.Context.
+        unavailable_app: the app that answers past the concurrency limit.
+        headers_from_state: `server_state.default_headers` is replaced by the host while
+            serving (uvicorn refreshes its date header there each second): the writer is
+            rebuilt when the list object changes; the writer adds no date or server itself.
+    """
+
+    def __init__(self, **switches: Any) -> None:
+        self.spec_version = "2.4"
+        self.continue_on_first_receive = False
+        self.start_before_validation = False
+        self.drop_content_length_with_te = False
+        self.log_start: Callable[[dict[str, Any], int], None] | None = None
+        self.close_on_late_error = False
+        self.close_on_return_value = False
+        self.silent_disconnect = False
+        self.drain_unread_body = False
+        self.abort_closes = False
+        self.lingering_close = True
+        self.count_own_connection = False
+        self.eager_tasks = True
+        self.fresh_context = False
+        self.unavailable_app: Any = service_unavailable
+        self.headers_from_state = False
+        for name, value in switches.items():
+            if not hasattr(self, name):
+                raise TypeError(f"unknown quirk {name!r}")
+            setattr(self, name, value)
+
+
+DEFAULT_QUIRKS = Quirks()
+
+
+class RequestCycle:
+    """One request/response: the app's `receive` and `send`, and the response state.
+
+    Args:
+        conn: The connection; the cycle calls only its "For the cycle:" methods.
+        request: The core's Request (its scope is already finished).
+        quirks: The connection's Quirks.
+        logger: Where app errors are logged.
+        access_log: Log one `sailfish.access` line when the response completes.
+    """
+
+    __slots__ = (
+        "abandoned",
+        "access_log",
+        "body",
+        "body_done",
+        "conn",
+        "continue_sent",
+        "disconnected",
+        "empty_body_sent",
+        "expect_continue",
+        "finished",
+        "logger",
+        "peer_done",
+        "quirks",
+        "request",
+        "response_complete",
+        "response_started",
+        "scope",
+        "size",
+        "start_time",
+        "started",
+        "status",
+        "task",
+        "waiter",
+        "writer",
+    )
+
+    def __init__(
+        self,
+        conn: HTTPProtocol,
+        request: Any,
+        writer: Any,
+        quirks: Quirks,
+        logger: logging.Logger,
+        access_log: bool,
+    ) -> None:
+        self.conn = conn
+        self.request = request
+        self.scope = request.scope
+        self.writer = writer
+        self.quirks = quirks
+        self.logger = logger
+        self.access_log = access_log
+        self.body: deque[dict[str, Any]] | None = None  # made when a body message comes
+        self.body_done = not request.has_body  # every body message has arrived
+        self.expect_continue = request.expect_continue
+        self.continue_sent = False
+        self.empty_body_sent = False
+        self.disconnected = False  # the connection is gone
+        self.peer_done = False  # the peer sent EOF: nothing more will arrive
+        self.response_started = False
+        self.response_complete = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.task: Any = None
+        self.started = False  # run_asgi has begun
+        self.finished = False  # run_asgi has ended
+        self.abandoned = False  # the app must never run (its request turned out bad)
+        self.status = 0
+        self.size = 0
+        self.start_time = time.perf_counter() if access_log else 0.0
+
+    # -- fed by the connection --------------------------------------------------------------
+
+    def on_body(self, message: dict[str, Any]) -> None:
+        if self.response_complete:  # the response is out: drop the rest (drain_unread_body)
+            self.body_done = not message["more_body"]
+            return
+        body = self.body
+        if body is None:
+            body = self.body = deque()
+        body.append(message)
+        if not message["more_body"]:
+            self.body_done = True
+        self.conn.body_queued(len(message["body"]))
+        if self.waiter is not None:
+            self._wake()
+
+    def on_disconnect(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def on_eof(self) -> None:
+        """The peer will send nothing more: a receive() past the body gets http.disconnect."""
+        self.peer_done = True
+        if not self.body_done:
+            self.disconnected = True  # the body will never be whole
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- the app's side --------------------------------------------------------------------
+
+    async def run_asgi(self, app: Any) -> None:
+        if self.abandoned:
+            self.finished = True
+            self.conn.task_done(self)
+            return
+        self.started = True
+        try:
+            try:
+                result = await app(self.scope, self.receive, self.send)
+            except BaseException as exc:
+                self._raised(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            if result is not None:
+                self.logger.error("ASGI callable should return None, but returned %r.", result)
+                if self.quirks.close_on_return_value:
+                    self.conn.close()
+            if not self.response_complete:
+                if not self.disconnected:
+                    self.logger.error(
+                        "ASGI callable returned without %s response.",
+                        "completing" if self.response_started else "starting",
+                    )
+                self.fail()
+        finally:
+            self.finished = True
+            self.conn.task_done(self)
+
+    def _raised(self, exc: BaseException) -> None:
+        if isinstance(exc, asyncio.CancelledError) and SHUTDOWN_CANCEL in exc.args:
+            pass  # a forced shutdown: the server logs one line for all of them
+        elif self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
+            # The client went away and the app let the resulting error out: not a bug.
+            self.logger.debug("ASGI application stopped after a disconnect: %r", exc)
+        else:
+            self.logger.error("Exception in ASGI application", exc_info=exc)
+        self.fail()
+
+    def fail(self) -> None:
+        """The app broke or gave up: 500 if nothing was sent, else abort (no short body).
+
+        A complete response stands (the error came after it); a cycle whose client went away
+        only makes sure the connection is closed.
+        """
+        conn = self.conn
+        if self.response_complete:
+            if self.quirks.close_on_late_error:
+                conn.close()
+            return
+        if self.disconnected:
+            conn.close()
+        elif not self.response_started:
+            self.response_started = self.response_complete = True
+            self.status = 500
+            self.size = len(REASONS[500])
+            conn.error_response(500)
+            if self.access_log:
+                self._log_access()
+        else:
+            conn.abort_response()
+
+    async def receive(self) -> dict[str, Any]:
+        if self.expect_continue and self.quirks.continue_on_first_receive:
+            self._send_continue()
+        while True:
+            body = self.body
+            if body:
+                message = body.popleft()
+                self.conn.body_taken(len(message["body"]))
+                return message
+            if self.disconnected:
+                return {"type": DISCONNECT}
+            if self.body_done:
+                if not self.request.has_body and not self.empty_body_sent:
+                    self.empty_body_sent = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                if self.response_complete or self.peer_done:
+                    return {"type": DISCONNECT}
+            elif self.expect_continue:
+                self._send_continue()
+            self.waiter = self.conn.loop.create_future()
+            await self.waiter
+
+    def _send_continue(self) -> None:
+        if not self.continue_sent and not self.response_started:
+            self.continue_sent = True
+            self.conn.send_continue()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        conn = self.conn
+        if self.disconnected or conn.closing:
+            if self.disconnected and self.quirks.silent_disconnect:
+                return
+            raise ClientDisconnected("the client disconnected")
+        kind = message["type"]
+        writer = self.writer
+        if kind == "http.response.body":
+            if not self.response_started:
+                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
+            data = writer.body(message)
+            if self.access_log:
+                self.size += len(message.get("body", b""))
+        elif kind == "http.response.start":
+            if self.response_started:
+                raise RuntimeError("Unexpected ASGI message 'http.response.start' sent twice.")
+            self._start_response(message)
+            return
+        elif kind == "http.response.trailers":
+            data = writer.trailers(message)
+        else:
+            raise self._unsupported(kind)
+        if writer.complete:
+            conn.write(data, True)
+            self.response_complete = True
+            if self.waiter is not None:
+                self._wake()
+            if self.access_log:
+                self._log_access()
+            conn.response_complete(self)
+        else:
+            if data:
+                conn.write(data)
+            if conn.write_paused:
+                await conn.drain()
+
+    def _unsupported(self, kind: object) -> RuntimeError:
+        """A message type this connection does not support: an app error, even if the app
+        catches the exception (a 500 if nothing was sent yet, else the connection aborts).
+        Returns the exception for send() to raise."""
+        error = RuntimeError(
+            f"Unexpected ASGI message {kind!r} for an HTTP connection "
+            f"(supported here: {', '.join(sorted(RESPONSE_MESSAGES))})."
+        )
+        self.logger.error("Exception in ASGI application", exc_info=error)
+        self.fail()
+        return error
+
+    def _start_response(self, message: dict[str, Any]) -> None:
+        conn = self.conn
+        quirks = self.quirks
+        scope = self.scope
+        method, version = scope["method"], scope["http_version"]
+        keep_alive = conn.response_keep_alive(self)
+        if quirks is DEFAULT_QUIRKS:
+            self.writer.start(message, method, version, keep_alive)
+            self.response_started = True
+            self.status = message["status"]
+            return
+        if quirks.start_before_validation:
+            self.response_started = True
+            self.status = message["status"]
+        if quirks.log_start is not None:
+            quirks.log_start(scope, message["status"])
+        writer = self.writer = conn.current_writer()
+        if quirks.drop_content_length_with_te:
+            headers = message.get("headers")
+            if headers is not None and type(headers) is not list:
+                message = {**message, "headers": list(headers)}  # may be read twice below
+            try:
+                writer.start(message, method, version, keep_alive)
+            except Exception:
+                retry = _without_content_length(message)
+                if retry is None:
+                    raise
+                writer.start(retry, method, version, keep_alive)
+        else:
+            writer.start(message, method, version, keep_alive)
+        self.response_started = True
+        self.status = message["status"]
+
+    def _log_access(self) -> None:
+        scope = self.scope
+        path = scope["path"]
+        if scope["query_string"]:
+            path = f"{path}?{scope['query_string'].decode('latin-1')}"
+        peer = scope.get("client")  # after the app: proxy headers may have set it
+        client = f"{peer[0]}:{peer[1]}" if peer else "-"
+        duration_ms = (time.perf_counter() - self.start_time) * 1000
+        access_logger.info(
+            '%s - "%s %s HTTP/%s" %d %d %.1fms',
+            client,
+            scope["method"],
+            path,
+            scope["http_version"],
+            self.status,
+            self.size,
+            duration_ms,
+            extra={
+                "client": client,
+                "method": scope["method"],
+                "path": path,
+                "http_version": scope["http_version"],
+                "status": self.status,
+                "size": self.size,
+                "duration_ms": duration_ms,
+            },
+        )
+
+
+def _without_content_length(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The start message minus its Content-Length if it also sets Transfer-Encoding, else None.
+
+    "A sender MUST NOT send a Content-Length header field in any message that contains a
+    Transfer-Encoding header field." -- RFC 9112 §6.2
+    """
+    headers = message.get("headers") or []
+    try:
+        names = {bytes(name).lower() for name, _ in headers}
+    except (TypeError, ValueError):
+        return None
+    if b"transfer-encoding" not in names or b"content-length" not in names:
+        return None
+    kept = [pair for pair in headers if bytes(pair[0]).lower() != b"content-length"]
+    return {**message, "headers": kept}
+
+
+class HTTPProtocol(Connection):
+    """One HTTP/1.1 connection.
+
+    Args:
+        config: A loaded `sailfish.config.Config` (reads `loaded_app`, `asgi_version`,
+            `root_path`, `http`, `limits`, `timeouts`, `access_log`, `trusted_proxies`).
+        server_state: The server's `ServerState` (connections, tasks, total_requests,
+            default_headers).
+        app_state: The lifespan state; each request gets a shallow copy as `scope["state"]`.
+        _loop: The loop to run request tasks on (uvicorn's protocol signature).
+        quirks: Another server's behaviour where it differs (see `Quirks`).
+        deadlines: The deadline strategy; default: the loop's ticker (see deadlines.py).
+        upgrades: Upgrade handlers by lower-case Upgrade token (b"websocket"; b"*" for any
+            token), each called as `handler(conn, request)`. A handler that returns True
+            takes the connection: `conn.upgrading` is then set, later bytes are kept, and
+            the handler calls `conn.hand_over()` once `conn.when_idle()` says the responses
+            before the upgrade are out. False serves the request as plain HTTP/1.1.
+        logger: Where connection and app errors go (default `sailfish.error`).
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any] | None = None,
+        _loop: Any = None,
+        *,
+        quirks: Quirks | None = None,
+        deadlines: Any = None,
+        upgrades: dict[bytes, Any] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        loop = _loop if _loop is not None else asyncio.get_running_loop()
+        Connection.__init__(self, loop, server_state.connections, deadlines, logger)
+        self.config = config
+        self.server_state = server_state
+        self.tasks: set[Any] = server_state.tasks
+        self.app_state = app_state if app_state is not None else {}
+        self.quirks = quirks if quirks is not None else DEFAULT_QUIRKS
+        self.upgrades = upgrades if upgrades is not None else {}
+        # Tasks are made directly (uvloop's create_task wrapper cost ~3% of a request's
+        # instructions), unless the loop has a task factory, which then makes them.
+        factory = getattr(loop, "get_task_factory", None)
+        self.direct_tasks = (
+            factory is not None and factory() is None and not self.quirks.fresh_context
+        )
+        self.eager = self.quirks.eager_tasks and EAGER_TASKS
+        self.app = config.loaded_app
+        # The app for a request with no Forwarded / X-Forwarded-* field, if not `app`
+        # (sailfish.uvicorn: the app inside uvicorn's proxy-headers middleware).
+        self.direct_app: Any = None
+        self.asgi_version = getattr(config, "asgi_version", "3.0")
+        self.root_path = config.root_path or ""
+        self.limits = config.limits
+        self.limit_concurrency = config.limits.concurrency
+        self.timeout_keep_alive = config.timeouts.keep_alive
+        self.timeout_header_read = config.timeouts.header_read
+        self.access_log = bool(config.access_log)
+        self.trusted_proxies = getattr(config, "trusted_proxies", None)
+        self.watch_interval = min(
+            self.watch_interval, tick_interval(self.timeout_keep_alive, self.timeout_header_read)
+        )
+        self.headers_seen: Any = None
+
+        # Per-connection state
+        self.parser: Any = None
+        self.writer: Any = None
+        self.cycle: RequestCycle | None = None  # the cycle whose response is being written
+        self.receiving: RequestCycle | None = None  # the cycle the next body bytes belong to
+        self.pipeline: deque[RequestCycle] = deque()
+        self.pending_error: HTTPError | None = None
+        self.buffered_body = 0
+        self.shutting_down = False
+        self.eof = False
+        self.reading_head = False
+        self.proxy_trusted = False  # the peer may set Forwarded / X-Forwarded-*
+        self.deferred: RequestCycle | None = None  # to start once this packet is parsed
+        self.upgrading = False  # an upgrade handler has the connection: bytes are kept
+        self.upgrade_buffer = bytearray()
+        self.idle_callback: Callable[[], None] | None = None  # see when_idle()
+        self.last_scope: dict[str, Any] | None = None  # the latest request's scope
+
+    def _new_writer(self) -> Any:
+        """The connection's ResponseWriter (what it adds to every response)."""
+        if self.quirks.headers_from_state:
+            headers = self.headers_seen = self.server_state.default_headers
+            return ResponseWriter(server_header=None, date_header=False, default_headers=headers)
+        http = self.config.http
+        return ResponseWriter(
+            server_header=b"sailfish" if http.server_header else None,
+            date_header=http.date_header,
+            default_headers=list(self.server_state.default_headers) + list(http.default_headers),
+        )
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        Connection.connection_made(self, transport)
+        trusted = self.trusted_proxies
+        if trusted is not None:
+            # The peer of a connection never changes: ask whether it is trusted once.
+            self.proxy_trusted = (self.client[0] if self.client else None) in trusted
+        limits = self.limits
+        scheme = "https" if transport.get_extra_info("sslcontext") else "http"
+        self.parser = RequestParser(
+            client=self.client,
+            server=self.server,
+            scheme=scheme,
+            root_path=self.root_path,
+            max_request_line=limits.max_request_line,
+            max_header_size=limits.max_header_size,
+            max_headers=limits.max_headers,
+            max_body_size=limits.max_body_size,
+            max_chunk_ext_size=limits.max_chunk_ext_size,
+            max_trailer_size=limits.max_trailer_size,
+        )
+        self.writer = self._new_writer()
+        self.arm(self.timeout_keep_alive)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        Connection.connection_lost(self, exc)
+        for cycle in (self.cycle, *self.pipeline):
+            if cycle is not None:
+                cycle.on_disconnect()
+        self.pipeline.clear()
+
+    def eof_received(self) -> bool | None:
+        if self.lingering:
+            return None  # the peer has stopped sending: the lingering close is over
+        # A half-closed peer may still read: what it asked is answered, then we close.
+        # Every request learns that nothing more comes (an app waiting in receive() past
+        # its body gets http.disconnect at once).
+        self.eof = True
+        for cycle in (self.cycle, *self.pipeline):
+            if cycle is not None:
+                cycle.on_eof()
+        if self.cycle is None and not self.pipeline:
+            return None
+        return True
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        if self.upgrading:
+            self.upgrade_buffer += data  # for the protocol the connection is handed to
+            return
+        events = self.parser.feed(data)
+        for event in events:
+            if type(event) is dict:
+                self._on_body(event)
+            elif type(event) is Request:
+                if event.upgrade is not None and self._on_upgrade(event):
+                    break  # the parser is paused; another protocol takes the connection
+                self._on_request(event)
+            else:
+                self._on_error(event)
+        else:
+            if events and type(events[-1]) is Request and events[-1].upgrade is not None:
+                # The upgrade was declined: go on with the buffered bytes as HTTP/1.1.
+                self.data_received(b"")
+                return
+        cycle = self.deferred
+        if cycle is not None:
+            # Started only now, with the whole packet parsed: its body (if it came along) is
+            # already queued, and a bad request later in the packet never reaches an app.
+            self.deferred = None
+            if self.cycle is cycle and not self.closing:
+                self._launch(cycle, self.eager)
+        if (
+            not events
+            and self.cycle is None
+            and not self.pipeline
+            and self.receiving is None
+            and not self.closing
+            and not self.reading_head
+        ):
+            # Bytes but no complete head: the header-read deadline runs from the first byte.
+            self.reading_head = True
+            self.arm(self.timeout_header_read)
+
+    # -- events from the parser ------------------------------------------------------------
+
+    def _on_upgrade(self, request: Any) -> bool:
+        """A head asks for `Upgrade`; True if a registered protocol took the connection."""
+        token = bytes(request.upgrade).lower()
+        factory = self.upgrades.get(token) or self.upgrades.get(b"*")
+        if factory is None:
+            if token == b"websocket":
+                client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+                self.logger.warning(NO_WEBSOCKET, token.decode("latin-1"), client)
+            return False
+        if not factory(self, request):
+            return False
+        self.upgrading = True
+        return True
+
+    def _on_request(self, request: Any) -> None:
+        self.reading_head = False
+        self.disarm()
+        # The scope is finished here, and only here.
+        scope = self.last_scope = request.scope
+        scope["state"] = self.app_state.copy()
+        if self.asgi_version != "3.0" or self.quirks.spec_version != "2.4":
+            asgi = scope["asgi"]  # the core makes a new one per request
+            asgi["version"] = self.asgi_version
+            asgi["spec_version"] = self.quirks.spec_version
+        if scope["http_version"] == "1.1":
+            scope["extensions"] = {"http.response.trailers": {}}
+        else:
+            scope["extensions"] = {}
+        if self.proxy_trusted and request.forwarded:
+            apply_proxy_headers(scope, self.trusted_proxies)
+        cycle = RequestCycle(
+            self, request, self.writer, self.quirks, self.logger, self.access_log
+        )
+        self.receiving = cycle if request.has_body else None
+        if self.eof:
+            cycle.on_eof()
+        if self.cycle is None:
+            self.cycle = cycle
+            self.deferred = cycle  # data_received launches it once the packet is parsed
+        else:
+            self.pipeline.append(cycle)
+            if len(self.pipeline) >= MAX_PIPELINE:
+                self.pause_reading()
+
+    def _on_body(self, message: dict[str, Any]) -> None:
+        cycle = self.receiving
+        assert cycle is not None
+        if not message["more_body"]:
+            self.receiving = None
+        cycle.on_body(message)
+
+    def _on_error(self, exc: HTTPError) -> None:
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown"
+        self.logger.warning("Invalid HTTP request from %s: %s (%d)", client, exc, exc.status)
+        broken = self.receiving  # a request whose body turned out bad, if any
+        self.receiving = None
+        if broken is not None:
+            broken.on_disconnect()  # its app sees http.disconnect: the body will never be whole
+            if broken is not self.cycle and broken in self.pipeline:
+                self.pipeline.remove(broken)  # never run a request whose body is bad
+        cycle = self.cycle
+        if cycle is None:
+            self.error_response(exc.status)
+        elif cycle is broken:
+            # The request being answered cannot finish: answer the error now if nothing of
+            # its response was started, else cut the connection (no truncated response).
+            if cycle.response_started:
+                self.abort_response()
+            else:
+                cycle.response_started = cycle.response_complete = True
+                if self.deferred is cycle:
+                    self.deferred = None  # bad bytes in the same packet: the app never runs
+                elif not cycle.started:
+                    cycle.abandoned = True  # its task, not run yet, returns at once
+                self.error_response(exc.status)
+        else:
+            self.pending_error = exc  # answered once the responses before it are out
+
+    # -- cycles ----------------------------------------------------------------------------
+
+    def _launch(self, cycle: RequestCycle, eager: bool) -> None:
+        """Run the app for `cycle` (the 503 app past the concurrency limit) in its task."""
+        app = self.app
+        if self.direct_app is not None and not cycle.request.forwarded:
+            app = self.direct_app
+        if self.limit_concurrency is not None and self._overloaded():
+            app = self.quirks.unavailable_app
+            self.logger.warning("Exceeded concurrency limit.")
+        coro = cycle.run_asgi(app)
+        if not self.direct_tasks:
+            task = self._create_task(coro)
+        elif eager:
+            task = _Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg]
+        else:
+            task = _Task(coro, loop=self.loop)
+        if not cycle.finished:  # an eager start may have run the whole request already
+            # run_asgi takes it out of `tasks` when it ends (task_done): cheaper than a done
+            # callback, which costs a loop turn per request.
+            cycle.task = task
+            self.tasks.add(task)
+
+    def _create_task(self, coro: Coroutine[Any, Any, None]) -> Any:
+        if self.quirks.fresh_context:
+            # uvicorn's opt-in workaround for https://github.com/python/cpython/issues/140947
+            # (context variables leaking between tasks): each request starts from an empty one.
+            import contextvars
+
+            return contextvars.Context().run(self.loop.create_task, coro)
+        return self.loop.create_task(coro)
+
+    def _overloaded(self) -> bool:
+        """With a concurrency limit set, whether this request gets the 503."""
+        limit = self.limit_concurrency
+        assert limit is not None
+        # This connection is one of `connections`: the limit counts the others.
+        connections = len(self.connections) + (1 if self.quirks.count_own_connection else 0)
+        return connections > limit or len(self.tasks) >= limit
+
+    # -- For the cycle: ---------------------------------------------------------------------
+
+    def body_queued(self, size: int) -> None:
+        """For the cycle: `size` body bytes wait for the app; reading pauses past HIGH_WATER."""
+        self.buffered_body += size
+        if self.buffered_body > HIGH_WATER:
+            self.pause_reading()
+
+    def body_taken(self, size: int) -> None:
+        """For the cycle: the app took `size` body bytes."""
+        self.buffered_body -= size
+        if self.read_paused:
+            self._maybe_resume_reading()
+
+    def send_continue(self) -> None:
+        """For the cycle: the interim 100 (Continue), at once: the client waits for it."""
+        if self.transport is not None and not self.closing:
+            self.write(CONTINUE)
+            self.flush()
+
+    def task_done(self, cycle: RequestCycle) -> None:
+        """For the cycle: its task has ended (or will never run the app)."""
+        task = cycle.task
+        if task is not None:
+            cycle.task = None  # the task holds the cycle: no reference cycle per request
+            self.tasks.discard(task)
+
+    def current_writer(self) -> Any:
+        """For the cycle: the writer for a response about to start.
+
+        With `headers_from_state`, rebuilt first if the host replaced its default-headers
+        list since: a writer takes its default headers at construction, so a changed list (a
+        new date, once a second) costs one new writer, not a header merge per response.
+        """
+        if (
+            self.quirks.headers_from_state
+            and self.server_state.default_headers is not self.headers_seen
+            and not self.writer.started
+        ):
+            self.writer = self._new_writer()
+        return self.writer
+
+    def response_keep_alive(self, cycle: RequestCycle) -> bool:
+        """For the cycle: whether its response may announce keep-alive.
+
+        No when the client asked to close, when the server is shutting down, or when the
+        request body is not all in and will not be drained (RFC 9112 §9.6: a server that
+        closes after a response should say so in it, "connection: close").
+        """
+        return (
+            cycle.request.keep_alive
+            and not self.shutting_down
+            and (cycle.body_done or self.quirks.drain_unread_body)
+        )
+
+    def response_complete(self, cycle: RequestCycle) -> None:
+        """For the cycle: its response is written; go on with the next request, or close."""
+        self.server_state.total_requests += 1
+        if cycle.body:  # the app never read these: release them for flow control
+            self.buffered_body -= sum(len(message["body"]) for message in cycle.body)
+            cycle.body.clear()
+        if self.transport is None or self.closing:
+            return
+        if not cycle.body_done and not self.quirks.drain_unread_body:
+            self.close(linger=self.quirks.lingering_close)  # the client may still be sending
+            return
+        if not cycle.writer.keep_alive:
+            self.close()
+            return
+        self.cycle = None
+        if self.pipeline:
+            # Not eagerly: an eager start here would nest each pipelined app inside the one
+            # before it, as deep as the pipeline. One loop turn each; their writes coalesce.
+            cycle = self.cycle = self.pipeline.popleft()
+            self._launch(cycle, False)
+            if self.read_paused and len(self.pipeline) < MAX_PIPELINE // 2:
+                self._maybe_resume_reading()
+        elif self.pending_error is not None:
+            self.error_response(self.pending_error.status)
+        elif self.eof:
+            self.close()
+        else:
+            self.arm(self.timeout_keep_alive)
+            if self.read_paused:
+                self._maybe_resume_reading()
+        callback = self.idle_callback
+        if callback is not None and self.cycle is None:
+            self.idle_callback = None
+            callback()
+
+    def error_response(self, status: int) -> None:
+        """For the cycle (and the parser's errors): a response of our own, then close.
+
+        The close lingers (the client may still be sending) except after a header-read
+        timeout, whose client is too slow to deserve it.
+        """
+        if self.transport is None or self.closing:
+            return
+        writer = self.current_writer()
+        try:
+            writer.start(
+                {"type": "http.response.start", "status": status, "headers": [TEXT_PLAIN, CLOSE]},
+                "GET",
+                "1.1",
+                False,
+            )
+            data = writer.body({"type": "http.response.body", "body": REASONS.get(status, b"")})
+        except Exception:  # pragma: no cover - our own messages are valid
+            self.logger.exception("Could not write a %d response", status)
+            data = b""
+        if data:
+            self.write(data)
+        self.close(linger=status != 408 and self.quirks.lingering_close)
+
+    def abort_response(self) -> None:
+        """For the cycle: drop the connection mid-response, so no client trusts a short body."""
+        if self.quirks.abort_closes:
+            self.close()
+        else:
+            self.abort()
+
+    # -- upgrades ---------------------------------------------------------------------------
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once no response is in progress (at once if none is now)."""
+        if self.cycle is None and not self.pipeline:
+            callback()
+        else:
+            self.idle_callback = callback
+            self.pause_reading()
+
+    def hand_over(self) -> bytes:
+        """Give the transport up to an upgrade's protocol; returns the bytes it must parse.
+
+        What was written goes out first; the deadline is dropped; the connection leaves the
+        server's set (the new protocol adds itself). The bytes are everything received after
+        the upgrade's head.
+        """
+        self.disarm()
+        self.flush()
+        self.connections.discard(self)
+        self.deadlines.unwatch(self)
+        self.closing = True  # the transport is no longer ours
+        data = self.parser.unparsed() + bytes(self.upgrade_buffer)
+        self.upgrade_buffer.clear()
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        return data
+
+    # -- the connection --------------------------------------------------------------------
+
+    def hold_flush(self, last: bool) -> bool:
+        if last:
+            # A response ended: the next pipelined one starts now and may join the write.
+            return bool(self.pipeline)
+        # A pipelined request was started and has not run yet: its response may join the
+        # collected write. Its task runs before the next loop turn.
+        cycle = self.cycle
+        return cycle is not None and not cycle.started and not self.closing
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: close now if idle, else once the current response is done.
+
+        A response that has not started yet announces `connection: close`.
+        """
+        self.shutting_down = True
+        if self.cycle is None and not self.pipeline:
+            self.close()
+            return
+        self.pipeline.clear()
+        self.eof = True  # response_complete closes the connection
+
+    def on_timeout(self) -> None:
+        if self.cycle is not None or self.pipeline:
+            return
+        if self.reading_head:
+            self.error_response(408)
+        else:
+            self.close()
+
+    def _maybe_resume_reading(self) -> None:
+        if self.buffered_body < HIGH_WATER and len(self.pipeline) < MAX_PIPELINE:
+            self.resume_reading()
+
