@@ -113,7 +113,13 @@ def extensions() -> list[Extension]:
             shell_extensions(macros),
             include_path=[SHELL_STAGE],
             # Python semantics, so Cython's defaults: negative indexes wrap, bounds are checked.
-            compiler_directives={"language_level": 3, "linetrace": DEBUG},
+            # The .pxd files give the C types; the sources' annotations are for mypy only (to
+            # Cython, `size: int` would mean an exact Python int, not the pxd's C type).
+            compiler_directives={
+                "language_level": 3,
+                "linetrace": DEBUG,
+                "annotation_typing": False,
+            },
             **common,
         )
     )

@@ -102,6 +102,7 @@ class Connection:
         self.out.clear()
         self.out_size = 0
         self.connections.discard(self)
+        self.disarm()
         self.deadlines.unwatch(self)
         waiters = self.drain_waiters
         if waiters:
@@ -228,9 +229,10 @@ class Connection:
 
     def arm(self, timeout: float) -> None:
         """`on_timeout()` after `timeout` seconds (replacing any armed deadline); 0: none."""
-        self.deadlines.arm(self, timeout)
+        self.deadline = self.deadlines.arm(self, timeout)
 
     def disarm(self) -> None:
+        self.deadline = 0.0
         self.deadlines.disarm(self)
 
     def on_deadline(self) -> None:

@@ -2,7 +2,8 @@
 
 Strategy: a connection has at most one deadline at a time (header read, keep-alive idle, or
 the end of a lingering close) and asks its strategy to `arm(conn, timeout)` or `disarm(conn)`
-it; when it passes, the strategy calls `conn.on_deadline()`. Two strategies, chosen once per
+it; when it passes, the strategy calls `conn.on_deadline()`. `arm` returns the value the
+connection keeps in `conn.deadline` (a clock time for the ticker, 0.0 for timers). Two strategies, chosen once per
 connection by `deadlines_for(loop)`:
 - `Ticker`, one per event loop: `arm` only stores `conn.deadline` (a float), and one periodic
   callback checks every watched connection. No timer is created or cancelled per request.
@@ -18,7 +19,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Ticker", "Timers", "deadlines_for", "tick_interval"]
+__all__ = ["Deadlines", "Ticker", "Timers", "deadlines_for", "tick_interval"]
 
 
 def tick_interval(*timeouts: float) -> float:
@@ -27,7 +28,27 @@ def tick_interval(*timeouts: float) -> float:
     return max(0.05, min([1.0] + [t / 4 for t in timeouts if t > 0]))
 
 
-class Ticker:
+class Deadlines:
+    """What a connection asks of its deadline strategy (the base of Ticker and Timers)."""
+
+    def watch(self, conn: Any, interval: float) -> None:
+        """Start enforcing `conn`'s deadlines, looking at least every `interval` seconds."""
+
+    def unwatch(self, conn: Any) -> None:
+        """Stop enforcing `conn`'s deadlines (it is closed)."""
+
+    def arm(self, conn: Any, timeout: float) -> float:
+        """`conn.on_deadline()` about `timeout` seconds from now; 0 or less: no deadline.
+
+        Returns the value for `conn.deadline` (which the connection stores itself).
+        """
+        return 0.0
+
+    def disarm(self, conn: Any) -> None:
+        """No deadline for `conn` until the next `arm` (the connection zeroes `deadline`)."""
+
+
+class Ticker(Deadlines):
     """One periodic callback that enforces the deadlines of many connections.
 
     Args:
@@ -50,7 +71,6 @@ class Ticker:
         self.on_idle: Callable[[], None] | None = None  # called when the last one leaves
 
     def watch(self, conn: Any, interval: float) -> None:
-        """Start enforcing `conn.deadline`, ticking at least every `interval` seconds."""
         self.connections.add(conn)
         if interval < self.interval:
             self.interval = interval
@@ -61,15 +81,14 @@ class Ticker:
             self.handle = self.loop.call_later(self.interval, self.tick)
 
     def unwatch(self, conn: Any) -> None:
-        conn.deadline = 0.0
         self.connections.discard(conn)
 
-    def arm(self, conn: Any, timeout: float) -> None:
-        """`conn.on_deadline()` about `timeout` seconds from now; 0 or less: no deadline."""
-        conn.deadline = self.clock() + timeout if timeout > 0 else 0.0
+    def arm(self, conn: Any, timeout: float) -> float:
+        # Only the value: the tick compares it with the clock.
+        return self.clock() + timeout if timeout > 0 else 0.0
 
     def disarm(self, conn: Any) -> None:
-        conn.deadline = 0.0
+        pass
 
     def tick(self) -> None:
         """Fire every passed deadline; reschedule while connections are watched."""
@@ -84,7 +103,7 @@ class Ticker:
                 self.on_idle()
 
 
-class Timers:
+class Timers(Deadlines):
     """One `call_later` timer per armed deadline, for one connection.
 
     Attributes:
@@ -101,13 +120,13 @@ class Timers:
     def unwatch(self, conn: Any) -> None:
         self.disarm(conn)
 
-    def arm(self, conn: Any, timeout: float) -> None:
+    def arm(self, conn: Any, timeout: float) -> float:
         self.disarm(conn)
         if timeout > 0:
             self.handle = self.loop.call_later(timeout, self._fire, conn)
+        return 0.0  # no value for a ticker to compare: the timer fires by itself
 
     def disarm(self, conn: Any) -> None:
-        conn.deadline = 0.0
         handle = self.handle
         if handle is not None:
             self.handle = None
@@ -129,7 +148,7 @@ def _forget(loop: Any) -> Callable[[], None]:
     return forget
 
 
-def deadlines_for(loop: Any) -> Ticker | Timers:
+def deadlines_for(loop: Any) -> Deadlines:
     """The strategy for a new connection on `loop`: the loop's ticker if it has `time()`, else
     per-connection timers."""
     if not hasattr(loop, "time"):

@@ -60,3 +60,14 @@ cdef class HTTPProtocol(Connection):
     cdef public bytearray upgrade_buffer
     cdef public object idle_callback
     cdef public dict last_scope
+
+    cpdef bint hold_flush(self, bint last)
+    cpdef body_queued(self, Py_ssize_t size)
+    cpdef body_taken(self, Py_ssize_t size)
+    cpdef send_continue(self)
+    cpdef task_done(self, RequestCycle cycle)
+    cpdef current_writer(self)
+    cpdef bint response_keep_alive(self, RequestCycle cycle)
+    cpdef response_complete(self, RequestCycle cycle)
+    cpdef error_response(self, int status)
+    cpdef abort_response(self)

@@ -150,11 +150,9 @@ class RequestCycle:
     """One request/response: the app's `receive` and `send`, and the response state.
 
     Args:
-        conn: The connection; the cycle calls only its "For the cycle:" methods.
+        conn: The connection; the cycle calls only its "For the cycle:" methods, and takes
+            its writer, quirks, logger and access-log switch once, here.
         request: The core's Request (its scope is already finished).
-        quirks: The connection's Quirks.
-        logger: Where app errors are logged.
-        access_log: Log one `sailfish.access` line when the response completes.
     """
 
     __slots__ = (
@@ -184,22 +182,14 @@ class RequestCycle:
         "writer",
     )
 
-    def __init__(
-        self,
-        conn: HTTPProtocol,
-        request: Any,
-        writer: Any,
-        quirks: Quirks,
-        logger: logging.Logger,
-        access_log: bool,
-    ) -> None:
+    def __init__(self, conn: HTTPProtocol, request: Any) -> None:
         self.conn = conn
         self.request = request
         self.scope = request.scope
-        self.writer = writer
-        self.quirks = quirks
-        self.logger = logger
-        self.access_log = access_log
+        self.writer = conn.writer
+        self.quirks = conn.quirks
+        self.logger = conn.logger
+        access_log = self.access_log = conn.access_log
         self.body: deque[dict[str, Any]] | None = None  # made when a body message comes
         self.body_done = not request.has_body  # every body message has arrived
         self.expect_continue = request.expect_continue
@@ -398,7 +388,12 @@ class RequestCycle:
         scope = self.scope
         method, version = scope["method"], scope["http_version"]
         keep_alive = conn.response_keep_alive(self)
-        if quirks is DEFAULT_QUIRKS:
+        if not (
+            quirks.start_before_validation
+            or quirks.log_start is not None
+            or quirks.headers_from_state
+            or quirks.drop_content_length_with_te
+        ):
             self.writer.start(message, method, version, keep_alive)
             self.response_started = True
             self.status = message["status"]
@@ -683,9 +678,7 @@ class HTTPProtocol(Connection):
             scope["extensions"] = {}
         if self.proxy_trusted and request.forwarded:
             apply_proxy_headers(scope, self.trusted_proxies)
-        cycle = RequestCycle(
-            self, request, self.writer, self.quirks, self.logger, self.access_log
-        )
+        cycle = RequestCycle(self, request)
         self.receiving = cycle if request.has_body else None
         if self.eof:
             cycle.on_eof()
@@ -829,9 +822,11 @@ class HTTPProtocol(Connection):
     def response_complete(self, cycle: RequestCycle) -> None:
         """For the cycle: its response is written; go on with the next request, or close."""
         self.server_state.total_requests += 1
-        if cycle.body:  # the app never read these: release them for flow control
-            self.buffered_body -= sum(len(message["body"]) for message in cycle.body)
-            cycle.body.clear()
+        body = cycle.body
+        if body:  # the app never read these: release them for flow control
+            for message in body:
+                self.buffered_body -= len(message["body"])
+            body.clear()
         if self.transport is None or self.closing:
             return
         if not cycle.body_done and not self.quirks.drain_unread_body:
