@@ -18,6 +18,11 @@ from sailfish.errors import ConfigError, StartupError
 from sailfish.server import Server
 
 CLI = [sys.executable, "-c", "import sys; from sailfish.cli import main; sys.exit(main())"]
+LIFESPAN_FAILS = (
+    "async def app(scope, receive, send):\n"
+    "    await receive()\n"
+    "    await send({'type': 'lifespan.startup.failed', 'message': 'no database'})\n"
+)
 
 
 @pytest.fixture
@@ -269,6 +274,70 @@ def test_process_app_import_error_keeps_traceback(tmp_path: Path) -> None:
     assert "Traceback" in result.stderr and "sf_cli_missing_dependency" in result.stderr
 
 
+def test_process_loop_factory_import_string(tmp_path: Path) -> None:
+    (tmp_path / "sf_cli_loop.py").write_text(
+        "import asyncio, sys\n"
+        "def new_loop():\n"
+        "    print('custom loop made', file=sys.stderr)\n"
+        "    return asyncio.new_event_loop()\n"
+    )
+    (tmp_path / "sf_cli_life.py").write_text(LIFESPAN_FAILS)
+    # The loop is made before --app-dir is applied, so the factory is found through the cwd.
+    argv = ["sf_cli_life:app", "--port", "0", "--loop", "sf_cli_loop:new_loop"]
+    result = run_cli(*argv, cwd=tmp_path)
+    assert result.returncode == 3, result.stderr  # got as far as the lifespan: the loop ran
+    assert "custom loop made" in result.stderr
+
+
+def test_loop_import_string_reaches_the_config(captured: list[Config]) -> None:
+    assert cli.main(["m:a", "--loop", "mypkg.loops:new_loop"]) == 0
+    assert captured[0].loop == "mypkg.loops:new_loop"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(
+            ["--loop", "trio"],
+            'Error: --loop must be one of auto, uvloop, asyncio or "module:attr", not "trio"',
+            id="bad_loop",
+        ),
+        pytest.param(
+            ["--forwarded-allow-ips", "not-an-ip"],
+            'Error: --forwarded-allow-ips: "not-an-ip" is not an IP address, a network (CIDR), '
+            '"*" or "unix:"',
+            id="forwarded_name",
+        ),
+        pytest.param(
+            ["--forwarded-allow-ips", "10.0.0.1, 10.0.0.0/33"],
+            'Error: --forwarded-allow-ips: "10.0.0.0/33" is not an IP address, a network (CIDR), '
+            '"*" or "unix:"',
+            id="forwarded_bad_network",
+        ),
+        pytest.param(
+            ["--log-level", "loud"],
+            "Error: --log-level must be one of critical, error, warning, info, debug, trace, "
+            'not "loud"',
+            id="bad_log_level",
+        ),
+    ],
+)
+def test_bad_values_are_one_line_exit_2(
+    captured: list[Config], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert cli.main(["m:a", *argv]) == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert not captured
+
+
+def test_bad_env_value_is_one_line_exit_2(
+    captured: list[Config], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "proxy.internal")
+    assert cli.main(["m:a"]) == 2
+    assert '"proxy.internal" is not an IP address' in capsys.readouterr().err
+
+
 def test_process_port_in_use(tmp_path: Path) -> None:
     (tmp_path / "sf_cli_app.py").write_text("async def app(scope, receive, send): pass\n")
     with socket.socket() as other:
@@ -290,11 +359,7 @@ def test_process_bad_option() -> None:
 
 
 def test_process_lifespan_failure_exits_3(tmp_path: Path) -> None:
-    (tmp_path / "sf_cli_life.py").write_text(
-        "async def app(scope, receive, send):\n"
-        "    await receive()\n"
-        "    await send({'type': 'lifespan.startup.failed', 'message': 'no database'})\n"
-    )
+    (tmp_path / "sf_cli_life.py").write_text(LIFESPAN_FAILS)
     result = run_cli("sf_cli_life:app", "--app-dir", str(tmp_path), "--port", "0")
     assert result.returncode == 3
     assert result.stderr.splitlines()[-1] == "Error: application startup failed: no database"

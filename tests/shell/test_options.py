@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
-from sailfish import options
+from sailfish import cli, options
 from sailfish.config import Config
 from sailfish.errors import ConfigError
 from sailfish.options import BY_NAME, OPTIONS, from_gunicorn, from_uvicorn
@@ -66,6 +67,19 @@ def test_every_option_reaches_the_config_through_from_options(opt: Any) -> None:
     holder = config if opt.group is None else getattr(config, opt.group)
     expected = opt.convert(value) if opt.convert else value
     assert getattr(holder, opt.attribute) == expected
+
+
+def test_help_shows_every_flag_default_and_env_var() -> None:
+    result = CliRunner().invoke(cli.command, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for opt in OPTIONS:
+        assert opt.cli_flag.split("/")[0] in text
+        for name in opt.envvars:
+            assert name in text
+    assert "[env var: SAILFISH_MAX_REQUEST_LINE; default: 8190]" in text
+    assert "default: ($FORWARDED_ALLOW_IPS or 127.0.0.1)" in text
+    assert "--loop [auto|uvloop|asyncio|module:attr]" in text
 
 
 def test_docs_options_md_is_current() -> None:
