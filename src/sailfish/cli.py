@@ -5,13 +5,14 @@ Strategy: one click command whose options are built from the options table
 there, so the CLI cannot drift from `Config`. click parses types; the table validates values
 (`Config.validate()`), so a bad value reads the same from the CLI, the environment or
 `sailfish.run()`. `main()` is the process boundary: usage and config errors print one line and
-return 2, startup failures one line and return 3, never with a traceback; an exception from
-the app itself keeps its traceback.
+return 2, startup failures one line and return 3, never with a sailfish traceback; an app
+module that raises while importing gets its own traceback above the line.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ import click
 
 from sailfish.config import Config
 from sailfish.errors import ConfigError, StartupError
+from sailfish.importer import AppImportError
 from sailfish.options import OPTIONS, Option
 
 EXIT_USAGE = 2
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         0 on a clean shutdown, 2 for usage and configuration errors, 3 for startup failures
-        (bind, lifespan), 130 when interrupted before the server could handle signals.
+        (bind, lifespan, an app module that raises while importing), 130 when interrupted
+        before the server could handle signals.
     """
     try:
         result = command.main(args=argv, prog_name="sailfish", standalone_mode=False)
@@ -135,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"Error: {_one_line(exc)}", err=True)
         return EXIT_USAGE
     except StartupError as exc:
+        if isinstance(exc, AppImportError) and exc.__cause__ is not None:
+            cause = exc.__cause__
+            traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
         click.echo(f"Error: {_one_line(exc)}", err=True)
         return EXIT_STARTUP
     return result if isinstance(result, int) else 0

@@ -134,8 +134,10 @@ class Config(Settings):
 
         Raises:
             ConfigError: the app cannot be found, is not callable, or looks like a factory
-                without --factory. Exceptions raised by the app's own import or factory
-                propagate unchanged.
+                without --factory.
+            AppImportError: the app's module exists but raised while importing (a
+                StartupError; the module's exception is its `__cause__`). Exceptions raised
+                by the factory propagate unchanged.
         """
         if self.loaded:
             return

@@ -267,11 +267,36 @@ def test_process_bad_attribute(tmp_path: Path) -> None:
     )
 
 
-def test_process_app_import_error_keeps_traceback(tmp_path: Path) -> None:
-    (tmp_path / "sf_cli_broken.py").write_text("import sf_cli_missing_dependency\n")
+@pytest.mark.parametrize(
+    ("source", "last_line"),
+    [
+        pytest.param(
+            "import os\n\n\ndef setup():\n    import sf_cli_missing_dependency\n\n\nsetup()\n",
+            'Error: importing "sf_cli_broken" raised ModuleNotFoundError: '
+            "No module named 'sf_cli_missing_dependency'",
+            id="missing_dependency",
+        ),
+        pytest.param(
+            "x = (\n",
+            'Error: importing "sf_cli_broken" raised SyntaxError: '
+            "'(' was never closed (sf_cli_broken.py, line 1)",
+            id="syntax_error",
+        ),
+    ],
+)
+def test_process_app_module_that_raises_exits_3_with_its_traceback(
+    tmp_path: Path, source: str, last_line: str
+) -> None:
+    (tmp_path / "sf_cli_broken.py").write_text(source)
     result = run_cli("sf_cli_broken:app", "--app-dir", str(tmp_path))
-    assert result.returncode == 1
-    assert "Traceback" in result.stderr and "sf_cli_missing_dependency" in result.stderr
+    assert result.returncode == 3, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[-1] == last_line
+    assert [line for line in lines if line.startswith("Error")] == [last_line]
+    # The module's own traceback, without click's, sailfish's or importlib's frames.
+    assert 'sf_cli_broken.py", line' in result.stderr
+    for frame in ("click", "sailfish/", "importlib"):
+        assert not [line for line in lines if line.startswith("  File") and frame in line]
 
 
 def test_process_loop_factory_import_string(tmp_path: Path) -> None:
