@@ -5,8 +5,8 @@ grouped into `HTTPSettings`, `Limits`, `Timeouts`) plus the application and what
 computes. Creating a Config does no I/O (it only reads env fallbacks such as
 FORWARDED_ALLOW_IPS). `validate()` raises `ConfigError` with one readable sentence and is called
 before any socket is bound; `load()` reads --env-file, imports the app, applies --factory,
-adapts ASGI 2, sets up the trusted proxies and stores the result as `loaded_app`. Library
-code raises; only cli.py exits.
+adapts ASGI 2, sets up the trusted proxies and stores the result as `loaded_app` (and its
+interface as `asgi_version`). Library code raises; only cli.py exits.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import inspect
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sailfish.errors import ConfigError
 from sailfish.importer import import_from_string
@@ -73,6 +73,8 @@ class Config(Settings):
     Attributes:
         app: The application, or its "module:attr" import string.
         loaded_app: Set by `load()`: the ASGI 3 callable the protocol calls.
+        asgi_version: Set by `load()`: "2.0" for an ASGI 2 app (wrapped in ASGI2Middleware),
+            else "3.0"; what `scope["asgi"]["version"]` says.
         trusted_proxies: Set by `load()`: the peers whose proxy headers count, or None.
         loaded: Whether `load()` has run.
     """
@@ -80,6 +82,9 @@ class Config(Settings):
     app: Any
 
     loaded_app: ASGIApp = field(init=False, repr=False, compare=False)
+    asgi_version: Literal["2.0", "3.0"] = field(
+        init=False, default="3.0", repr=False, compare=False
+    )
     trusted_proxies: TrustedHosts | None = field(
         init=False, default=None, repr=False, compare=False
     )
@@ -127,7 +132,7 @@ class Config(Settings):
             raise ConfigError("--uds is not supported on Windows")
 
     def load(self) -> None:
-        """Import and wrap the application; sets `loaded_app`.
+        """Import and wrap the application; sets `loaded_app` and `asgi_version`.
 
         Order: --env-file into os.environ (existing variables win), --app-dir onto sys.path,
         import APP, call it if --factory, adapt ASGI 2, set up the trusted proxies.
@@ -165,6 +170,7 @@ class Config(Settings):
             interface = "asgi3" if _is_asgi3(app) else "asgi2"
         if interface == "asgi2":
             app = ASGI2Middleware(app)
+        self.asgi_version = "2.0" if interface == "asgi2" else "3.0"
         # Proxy headers are applied by the protocol, which decides once per connection whether
         # the peer is trusted, instead of a middleware that would ask on every request.
         self.trusted_proxies = (

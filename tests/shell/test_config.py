@@ -301,3 +301,28 @@ def test_env_file_errors(tmp_path: Path) -> None:
         load_env_file(str(env))
     with pytest.raises(ConfigError, match="--env-file .*missing"):
         load_env_file(str(tmp_path / "missing"))
+
+
+# -- interface detection: asgi_version -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("app", "version"),
+    [
+        pytest.param(asgi3_app, "3.0", id="asgi3_function"),
+        pytest.param(ASGI3Instance(), "3.0", id="asgi3_instance"),
+        pytest.param(asgi2_app, "2.0", id="asgi2_function"),
+        pytest.param(ASGI2Class, "2.0", id="asgi2_class"),
+    ],
+)
+def test_load_stores_the_asgi_version(app: Any, version: str) -> None:
+    config = Config.from_options(app, proxy_headers=False)
+    assert config.asgi_version == "3.0"  # before load()
+    config.load()
+    assert config.asgi_version == version
+
+
+def test_forced_interface_sets_the_asgi_version() -> None:
+    config = Config(asgi3_app, interface="asgi2")
+    config.load()
+    assert config.asgi_version == "2.0"
