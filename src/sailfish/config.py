@@ -5,8 +5,8 @@ grouped into `HTTPSettings`, `Limits`, `Timeouts`) plus the application and what
 computes. Creating a Config does no I/O (it only reads env fallbacks such as
 FORWARDED_ALLOW_IPS). `validate()` raises `ConfigError` with one readable sentence and is called
 before any socket is bound; `load()` reads --env-file, imports the app, applies --factory,
-adapts ASGI 2, sets up the trusted proxies and stores the result as `loaded_app` (and its
-interface as `asgi_version`). Library code raises; only cli.py exits.
+refuses WSGI callables, adapts ASGI 2, sets up the trusted proxies and stores the result as
+`loaded_app` (and its interface as `asgi_version`). Library code raises; only cli.py exits.
 """
 
 from __future__ import annotations
@@ -135,11 +135,12 @@ class Config(Settings):
         """Import and wrap the application; sets `loaded_app` and `asgi_version`.
 
         Order: --env-file into os.environ (existing variables win), --app-dir onto sys.path,
-        import APP, call it if --factory, adapt ASGI 2, set up the trusted proxies.
+        import APP, call it if --factory, refuse a WSGI app, adapt ASGI 2, set up the
+        trusted proxies.
 
         Raises:
-            ConfigError: the app cannot be found, is not callable, or looks like a factory
-                without --factory.
+            ConfigError: the app cannot be found, is not callable, looks like a factory
+                without --factory, or (with --interface auto) looks like a WSGI app.
             AppImportError: the app's module exists but raised while importing (a
                 StartupError; the module's exception is its `__cause__`). Exceptions raised
                 by the factory propagate unchanged.
@@ -167,7 +168,15 @@ class Config(Settings):
 
         interface = self.interface
         if interface == "auto":
-            interface = "asgi3" if _is_asgi3(app) else "asgi2"
+            if _is_asgi3(app):
+                interface = "asgi3"
+            elif (reason := _wsgi_reason(app)) is not None:
+                raise ConfigError(
+                    f"{name} looks like a WSGI application ({reason}); sailfish serves ASGI "
+                    "apps (WSGI support: --interface wsgi, not yet available)"
+                )
+            else:
+                interface = "asgi2"
         if interface == "asgi2":
             app = ASGI2Middleware(app)
         self.asgi_version = "2.0" if interface == "asgi2" else "3.0"
@@ -188,6 +197,43 @@ def _takes_no_arguments(app: Any) -> bool:
         return not inspect.signature(app).parameters
     except (TypeError, ValueError):  # pragma: no cover (builtins without signatures)
         return False
+
+
+# First parameter names of WSGI callables in the wild (PEP 3333 calls them environ and
+# start_response; the names are not part of the spec, so either one is enough).
+_WSGI_FIRST = frozenset(("environ", "env", "environment", "wsgi_environ", "request_environ"))
+_WSGI_SECOND = frozenset(("start_response", "start", "respond", "start_fn"))
+
+
+def _wsgi_reason(app: Any) -> str | None:
+    """Why `app` looks like a WSGI application, or None if it does not.
+
+    Checked only once an app is known not to be ASGI 3: Flask/werkzeug-style objects
+    (`wsgi_app`), Django's WSGIHandler, and callables (or classes, PEP 3333 allows them)
+    taking two positional parameters named like (environ, start_response). An ASGI 2 app
+    takes one (`scope`), so it is never mistaken for one.
+    """
+    for kind in type(app).__mro__:
+        if kind.__name__ == "WSGIHandler" and kind.__module__.startswith("django."):
+            return "it is Django's WSGIHandler; use django.core.asgi.get_asgi_application()"
+    if not inspect.isclass(app) and callable(getattr(app, "wsgi_app", None)):
+        return "it has a wsgi_app method, as Flask and werkzeug apps do"
+    try:
+        signature = inspect.signature(app)
+    except (TypeError, ValueError):  # pragma: no cover (builtins without signatures)
+        return None
+    positional = [
+        parameter
+        for parameter in signature.parameters.values()
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [parameter for parameter in positional if parameter.default is parameter.empty]
+    if len(positional) < 2 or len(required) > 2:
+        return None
+    first, second = positional[0].name.lower(), positional[1].name.lower()
+    if first in _WSGI_FIRST or second in _WSGI_SECOND:
+        return f"it takes ({positional[0].name}, {positional[1].name})"
+    return None
 
 
 def _is_asgi3(app: Any) -> bool:

@@ -363,6 +363,34 @@ def test_bad_env_value_is_one_line_exit_2(
     assert '"proxy.internal" is not an IP address' in capsys.readouterr().err
 
 
+FLASK_APP = "from flask import Flask\napp = Flask(__name__)\n"
+WSGI_FUNCTION = (
+    "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'hi']\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        pytest.param(
+            FLASK_APP, "it has a wsgi_app method, as Flask and werkzeug apps do", id="flask"
+        ),
+        pytest.param(WSGI_FUNCTION, "it takes (environ, start_response)", id="function"),
+    ],
+)
+def test_process_wsgi_app_is_refused(tmp_path: Path, source: str, reason: str) -> None:
+    if "flask" in source:
+        pytest.importorskip("flask")
+    (tmp_path / "sf_cli_wsgi.py").write_text(source)
+    result = run_cli("sf_cli_wsgi:app", "--app-dir", str(tmp_path), "--port", "0")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: sf_cli_wsgi:app looks like a WSGI application ({reason}); sailfish serves "
+        "ASGI apps (WSGI support: --interface wsgi, not yet available)"
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_process_port_in_use(tmp_path: Path) -> None:
     (tmp_path / "sf_cli_app.py").write_text("async def app(scope, receive, send): pass\n")
     with socket.socket() as other:
