@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -389,6 +390,41 @@ def test_process_wsgi_app_is_refused(tmp_path: Path, source: str, reason: str) -
         "ASGI apps (WSGI support: --interface wsgi, not yet available)"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_process_root_only_log_config_receives_sailfish_logs(tmp_path: Path) -> None:
+    log_file = tmp_path / "root.log"
+    (tmp_path / "logging.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "formatters": {"plain": {"format": "ROOT %(name)s %(levelname)s %(message)s"}},
+                "handlers": {
+                    "file": {
+                        "class": "logging.FileHandler",
+                        "filename": str(log_file),
+                        "formatter": "plain",
+                    }
+                },
+                "root": {"handlers": ["file"], "level": "INFO"},
+            }
+        )
+    )
+    (tmp_path / "sf_cli_life.py").write_text(LIFESPAN_FAILS)
+    result = run_cli(
+        "sf_cli_life:app",
+        "--app-dir",
+        str(tmp_path),
+        "--port",
+        "0",
+        "--log-config",
+        str(tmp_path / "logging.json"),
+    )
+    assert result.returncode == 3
+    logged = log_file.read_text()
+    assert "ROOT sailfish.error INFO Started server process" in logged
+    assert "ROOT sailfish.error INFO Waiting for application startup." in logged
+    assert "Started server process" not in result.stderr  # not the default handler too
 
 
 def test_process_port_in_use(tmp_path: Path) -> None:
