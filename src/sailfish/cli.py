@@ -1,26 +1,39 @@
 """The `sailfish` command line: options -> Config -> Server.run(); the only place that exits.
 
-Strategy: one click command whose options map one-to-one onto `Config.from_options` keyword
-names, each readable from a SAILFISH_* environment variable (`auto_envvar_prefix`). Defaults
-come from the config dataclasses so they are written once. `main()` is the process boundary:
-usage and config errors print one line and return 2, startup failures one line and return 3,
-never with a traceback; an exception from the app itself keeps its traceback.
+Strategy: one click command whose options are built from the options table
+(`sailfish.options.OPTIONS`): flag, type, default, help and environment variables come from
+there, so the CLI cannot drift from `Config`. click parses types; the table validates values
+(`Config.validate()`), so a bad value reads the same from the CLI, the environment or
+`sailfish.run()`. `main()` is the process boundary: usage and config errors print one line and
+return 2, startup failures one line and return 3, never with a sailfish traceback; an app
+module that raises while importing gets its own traceback above the line.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
-from sailfish.config import INTERFACE_CHOICES, LIFESPAN_CHOICES, Config, Limits, Timeouts
+from sailfish.config import Config
 from sailfish.errors import ConfigError, StartupError
-from sailfish.logging import LOG_LEVELS
-from sailfish.loops import LOOP_CHOICES
+from sailfish.importer import AppImportError
+from sailfish.options import OPTIONS, Option
 
 EXIT_USAGE = 2
 EXIT_STARTUP = 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CLICK_TYPES: dict[str, click.ParamType[Any]] = {
+    "int": click.INT,
+    "float": click.FLOAT,
+    "str": click.STRING,
+    "any": click.STRING,
+}
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -32,207 +45,52 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit(0)
 
 
+def _lower(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def click_option(opt: Option) -> Callable[[F], F]:
+    """The click option for one entry of the table."""
+    kwargs: dict[str, Any] = {"help": opt.help, "show_envvar": True}
+    if len(opt.envvars) > 1:  # the automatic SAILFISH_<NAME> plus others: list them all
+        kwargs["envvar"] = list(opt.envvars)
+    if opt.kind == "bool":
+        kwargs["default"] = opt.default
+        if "/" not in opt.cli_flag:
+            kwargs["is_flag"] = True
+    elif opt.multiple:
+        kwargs["multiple"] = True
+    else:
+        kwargs["default"] = opt.default
+        if opt.path:
+            kwargs["type"] = click.Path(exists=True, dir_okay=False)
+        else:
+            kwargs["type"] = _CLICK_TYPES[opt.kind]
+        if opt.metavar is not None:
+            kwargs["metavar"] = opt.metavar
+        elif opt.choices:
+            kwargs["metavar"] = f"[{'|'.join(opt.choices)}]"
+        elif opt.unit == "seconds":
+            kwargs["metavar"] = "SECONDS"
+        if opt.none_means is not None or opt.env_fallback is not None:
+            kwargs["show_default"] = opt.default_text()
+    if not opt.case_sensitive:
+        kwargs["callback"] = _lower
+    return click.option(opt.cli_flag, opt.name, **kwargs)
+
+
+def _with_table_options(function: F) -> F:
+    for opt in reversed(OPTIONS):
+        function = click_option(opt)(function)
+    return function
+
+
 @click.command(
     context_settings={"auto_envvar_prefix": "SAILFISH", "show_default": True},
     help="Serve the ASGI application APP, given as module:attribute (e.g. main:app).",
 )
 @click.argument("app", envvar="SAILFISH_APP")
-@click.option("--host", default="127.0.0.1", show_envvar=True, help="Address to bind.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8000,
-    show_envvar=True,
-    help="Port to bind; 0 picks a free one.",
-)
-@click.option(
-    "--uds",
-    type=str,
-    default=None,
-    show_envvar=True,
-    help="Bind to this unix socket path instead of host and port.",
-)
-@click.option(
-    "--fd",
-    type=click.IntRange(min=0),
-    default=None,
-    show_envvar=True,
-    help="Serve on this already bound socket file descriptor.",
-)
-@click.option(
-    "--loop",
-    type=click.Choice(LOOP_CHOICES),
-    default="auto",
-    show_envvar=True,
-    help="Event loop; auto prefers uvloop.",
-)
-@click.option(
-    "--lifespan",
-    type=click.Choice(LIFESPAN_CHOICES),
-    default="auto",
-    show_envvar=True,
-    help="ASGI lifespan: auto uses it when the app supports it.",
-)
-@click.option(
-    "--interface",
-    type=click.Choice(INTERFACE_CHOICES),
-    default="auto",
-    show_envvar=True,
-    help="Application interface.",
-)
-@click.option(
-    "--factory",
-    is_flag=True,
-    default=False,
-    show_envvar=True,
-    help="APP is a callable that returns the application.",
-)
-@click.option(
-    "--root-path",
-    default="",
-    show_envvar=True,
-    help="ASGI root_path, for an app mounted below a path prefix.",
-)
-@click.option(
-    "--proxy-headers/--no-proxy-headers",
-    default=True,
-    show_envvar=True,
-    help="Take the client address and scheme from Forwarded / X-Forwarded-* "
-    "sent by a trusted proxy.",
-)
-@click.option(
-    "--forwarded-allow-ips",
-    default=None,
-    show_envvar=True,
-    help="Trusted proxies: comma-separated IPs, networks, '*' or 'unix:' "
-    "[default: $FORWARDED_ALLOW_IPS or 127.0.0.1].",
-)
-@click.option(
-    "--timeout-keep-alive",
-    type=click.FloatRange(min=0),
-    default=Timeouts.keep_alive,
-    show_envvar=True,
-    help="Close idle keep-alive connections after this many seconds.",
-)
-@click.option(
-    "--timeout-header-read",
-    type=click.FloatRange(min=0, min_open=True),
-    default=Timeouts.header_read,
-    show_envvar=True,
-    help="Close a connection whose request head takes longer than this.",
-)
-@click.option(
-    "--timeout-graceful-shutdown",
-    type=click.FloatRange(min=0),
-    default=None,
-    show_envvar=True,
-    help="On shutdown, cancel what still runs after this many seconds.",
-)
-@click.option(
-    "--limit-concurrency",
-    type=click.IntRange(min=1),
-    default=None,
-    show_envvar=True,
-    help="Answer 503 beyond this many connections or tasks.",
-)
-@click.option(
-    "--backlog",
-    type=click.IntRange(min=1),
-    default=Limits.backlog,
-    show_envvar=True,
-    help="Listen backlog.",
-)
-@click.option(
-    "--max-request-line",
-    type=click.IntRange(min=1),
-    default=Limits.max_request_line,
-    show_envvar=True,
-    help="Longest request line in bytes (414 beyond).",
-)
-@click.option(
-    "--max-header-size",
-    type=click.IntRange(min=1),
-    default=Limits.max_header_size,
-    show_envvar=True,
-    help="Largest header section in bytes (431 beyond).",
-)
-@click.option(
-    "--max-headers",
-    type=click.IntRange(min=1),
-    default=Limits.max_headers,
-    show_envvar=True,
-    help="Most header fields (431 beyond).",
-)
-@click.option(
-    "--max-body-size",
-    type=click.IntRange(min=0),
-    default=None,
-    show_envvar=True,
-    help="Largest request body in bytes (413 beyond); no limit by default.",
-)
-@click.option(
-    "--max-chunk-ext-size",
-    type=click.IntRange(min=0),
-    default=Limits.max_chunk_ext_size,
-    show_envvar=True,
-    help="Longest chunk extension in bytes (400 beyond).",
-)
-@click.option(
-    "--max-trailer-size",
-    type=click.IntRange(min=0),
-    default=Limits.max_trailer_size,
-    show_envvar=True,
-    help="Largest trailer section in bytes (431 beyond).",
-)
-@click.option(
-    "--header",
-    "headers",
-    multiple=True,
-    show_envvar=True,
-    help='Add a response header to every response: "name:value" (repeatable).',
-)
-@click.option(
-    "--server-header/--no-server-header",
-    default=True,
-    show_envvar=True,
-    help="Send the server header.",
-)
-@click.option(
-    "--date-header/--no-date-header", default=True, show_envvar=True, help="Send the date header."
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(list(LOG_LEVELS), case_sensitive=False),
-    default="info",
-    show_envvar=True,
-    help="Log level of the sailfish loggers.",
-)
-@click.option(
-    "--access-log/--no-access-log",
-    default=True,
-    show_envvar=True,
-    help="Log one line per response.",
-)
-@click.option(
-    "--log-config",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    show_envvar=True,
-    help="Logging configuration: .json, .yaml/.yml or .ini file.",
-)
-@click.option(
-    "--app-dir",
-    default=".",
-    show_envvar=True,
-    help="Look for APP in this directory (put first on sys.path).",
-)
-@click.option(
-    "--env-file",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    show_envvar=True,
-    help="Load KEY=VALUE lines into the environment first.",
-)
+@_with_table_options
 @click.option(
     "--version",
     is_flag=True,
@@ -246,7 +104,9 @@ def command(app: str, **options: Any) -> None:
     from sailfish.server import Server
 
     options["headers"] = list(options["headers"])
-    Server(Config.from_options(app, **options)).run()
+    config = Config.from_options(app, **options)
+    config.validate()
+    Server(config).run()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -261,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         0 on a clean shutdown, 2 for usage and configuration errors, 3 for startup failures
-        (bind, lifespan), 130 when interrupted before the server could handle signals.
+        (bind, lifespan, an app module that raises while importing), 130 when interrupted
+        before the server could handle signals.
     """
     try:
         result = command.main(args=argv, prog_name="sailfish", standalone_mode=False)
@@ -277,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"Error: {_one_line(exc)}", err=True)
         return EXIT_USAGE
     except StartupError as exc:
+        if isinstance(exc, AppImportError) and exc.__cause__ is not None:
+            cause = exc.__cause__
+            traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
         click.echo(f"Error: {_one_line(exc)}", err=True)
         return EXIT_STARTUP
     return result if isinstance(result, int) else 0

@@ -1,60 +1,36 @@
-"""Server configuration: dataclasses grouped by concern, validation, and app loading.
+"""Server configuration: the settings of options.py, plus app loading.
 
-Strategy: `Config` holds every setting; the groups (`HTTPSettings`, `Limits`, `Timeouts`) are
-what the protocol reads per connection. Creating a Config does no I/O (it only reads the
-FORWARDED_ALLOW_IPS default from the environment). `validate()` raises `ConfigError` with one
-readable sentence and is called before any socket is bound; `load()` reads --env-file, imports
-the app, applies --factory, adapts ASGI 2, sets up the trusted proxies and stores the
-result as `loaded_app`. Library code raises; only cli.py exits.
+Strategy: `Config` is `options.Settings` (every setting, declared once in the options table,
+grouped into `HTTPSettings`, `Limits`, `Timeouts`) plus the application and what `load()`
+computes. Creating a Config does no I/O (it only reads env fallbacks such as
+FORWARDED_ALLOW_IPS). `validate()` raises `ConfigError` with one readable sentence and is called
+before any socket is bound; `load()` reads --env-file, imports the app, applies --factory,
+refuses WSGI callables, adapts ASGI 2, sets up the trusted proxies and stores the result as
+`loaded_app` (and its interface as `asgi_version`). Library code raises; only cli.py exits.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
-import re
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sailfish.errors import ConfigError
 from sailfish.importer import import_from_string
-from sailfish.logging import LOG_LEVELS
-from sailfish.loops import LOOP_CHOICES
 from sailfish.middleware import ASGI2Middleware, ASGIApp, TrustedHosts
-
-LIFESPAN_CHOICES = ("auto", "on", "off")
-INTERFACE_CHOICES = ("auto", "asgi3", "asgi2")
-
-# RFC 9110 §5.1: field-name = token; §5.5: field-value has no CR, LF, NUL or other controls.
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
-
-
-def parse_header(text: str) -> tuple[bytes, bytes]:
-    """Parse one `--header "name:value"` into a validated (lower-case name, value) pair.
-
-    Raises:
-        ConfigError: no colon, a name that is not a token, or a value with control bytes.
-    """
-    name, sep, value = text.partition(":")
-    if not sep:
-        raise ConfigError(f'--header "{text}" must be in format "name:value"')
-    try:
-        pair = (name.strip().lower().encode("latin-1"), value.strip().encode("latin-1"))
-    except UnicodeEncodeError:
-        raise ConfigError(f'--header "{text}" must be Latin-1 text') from None
-    _check_header(*pair)
-    return pair
-
-
-def _check_header(name: bytes, value: bytes) -> None:
-    shown = f"{name.decode('latin-1')!r}: {value.decode('latin-1')!r}"
-    if not _TOKEN.fullmatch(name):
-        raise ConfigError(f"--header {shown}: the name must be a non-empty token")
-    if not _FIELD_VALUE.fullmatch(value):
-        raise ConfigError(f"--header {shown}: the value must not contain CR, LF, NUL or controls")
+from sailfish.options import (
+    GROUPS,
+    INTERFACE_CHOICES,
+    LIFESPAN_CHOICES,
+    HTTPSettings,
+    Limits,
+    Settings,
+    Timeouts,
+    parse_header,
+    split_options,
+)
 
 
 def load_env_file(path: str) -> dict[str, str]:
@@ -88,232 +64,53 @@ def load_env_file(path: str) -> dict[str, str]:
 
 
 @dataclass
-class HTTPSettings:
-    """What the server adds to every response.
-
-    Attributes:
-        server_header: Send `server: sailfish` unless the app sets its own.
-        date_header: Send `date` unless the app sets its own.
-        default_headers: Extra (name, value) fields for every response, from `--header`.
-    """
-
-    server_header: bool = True
-    date_header: bool = True
-    default_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-    def validate(self) -> None:
-        """Raises ConfigError if a default header is not a valid field."""
-        for pair in self.default_headers:
-            if (
-                not isinstance(pair, tuple)
-                or len(pair) != 2
-                or not all(isinstance(part, bytes) for part in pair)
-            ):
-                raise ConfigError(f"default header {pair!r} must be a (bytes, bytes) pair")
-            _check_header(*pair)
-
-
-@dataclass
-class Limits:
-    """Size and count limits; each protects a buffer or the process.
-
-    Attributes:
-        max_request_line: Longest request line in bytes (414 beyond).
-        max_header_size: Largest header section in bytes (431 beyond).
-        max_headers: Most header fields (431 beyond).
-        max_body_size: Largest request body in bytes (413 beyond); None for no limit.
-        max_chunk_ext_size: Longest chunk extension in bytes (400 beyond).
-        max_trailer_size: Largest trailer section in bytes (431 beyond).
-        concurrency: Most concurrent connections and tasks before answering 503; None: no limit.
-        backlog: The listen backlog.
-    """
-
-    max_request_line: int = 8190
-    max_header_size: int = 65536
-    max_headers: int = 100
-    max_body_size: int | None = None
-    max_chunk_ext_size: int = 4096
-    max_trailer_size: int = 8192
-    concurrency: int | None = None
-    backlog: int = 2048
-
-    def validate(self) -> None:
-        """Raises ConfigError if a limit is not a positive integer (or None where allowed)."""
-        for name, flag, minimum, optional in (
-            ("max_request_line", "--max-request-line", 1, False),
-            ("max_header_size", "--max-header-size", 1, False),
-            ("max_headers", "--max-headers", 1, False),
-            ("max_body_size", "--max-body-size", 0, True),
-            ("max_chunk_ext_size", "--max-chunk-ext-size", 0, False),
-            ("max_trailer_size", "--max-trailer-size", 0, False),
-            ("concurrency", "--limit-concurrency", 1, True),
-            ("backlog", "--backlog", 1, False),
-        ):
-            value = getattr(self, name)
-            if value is None and optional:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"{flag} must be an integer >= {minimum}, not {value!r}")
-
-
-@dataclass
-class Timeouts:
-    """Deadlines, in seconds.
-
-    Attributes:
-        keep_alive: Close an idle keep-alive connection after this long.
-        header_read: Close a connection whose request head is not complete after this long.
-        graceful_shutdown: On shutdown, cancel what is still running after this long;
-            None waits until a second signal.
-    """
-
-    keep_alive: float = 5.0
-    header_read: float = 10.0
-    graceful_shutdown: float | None = None
-
-    def validate(self) -> None:
-        """Raises ConfigError if a timeout is negative or not a number."""
-        for name, flag, positive, optional in (
-            ("keep_alive", "--timeout-keep-alive", False, False),
-            ("header_read", "--timeout-header-read", True, False),
-            ("graceful_shutdown", "--timeout-graceful-shutdown", False, True),
-        ):
-            value = getattr(self, name)
-            if value is None and optional:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{flag} must be a number of seconds, not {value!r}")
-            if value < 0 or (positive and value == 0):
-                raise ConfigError(
-                    f"{flag} must be {'> 0' if positive else '>= 0'} seconds, not {value!r}"
-                )
-
-
-# Flat option names (the CLI's, as keyword arguments of `run()`) -> (group, attribute).
-_GROUPED_OPTIONS: dict[str, tuple[str, str]] = {
-    "server_header": ("http", "server_header"),
-    "date_header": ("http", "date_header"),
-    "headers": ("http", "default_headers"),
-    "max_request_line": ("limits", "max_request_line"),
-    "max_header_size": ("limits", "max_header_size"),
-    "max_headers": ("limits", "max_headers"),
-    "max_body_size": ("limits", "max_body_size"),
-    "max_chunk_ext_size": ("limits", "max_chunk_ext_size"),
-    "max_trailer_size": ("limits", "max_trailer_size"),
-    "limit_concurrency": ("limits", "concurrency"),
-    "backlog": ("limits", "backlog"),
-    "timeout_keep_alive": ("timeouts", "keep_alive"),
-    "timeout_header_read": ("timeouts", "header_read"),
-    "timeout_graceful_shutdown": ("timeouts", "graceful_shutdown"),
-}
-
-
-def _header_pairs(headers: Iterable[Any]) -> list[tuple[bytes, bytes]]:
-    pairs: list[tuple[bytes, bytes]] = []
-    for item in headers:
-        if isinstance(item, str):
-            pairs.append(parse_header(item))
-        elif isinstance(item, tuple | list) and len(item) == 2:
-            name, value = (
-                part.encode("latin-1") if isinstance(part, str) else part for part in item
-            )
-            pairs.append((bytes(name).lower(), bytes(value)))
-        else:
-            raise ConfigError(f'header {item!r} must be "name:value" or a (name, value) pair')
-    return pairs
-
-
-@dataclass
-class Config:
+class Config(Settings):
     """Everything the server needs to run one application.
+
+    Every setting is a keyword argument (see `options.Settings` and docs/options.md); only
+    the app is positional: `Config("main:app", port=8080)`.
 
     Attributes:
         app: The application, or its "module:attr" import string.
-        host: Address to bind (IPv4, IPv6 or a name); ignored with `uds` or `fd`.
-        port: TCP port to bind; 0 picks a free one.
-        uds: Path of a unix socket to bind instead of host/port.
-        fd: An already bound socket's file descriptor to serve on.
-        loop: "auto", "uvloop", "asyncio" or "module:attr" (a loop factory).
-        lifespan: "auto" (use it if the app supports it), "on" (required) or "off".
-        interface: "auto", "asgi3" or "asgi2".
-        factory: `app` names a callable returning the application.
-        root_path: The ASGI root_path, for apps mounted below a path prefix.
-        proxy_headers: Trust Forwarded / X-Forwarded-* from `forwarded_allow_ips`.
-        forwarded_allow_ips: Trusted proxies ("*", IPs, networks, "unix:"); None means the
-            FORWARDED_ALLOW_IPS environment variable, else "127.0.0.1".
-        log_level: Level of the sailfish loggers, or None to keep the configuration's.
-        access_log: Log one line per response on `sailfish.access`.
-        log_config: A dictConfig dict or a .json/.yaml/.ini file path.
-        app_dir: Directory put first on sys.path before importing the app.
-        env_file: A KEY=VALUE file loaded into the environment before importing the app
-            (variables already set win).
-        http: What the server adds to responses.
-        limits: Size and count limits.
-        timeouts: Deadlines.
         loaded_app: Set by `load()`: the ASGI 3 callable the protocol calls.
+        asgi_version: Set by `load()`: "2.0" for an ASGI 2 app (wrapped in ASGI2Middleware),
+            else "3.0"; what `scope["asgi"]["version"]` says.
+        trusted_proxies: Set by `load()`: the peers whose proxy headers count, or None.
+        loaded: Whether `load()` has run.
     """
 
     app: Any
-    host: str = "127.0.0.1"
-    port: int = 8000
-    uds: str | None = None
-    fd: int | None = None
-    loop: str = "auto"
-    lifespan: str = "auto"
-    interface: str = "auto"
-    factory: bool = False
-    root_path: str = ""
-    proxy_headers: bool = True
-    forwarded_allow_ips: str | list[str] | None = None
-    log_level: str | int | None = "info"
-    access_log: bool = True
-    log_config: str | dict[str, Any] | None = None
-    app_dir: str | None = "."
-    env_file: str | None = None
-    http: HTTPSettings = field(default_factory=HTTPSettings)
-    limits: Limits = field(default_factory=Limits)
-    timeouts: Timeouts = field(default_factory=Timeouts)
 
     loaded_app: ASGIApp = field(init=False, repr=False, compare=False)
+    asgi_version: Literal["2.0", "3.0"] = field(
+        init=False, default="3.0", repr=False, compare=False
+    )
     trusted_proxies: TrustedHosts | None = field(
         init=False, default=None, repr=False, compare=False
     )
     loaded: bool = field(init=False, default=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.forwarded_allow_ips is None:
-            self.forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-
     @classmethod
     def from_options(cls, app: Any, **options: Any) -> Config:
         """Build a Config from flat, CLI-style keyword arguments.
 
-        Accepts every `Config` field plus the grouped settings under their CLI names
-        (`limit_concurrency`, `timeout_keep_alive`, `headers` as "name:value" strings, ...).
+        Accepts every option of the table under its flat name (`limit_concurrency`,
+        `timeout_keep_alive`, `headers` as "name:value" strings or pairs, ...) and the
+        group objects themselves (`http=`, `limits=`, `timeouts=`).
 
         Raises:
             ConfigError: an unknown option or a malformed header.
         """
-        groups: dict[str, dict[str, Any]] = {"http": {}, "limits": {}, "timeouts": {}}
-        direct: dict[str, Any] = {}
-        fields = set(cls.__dataclass_fields__) - {"app", "loaded_app", "loaded"}
-        for name, value in options.items():
-            if name in _GROUPED_OPTIONS:
-                group, attribute = _GROUPED_OPTIONS[name]
-                if name == "headers":
-                    value = _header_pairs(value or ())
-                groups[group][attribute] = value
-            elif name in fields:
-                direct[name] = value
-            else:
+        direct, groups = split_options(options)
+        for name in direct:
+            if name not in cls.__dataclass_fields__ or not cls.__dataclass_fields__[name].init:
                 raise ConfigError(f'unknown option "{name}"')
-        return cls(
-            app,
-            http=direct.pop("http", None) or HTTPSettings(**groups["http"]),
-            limits=direct.pop("limits", None) or Limits(**groups["limits"]),
-            timeouts=direct.pop("timeouts", None) or Timeouts(**groups["timeouts"]),
-            **direct,
-        )
+            if name == "app":
+                raise ConfigError('unknown option "app"')
+        for name, group_cls in GROUPS.items():
+            given = direct.pop(name, None)
+            direct[name] = given or group_cls(**groups[name])
+        return cls(app, **direct)
 
     @property
     def is_unix_socket(self) -> bool:
@@ -328,49 +125,25 @@ class Config:
         """
         if self.app is None or (isinstance(self.app, str) and not self.app.strip()):
             raise ConfigError("APP is required, for example main:app")
-        if isinstance(self.port, bool) or not isinstance(self.port, int):
-            raise ConfigError(f"--port must be an integer, not {self.port!r}")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"--port must be between 0 and 65535, not {self.port}")
-        if not isinstance(self.host, str) or not self.host:
-            raise ConfigError("--host must be a non-empty address or name")
+        self.validate_options()
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd cannot be used together")
         if self.uds is not None and sys.platform == "win32":  # pragma: no cover
             raise ConfigError("--uds is not supported on Windows")
-        if self.fd is not None and (
-            isinstance(self.fd, bool) or not isinstance(self.fd, int) or self.fd < 0
-        ):
-            raise ConfigError(f"--fd must be a non-negative integer, not {self.fd!r}")
-        if self.loop not in LOOP_CHOICES and ":" not in self.loop:
-            raise ConfigError(
-                f'--loop must be one of {", ".join(LOOP_CHOICES)} or "module:attr", '
-                f'not "{self.loop}"'
-            )
-        _check_choice("--lifespan", self.lifespan, LIFESPAN_CHOICES)
-        _check_choice("--interface", self.interface, INTERFACE_CHOICES)
-        if self.root_path and not self.root_path.startswith("/"):
-            raise ConfigError(f'--root-path must start with "/", not "{self.root_path}"')
-        if self.root_path.endswith("/"):
-            raise ConfigError(f'--root-path must not end with "/": "{self.root_path}"')
-        if isinstance(self.log_level, str) and self.log_level.lower() not in LOG_LEVELS:
-            raise ConfigError(
-                f'--log-level must be one of {", ".join(LOG_LEVELS)}, not "{self.log_level}"'
-            )
-        self.http.validate()
-        self.limits.validate()
-        self.timeouts.validate()
 
     def load(self) -> None:
-        """Import and wrap the application; sets `loaded_app`.
+        """Import and wrap the application; sets `loaded_app` and `asgi_version`.
 
         Order: --env-file into os.environ (existing variables win), --app-dir onto sys.path,
-        import APP, call it if --factory, adapt ASGI 2, set up the trusted proxies.
+        import APP, call it if --factory, refuse a WSGI app, adapt ASGI 2, set up the
+        trusted proxies.
 
         Raises:
-            ConfigError: the app cannot be found, is not callable, or looks like a factory
-                without --factory. Exceptions raised by the app's own import or factory
-                propagate unchanged.
+            ConfigError: the app cannot be found, is not callable, looks like a factory
+                without --factory, or (with --interface auto) looks like a WSGI app.
+            AppImportError: the app's module exists but raised while importing (a
+                StartupError; the module's exception is its `__cause__`). Exceptions raised
+                by the factory propagate unchanged.
         """
         if self.loaded:
             return
@@ -395,9 +168,18 @@ class Config:
 
         interface = self.interface
         if interface == "auto":
-            interface = "asgi3" if _is_asgi3(app) else "asgi2"
+            if _is_asgi3(app):
+                interface = "asgi3"
+            elif (reason := _wsgi_reason(app)) is not None:
+                raise ConfigError(
+                    f"{name} looks like a WSGI application ({reason}); sailfish serves ASGI "
+                    "apps (WSGI support: --interface wsgi, not yet available)"
+                )
+            else:
+                interface = "asgi2"
         if interface == "asgi2":
             app = ASGI2Middleware(app)
+        self.asgi_version = "2.0" if interface == "asgi2" else "3.0"
         # Proxy headers are applied by the protocol, which decides once per connection whether
         # the peer is trusted, instead of a middleware that would ask on every request.
         self.trusted_proxies = (
@@ -405,11 +187,6 @@ class Config:
         )
         self.loaded_app = app
         self.loaded = True
-
-
-def _check_choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f'{flag} must be one of {", ".join(choices)}, not "{value}"')
 
 
 def _takes_no_arguments(app: Any) -> bool:
@@ -420,6 +197,43 @@ def _takes_no_arguments(app: Any) -> bool:
         return not inspect.signature(app).parameters
     except (TypeError, ValueError):  # pragma: no cover (builtins without signatures)
         return False
+
+
+# First parameter names of WSGI callables in the wild (PEP 3333 calls them environ and
+# start_response; the names are not part of the spec, so either one is enough).
+_WSGI_FIRST = frozenset(("environ", "env", "environment", "wsgi_environ", "request_environ"))
+_WSGI_SECOND = frozenset(("start_response", "start", "respond", "start_fn"))
+
+
+def _wsgi_reason(app: Any) -> str | None:
+    """Why `app` looks like a WSGI application, or None if it does not.
+
+    Checked only once an app is known not to be ASGI 3: Flask/werkzeug-style objects
+    (`wsgi_app`), Django's WSGIHandler, and callables (or classes, PEP 3333 allows them)
+    taking two positional parameters named like (environ, start_response). An ASGI 2 app
+    takes one (`scope`), so it is never mistaken for one.
+    """
+    for kind in type(app).__mro__:
+        if kind.__name__ == "WSGIHandler" and kind.__module__.startswith("django."):
+            return "it is Django's WSGIHandler; use django.core.asgi.get_asgi_application()"
+    if not inspect.isclass(app) and callable(getattr(app, "wsgi_app", None)):
+        return "it has a wsgi_app method, as Flask and werkzeug apps do"
+    try:
+        signature = inspect.signature(app)
+    except (TypeError, ValueError):  # pragma: no cover (builtins without signatures)
+        return None
+    positional = [
+        parameter
+        for parameter in signature.parameters.values()
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [parameter for parameter in positional if parameter.default is parameter.empty]
+    if len(positional) < 2 or len(required) > 2:
+        return None
+    first, second = positional[0].name.lower(), positional[1].name.lower()
+    if first in _WSGI_FIRST or second in _WSGI_SECOND:
+        return f"it takes ({positional[0].name}, {positional[1].name})"
+    return None
 
 
 def _is_asgi3(app: Any) -> bool:

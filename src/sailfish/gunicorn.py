@@ -2,8 +2,9 @@
 
 Strategy: gunicorn keeps its process model (the arbiter forks, binds, restarts and times out
 workers); each worker process runs one `sailfish.server.Server` on the sockets gunicorn bound,
-configured from gunicorn's settings (keep-alive, graceful timeout, backlog, forwarded IPs,
-request-line and field-count limits), as uvicorn's `UvicornWorker` does for uvicorn. The
+configured from gunicorn's settings through the options table's gunicorn mapping
+(`options.from_gunicorn`: keep-alive, graceful timeout, backlog, forwarded IPs, request-line and
+field-count limits), as uvicorn's `UvicornWorker` does for uvicorn. The
 server's `on_tick` hook is the gunicorn heartbeat (`notify()`, at most once a second) and
 enforces `--max-requests` (gunicorn's jitter included) and a dead parent; signals are the
 server's (SIGTERM/SIGINT graceful, a second one forces) plus SIGQUIT (gunicorn's quick
@@ -27,14 +28,15 @@ from typing import Any
 from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 from gunicorn.workers.base import Worker as BaseWorker  # type: ignore[import-untyped]
 
-from sailfish.config import Config, Limits, Timeouts
+from sailfish.config import Config
 from sailfish.errors import SailfishError
+from sailfish.options import GUNICORN_GRACE_MARGIN, from_gunicorn
 from sailfish.server import Server
 
 __all__ = ["Worker"]
 
 NOTIFY_INTERVAL = 1.0  # seconds between heartbeats; gunicorn's --timeout is 30 s by default
-GRACE_MARGIN = 1.0  # finish before the arbiter's SIGKILL at --graceful-timeout
+GRACE_MARGIN = GUNICORN_GRACE_MARGIN  # finish before the arbiter's SIGKILL at --graceful-timeout
 
 
 class _WorkerServer(Server):
@@ -106,26 +108,13 @@ class Worker(BaseWorker):  # type: ignore[misc]
             logger.setLevel(source.level)
             logger.propagate = False
 
-        cfg = self.cfg
-        limits = Limits(
-            max_request_line=cfg.limit_request_line or Limits.max_request_line,
-            max_headers=cfg.limit_request_fields or Limits.max_headers,
-            backlog=cfg.backlog or Limits.backlog,
-        )
-        timeouts = Timeouts(
-            keep_alive=float(cfg.keepalive),
-            graceful_shutdown=max(float(cfg.graceful_timeout) - GRACE_MARGIN, 0.0),
-        )
-        self.config = Config(
-            app=None,  # gunicorn loads the app in the worker process; see run()
+        self.config = Config.from_options(
+            None,  # gunicorn loads the app in the worker process; see run()
             app_dir=None,
             log_config=None,
             log_level=None,
             access_log=bool(self.log.access_log.handlers),
-            forwarded_allow_ips=cfg.forwarded_allow_ips,
-            limits=limits,
-            timeouts=timeouts,
-            **self.CONFIG_KWARGS,
+            **{**from_gunicorn(self.cfg), **self.CONFIG_KWARGS},
         )
 
     def init_signals(self) -> None:

@@ -4,19 +4,41 @@ Strategy: `import_from_string` imports the module, then walks the (possibly dott
 path. Every mistake the user can fix on the command line is an `ImportFromStringError` (a
 `ConfigError`, so the CLI prints one line and exits 2) whose message says what to change. A
 module that exists but fails to import (an ImportError *inside* the app, a SyntaxError, any
-exception at import time) is the app's bug: it propagates untouched, with its traceback.
+exception at import time) is the app's bug: an `AppImportError` (a `StartupError`, exit 3)
+whose `__cause__` is the module's exception, its traceback trimmed to the module's own frames
+for the CLI to print above the one-line error.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+from types import TracebackType
 from typing import Any
 
-from sailfish.errors import ConfigError
+from sailfish.errors import ConfigError, StartupError
 
 
 class ImportFromStringError(ConfigError):
     """The "module:attr" string is malformed or names something that does not exist."""
+
+
+class AppImportError(StartupError):
+    """The module exists but raised while being imported; `__cause__` is what it raised."""
+
+
+# Frames of the import machinery above the module's own code: not what the user needs to see.
+_MACHINERY = (os.path.normcase(__file__), os.path.normcase(importlib.__file__ or ""))
+
+
+def _module_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the first frame that is not this module or importlib's."""
+    while tb is not None and (
+        os.path.normcase(tb.tb_frame.f_code.co_filename) in _MACHINERY
+        or tb.tb_frame.f_code.co_filename.startswith("<frozen importlib")
+    ):
+        tb = tb.tb_next
+    return tb
 
 
 def import_from_string(import_str: Any) -> Any:
@@ -33,6 +55,7 @@ def import_from_string(import_str: Any) -> Any:
     Raises:
         ImportFromStringError: the string is not `module:attr`, the module itself does not
             exist, or it has no such attribute.
+        AppImportError: the module exists but its import raised (`__cause__`).
     """
     if not isinstance(import_str, str):
         return import_str
@@ -51,11 +74,13 @@ def import_from_string(import_str: Any) -> Any:
         # a module the app itself fails to find is the app's bug and keeps its traceback.
         missing = exc.name or ""
         if missing != module_str and not module_str.startswith(missing + "."):
-            raise
+            raise _raised_while_importing(module_str, exc) from exc
         raise ImportFromStringError(
             f'could not import module "{module_str}": no module named "{missing}" '
             "(check the name, the current directory or --app-dir)"
         ) from None
+    except Exception as exc:
+        raise _raised_while_importing(module_str, exc) from exc
 
     instance: Any = module
     for attr in attrs_str.split("."):
@@ -68,4 +93,12 @@ def import_from_string(import_str: Any) -> Any:
     return instance
 
 
-__all__ = ["ImportFromStringError", "import_from_string"]
+def _raised_while_importing(module_str: str, exc: BaseException) -> AppImportError:
+    exc.__traceback__ = _module_frames(exc.__traceback__)
+    what = " ".join(str(exc).split())
+    return AppImportError(
+        f'importing "{module_str}" raised {type(exc).__name__}' + (f": {what}" if what else "")
+    )
+
+
+__all__ = ["AppImportError", "ImportFromStringError", "import_from_string"]

@@ -3,7 +3,9 @@
 Strategy: sailfish logs to two loggers, `sailfish.error` (everything about the server: startup,
 shutdown, bad requests, app exceptions) and `sailfish.access` (one record per response, emitted
 by the protocol with the fields below in `extra`). `configure_logging` applies the default
-dictConfig, or the user's `--log-config` (JSON, YAML or ini), then the level. Formatters never
+dictConfig, then the user's `--log-config` (JSON, YAML or ini), then the level. A user config
+that names no `sailfish*` logger configures the root logger only: sailfish's loggers then drop
+their own handlers and propagate, so the user's handlers get their records. Formatters never
 do I/O of their own; colour is used only when the stream is a TTY.
 
 Access record contract (the protocol emits exactly this):
@@ -179,14 +181,52 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
-def _load_config_file(path: str) -> None:
+SAILFISH_LOGGERS = ("sailfish", ERROR_LOGGER, ACCESS_LOGGER)
+
+
+def _is_sailfish_logger(name: str) -> bool:
+    return name == "sailfish" or name.startswith("sailfish.")
+
+
+def _dict_names_sailfish(config: Any) -> bool:
+    loggers = config.get("loggers") if isinstance(config, dict) else None
+    return isinstance(loggers, dict) and any(_is_sailfish_logger(str(name)) for name in loggers)
+
+
+def _ini_names_sailfish(path: str) -> bool:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+        keys = parser.get("loggers", "keys", fallback="")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return False  # fileConfig reports the error
+    for key in (key.strip() for key in keys.split(",")):
+        qualname = parser.get(f"logger_{key}", "qualname", fallback="")
+        if key and key != "root" and _is_sailfish_logger(qualname.strip()):
+            return True
+    return False
+
+
+def _propagate_to_root() -> None:
+    """sailfish's loggers hand their records to the root logger's handlers only."""
+    for name in SAILFISH_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()  # the defaults, already closed by the user's dictConfig
+        logger.propagate = True
+        logger.disabled = False  # dictConfig's disable_existing_loggers was not about us
+
+
+def _load_config_file(path: str) -> bool:
+    """Apply a config file; returns whether it configures a sailfish logger."""
     if not os.path.exists(path):
         raise ConfigError(f"--log-config {path}: no such file")
     lower = path.lower()
     try:
         if lower.endswith(".json"):
             with open(path, encoding="utf-8") as file:
-                logging.config.dictConfig(json.load(file))
+                config = json.load(file)
+            logging.config.dictConfig(config)
+            return _dict_names_sailfish(config)
         elif lower.endswith((".yaml", ".yml")):
             try:
                 yaml = importlib.import_module("yaml")
@@ -196,9 +236,12 @@ def _load_config_file(path: str) -> None:
                     'pip install pyyaml (or pip install "sailfish[standard]")'
                 ) from None
             with open(path, encoding="utf-8") as file:
-                logging.config.dictConfig(yaml.safe_load(file))
+                config = yaml.safe_load(file)
+            logging.config.dictConfig(config)
+            return _dict_names_sailfish(config)
         else:
             logging.config.fileConfig(path, disable_existing_loggers=False)
+            return _ini_names_sailfish(path)
     except ConfigError:
         raise
     except (OSError, ValueError, TypeError, KeyError, AttributeError, ImportError) as exc:
@@ -240,8 +283,9 @@ def configure_logging(
     Args:
         log_config: None for the default configuration; a dict for `dictConfig`; or the path
             of a `.json` / `.yaml` / `.yml` file (dictConfig) or any other file (ini, for
-            `fileConfig`). The default is applied first in every case, so a user file only
-            needs to say what it changes.
+            `fileConfig`). The default is applied first, so a user file that configures a
+            `sailfish*` logger only needs to say what it changes; one that configures none
+            (only the root logger) gets sailfish's records through propagation instead.
         log_level: Level for the sailfish loggers ("info", "debug", ..., or an int); None
             leaves what the configuration says.
         access_log: False silences `sailfish.access` entirely.
@@ -250,17 +294,21 @@ def configure_logging(
         ConfigError: the file is missing or invalid, YAML without PyYAML, or a bad level.
     """
     logging.config.dictConfig(deepcopy(LOGGING_CONFIG))
+    names_sailfish = True
     if isinstance(log_config, dict):
         try:
             logging.config.dictConfig(log_config)
         except (ValueError, TypeError, KeyError, AttributeError, ImportError) as exc:
             raise ConfigError(f"--log-config: {_one_line(exc)}") from exc
+        names_sailfish = _dict_names_sailfish(log_config)
     elif log_config is not None:
-        _load_config_file(log_config)
+        names_sailfish = _load_config_file(os.fspath(log_config))
+    if not names_sailfish:
+        _propagate_to_root()
 
     if log_level is not None:
         number = level_number(log_level)
-        for name in ("sailfish", ERROR_LOGGER, ACCESS_LOGGER):
+        for name in SAILFISH_LOGGERS:
             logging.getLogger(name).setLevel(number)
     access = logging.getLogger(ACCESS_LOGGER)
     access.disabled = not access_log
@@ -272,6 +320,7 @@ __all__ = [
     "ERROR_LOGGER",
     "LOGGING_CONFIG",
     "LOG_LEVELS",
+    "SAILFISH_LOGGERS",
     "TRACE_LOG_LEVEL",
     "AccessFormatter",
     "DefaultFormatter",

@@ -34,13 +34,39 @@ def _parse_address(text: str) -> IPAddress | None:
         return None
 
 
+TrustedEntry = tuple[str, IPAddress | IPNetwork | str]
+
+
+def parse_trusted_entry(entry: str) -> TrustedEntry:
+    """Classify one entry of a trusted-hosts list, as `TrustedHosts` reads it.
+
+    Returns:
+        ("any", "*"), ("address", IPv4Address | IPv6Address), ("network", IPv4Network |
+        IPv6Network), or ("literal", the stripped text) for anything else: "unix:", or a name
+        compared as text (a network with bad bits, such as "10.0.0.1/99", is a literal too).
+    """
+    entry = entry.strip()
+    if entry == "*":
+        return ("any", entry)
+    if (address := _parse_address(entry)) is not None:
+        return ("address", address)
+    if "/" in entry:
+        try:
+            return ("network", ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            pass
+    return ("literal", entry)
+
+
 class TrustedHosts:
     """A set of trusted peers: "*", IP addresses, CIDR networks and literal names.
 
     Args:
         trusted_hosts: A comma-separated string or a list of entries. "*" trusts every peer;
             "unix:" trusts peers on a unix socket; an entry that is neither an address nor a
-            network is compared as a literal string (e.g. a hostname a proxy writes).
+            network is compared as a literal string (e.g. a hostname a proxy writes). The
+            server's own settings refuse such names (`--forwarded-allow-ips`); the class keeps
+            them for hosts that pass their own lists (uvicorn's accepts names).
     """
 
     def __init__(self, trusted_hosts: str | list[str]) -> None:
@@ -51,20 +77,17 @@ class TrustedHosts:
         self.networks: set[IPNetwork] = set()
         self.literals: set[str] = set()
         for raw in entries:
-            entry = raw.strip()
-            if not entry:
+            if not raw.strip():
                 continue
-            if entry == "*":
+            kind, value = parse_trusted_entry(raw)
+            if kind == "any":
                 self.always_trust = True
-            elif (address := _parse_address(entry)) is not None:
-                self.addresses.add(address)
-            elif "/" in entry:
-                try:
-                    self.networks.add(ipaddress.ip_network(entry, strict=False))
-                except ValueError:
-                    self.literals.add(entry)
+            elif isinstance(value, IPAddress):
+                self.addresses.add(value)
+            elif isinstance(value, IPNetwork):
+                self.networks.add(value)
             else:
-                self.literals.add(entry)
+                self.literals.add(value)
 
     def __contains__(self, host: object) -> bool:
         """Whether `host` (a str address or name; None for a unix-socket peer) is trusted."""
@@ -267,4 +290,5 @@ __all__ = [
     "TrustedHosts",
     "apply_proxy_headers",
     "parse_forwarded",
+    "parse_trusted_entry",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -18,6 +19,11 @@ from sailfish.errors import ConfigError, StartupError
 from sailfish.server import Server
 
 CLI = [sys.executable, "-c", "import sys; from sailfish.cli import main; sys.exit(main())"]
+LIFESPAN_FAILS = (
+    "async def app(scope, receive, send):\n"
+    "    await receive()\n"
+    "    await send({'type': 'lifespan.startup.failed', 'message': 'no database'})\n"
+)
 
 
 @pytest.fixture
@@ -262,11 +268,163 @@ def test_process_bad_attribute(tmp_path: Path) -> None:
     )
 
 
-def test_process_app_import_error_keeps_traceback(tmp_path: Path) -> None:
-    (tmp_path / "sf_cli_broken.py").write_text("import sf_cli_missing_dependency\n")
+@pytest.mark.parametrize(
+    ("source", "last_line"),
+    [
+        pytest.param(
+            "import os\n\n\ndef setup():\n    import sf_cli_missing_dependency\n\n\nsetup()\n",
+            'Error: importing "sf_cli_broken" raised ModuleNotFoundError: '
+            "No module named 'sf_cli_missing_dependency'",
+            id="missing_dependency",
+        ),
+        pytest.param(
+            "x = (\n",
+            'Error: importing "sf_cli_broken" raised SyntaxError: '
+            "'(' was never closed (sf_cli_broken.py, line 1)",
+            id="syntax_error",
+        ),
+    ],
+)
+def test_process_app_module_that_raises_exits_3_with_its_traceback(
+    tmp_path: Path, source: str, last_line: str
+) -> None:
+    (tmp_path / "sf_cli_broken.py").write_text(source)
     result = run_cli("sf_cli_broken:app", "--app-dir", str(tmp_path))
-    assert result.returncode == 1
-    assert "Traceback" in result.stderr and "sf_cli_missing_dependency" in result.stderr
+    assert result.returncode == 3, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[-1] == last_line
+    assert [line for line in lines if line.startswith("Error")] == [last_line]
+    # The module's own traceback, without click's, sailfish's or importlib's frames.
+    assert 'sf_cli_broken.py", line' in result.stderr
+    for frame in ("click", "sailfish/", "importlib"):
+        assert not [line for line in lines if line.startswith("  File") and frame in line]
+
+
+def test_process_loop_factory_import_string(tmp_path: Path) -> None:
+    (tmp_path / "sf_cli_loop.py").write_text(
+        "import asyncio, sys\n"
+        "def new_loop():\n"
+        "    print('custom loop made', file=sys.stderr)\n"
+        "    return asyncio.new_event_loop()\n"
+    )
+    (tmp_path / "sf_cli_life.py").write_text(LIFESPAN_FAILS)
+    # The loop is made before --app-dir is applied, so the factory is found through the cwd.
+    argv = ["sf_cli_life:app", "--port", "0", "--loop", "sf_cli_loop:new_loop"]
+    result = run_cli(*argv, cwd=tmp_path)
+    assert result.returncode == 3, result.stderr  # got as far as the lifespan: the loop ran
+    assert "custom loop made" in result.stderr
+
+
+def test_loop_import_string_reaches_the_config(captured: list[Config]) -> None:
+    assert cli.main(["m:a", "--loop", "mypkg.loops:new_loop"]) == 0
+    assert captured[0].loop == "mypkg.loops:new_loop"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(
+            ["--loop", "trio"],
+            'Error: --loop must be one of auto, uvloop, asyncio or "module:attr", not "trio"',
+            id="bad_loop",
+        ),
+        pytest.param(
+            ["--forwarded-allow-ips", "not-an-ip"],
+            'Error: --forwarded-allow-ips: "not-an-ip" is not an IP address, a network (CIDR), '
+            '"*" or "unix:"',
+            id="forwarded_name",
+        ),
+        pytest.param(
+            ["--forwarded-allow-ips", "10.0.0.1, 10.0.0.0/33"],
+            'Error: --forwarded-allow-ips: "10.0.0.0/33" is not an IP address, a network (CIDR), '
+            '"*" or "unix:"',
+            id="forwarded_bad_network",
+        ),
+        pytest.param(
+            ["--log-level", "loud"],
+            "Error: --log-level must be one of critical, error, warning, info, debug, trace, "
+            'not "loud"',
+            id="bad_log_level",
+        ),
+    ],
+)
+def test_bad_values_are_one_line_exit_2(
+    captured: list[Config], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert cli.main(["m:a", *argv]) == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert not captured
+
+
+def test_bad_env_value_is_one_line_exit_2(
+    captured: list[Config], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "proxy.internal")
+    assert cli.main(["m:a"]) == 2
+    assert '"proxy.internal" is not an IP address' in capsys.readouterr().err
+
+
+FLASK_APP = "from flask import Flask\napp = Flask(__name__)\n"
+WSGI_FUNCTION = (
+    "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'hi']\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        pytest.param(
+            FLASK_APP, "it has a wsgi_app method, as Flask and werkzeug apps do", id="flask"
+        ),
+        pytest.param(WSGI_FUNCTION, "it takes (environ, start_response)", id="function"),
+    ],
+)
+def test_process_wsgi_app_is_refused(tmp_path: Path, source: str, reason: str) -> None:
+    if "flask" in source:
+        pytest.importorskip("flask")
+    (tmp_path / "sf_cli_wsgi.py").write_text(source)
+    result = run_cli("sf_cli_wsgi:app", "--app-dir", str(tmp_path), "--port", "0")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: sf_cli_wsgi:app looks like a WSGI application ({reason}); sailfish serves "
+        "ASGI apps (WSGI support: --interface wsgi, not yet available)"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_process_root_only_log_config_receives_sailfish_logs(tmp_path: Path) -> None:
+    log_file = tmp_path / "root.log"
+    (tmp_path / "logging.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "formatters": {"plain": {"format": "ROOT %(name)s %(levelname)s %(message)s"}},
+                "handlers": {
+                    "file": {
+                        "class": "logging.FileHandler",
+                        "filename": str(log_file),
+                        "formatter": "plain",
+                    }
+                },
+                "root": {"handlers": ["file"], "level": "INFO"},
+            }
+        )
+    )
+    (tmp_path / "sf_cli_life.py").write_text(LIFESPAN_FAILS)
+    result = run_cli(
+        "sf_cli_life:app",
+        "--app-dir",
+        str(tmp_path),
+        "--port",
+        "0",
+        "--log-config",
+        str(tmp_path / "logging.json"),
+    )
+    assert result.returncode == 3
+    logged = log_file.read_text()
+    assert "ROOT sailfish.error INFO Started server process" in logged
+    assert "ROOT sailfish.error INFO Waiting for application startup." in logged
+    assert "Started server process" not in result.stderr  # not the default handler too
 
 
 def test_process_port_in_use(tmp_path: Path) -> None:
@@ -290,11 +448,7 @@ def test_process_bad_option() -> None:
 
 
 def test_process_lifespan_failure_exits_3(tmp_path: Path) -> None:
-    (tmp_path / "sf_cli_life.py").write_text(
-        "async def app(scope, receive, send):\n"
-        "    await receive()\n"
-        "    await send({'type': 'lifespan.startup.failed', 'message': 'no database'})\n"
-    )
+    (tmp_path / "sf_cli_life.py").write_text(LIFESPAN_FAILS)
     result = run_cli("sf_cli_life:app", "--app-dir", str(tmp_path), "--port", "0")
     assert result.returncode == 3
     assert result.stderr.splitlines()[-1] == "Error: application startup failed: no database"

@@ -301,3 +301,94 @@ def test_env_file_errors(tmp_path: Path) -> None:
         load_env_file(str(env))
     with pytest.raises(ConfigError, match="--env-file .*missing"):
         load_env_file(str(tmp_path / "missing"))
+
+
+# -- interface detection: asgi_version, WSGI refused -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("app", "version"),
+    [
+        pytest.param(asgi3_app, "3.0", id="asgi3_function"),
+        pytest.param(ASGI3Instance(), "3.0", id="asgi3_instance"),
+        pytest.param(asgi2_app, "2.0", id="asgi2_function"),
+        pytest.param(ASGI2Class, "2.0", id="asgi2_class"),
+    ],
+)
+def test_load_stores_the_asgi_version(app: Any, version: str) -> None:
+    config = Config.from_options(app, proxy_headers=False)
+    assert config.asgi_version == "3.0"  # before load()
+    config.load()
+    assert config.asgi_version == version
+
+
+def test_forced_interface_sets_the_asgi_version() -> None:
+    config = Config(asgi3_app, interface="asgi2")
+    config.load()
+    assert config.asgi_version == "2.0"
+
+
+def wsgi_function(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("200 OK", [])
+    return [b""]
+
+
+class WSGIClass:  # PEP 3333: "an application object may be ... a class"
+    def __init__(self, environ: Any, start_response: Any) -> None:
+        self.environ = environ
+
+    def __iter__(self) -> Any:
+        return iter([b""])
+
+
+class WSGIInstance:
+    def __call__(self, env: Any, start_fn: Any) -> list[bytes]:
+        return [b""]
+
+
+def test_asgi2_with_a_default_second_parameter_is_still_asgi2() -> None:
+    def app(scope: Any, extra: Any = None) -> Any:
+        return asgi2_app(scope)
+
+    assert isinstance(loaded(app), ASGI2Middleware)
+
+
+@pytest.mark.parametrize(
+    ("app", "reason"),
+    [
+        pytest.param(wsgi_function, "it takes (environ, start_response)", id="function"),
+        pytest.param(WSGIClass, "it takes (environ, start_response)", id="class"),
+        pytest.param(WSGIInstance(), "it takes (env, start_fn)", id="instance"),
+    ],
+)
+def test_wsgi_apps_are_refused_with_interface_auto(app: Any, reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        loaded(app)
+    assert str(info.value) == (
+        f"APP looks like a WSGI application ({reason}); sailfish serves ASGI apps "
+        "(WSGI support: --interface wsgi, not yet available)"
+    )
+
+
+def test_flask_app_is_refused() -> None:
+    flask = pytest.importorskip("flask")
+    with pytest.raises(ConfigError, match=r"\(it has a wsgi_app method, as Flask"):
+        loaded(flask.Flask("sf_test"))
+
+
+def test_django_wsgi_handler_is_refused() -> None:
+    wsgi = pytest.importorskip("django.core.handlers.wsgi")
+    # Built without __init__, which needs configured settings (the integration tests' own).
+    handler = wsgi.WSGIHandler.__new__(wsgi.WSGIHandler)
+    with pytest.raises(ConfigError, match="it is Django's WSGIHandler; use django.core.asgi"):
+        loaded(handler)
+
+
+def test_forced_asgi2_skips_the_wsgi_check() -> None:
+    assert isinstance(loaded(wsgi_function, interface="asgi2"), ASGI2Middleware)
+
+
+def test_settings_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        Config("m:a", "0.0.0.0")  # type: ignore[misc]
+    assert Config(app="m:a", port=1).port == 1

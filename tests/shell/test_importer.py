@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sailfish.errors import ConfigError
-from sailfish.importer import ImportFromStringError, import_from_string
+from sailfish.errors import ConfigError, StartupError
+from sailfish.importer import AppImportError, ImportFromStringError, import_from_string
 
 
 @pytest.fixture
@@ -72,11 +72,38 @@ def test_missing_parent_package_is_a_usage_error() -> None:
         import_from_string("sf_nope_pkg.main:app")
 
 
-def test_import_error_inside_the_app_propagates(app_module: str) -> None:
-    with pytest.raises(ModuleNotFoundError) as info:
+def test_import_error_inside_the_app_is_a_startup_error(app_module: str) -> None:
+    with pytest.raises(AppImportError) as info:
         import_from_string("sf_importer_broken:app")
-    assert not isinstance(info.value, ImportFromStringError)
-    assert info.value.name == "sf_missing_dependency"
+    assert isinstance(info.value, StartupError) and not isinstance(info.value, ConfigError)
+    assert str(info.value) == (
+        'importing "sf_importer_broken" raised ModuleNotFoundError: '
+        "No module named 'sf_missing_dependency'"
+    )
+    cause = info.value.__cause__
+    assert isinstance(cause, ModuleNotFoundError) and cause.name == "sf_missing_dependency"
+    # The traceback starts in the app's module, not in sailfish or importlib.
+    assert cause.__traceback__ is not None
+    assert cause.__traceback__.tb_frame.f_code.co_filename.endswith("sf_importer_broken.py")
+
+
+@pytest.mark.parametrize(
+    ("source", "raised"),
+    [
+        pytest.param("x = (\n", SyntaxError, id="syntax_error"),
+        pytest.param("raise RuntimeError('no config')\n", RuntimeError, id="runtime_error"),
+    ],
+)
+def test_any_exception_at_import_is_a_startup_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, raised: type[Exception]
+) -> None:
+    (tmp_path / "sf_importer_raises.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(
+        AppImportError, match=f'importing "sf_importer_raises" raised {raised.__name__}'
+    ):
+        import_from_string("sf_importer_raises:app")
+    sys.modules.pop("sf_importer_raises", None)
 
 
 def test_missing_attribute_names_module_and_attribute(app_module: str) -> None:

@@ -16,6 +16,7 @@ from sailfish.errors import ConfigError
 from sailfish.logging import (
     ACCESS_LOGGER,
     ERROR_LOGGER,
+    SAILFISH_LOGGERS,
     TRACE_LOG_LEVEL,
     AccessFormatter,
     DefaultFormatter,
@@ -277,3 +278,61 @@ def test_log_config_missing_file(tmp_path: Path) -> None:
 def test_log_config_bad_dict() -> None:
     with pytest.raises(ConfigError, match="--log-config"):
         configure_logging({"version": 99})
+
+
+# -- a user config that configures only the root logger --------------------------------------
+
+
+def root_only(out: Path) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "formatters": {"plain": {"format": "%(name)s %(message)s"}},
+        "handlers": {
+            "file": {"class": "logging.FileHandler", "filename": str(out), "formatter": "plain"}
+        },
+        "root": {"handlers": ["file"], "level": "INFO"},
+    }
+
+
+def close_root_handlers() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.close()
+    logging.getLogger().handlers.clear()
+
+
+@pytest.mark.parametrize("form", ["dict", "json", "ini"])
+def test_root_only_config_gets_sailfish_records(tmp_path: Path, form: str) -> None:
+    out = tmp_path / "root.log"
+    config: Any = root_only(out)
+    if form == "json":
+        path = tmp_path / "logging.json"
+        path.write_text(json.dumps(config))
+        config = str(path)
+    elif form == "ini":
+        path = tmp_path / "logging.ini"
+        path.write_text(
+            "[loggers]\nkeys=root\n\n[handlers]\nkeys=file\n\n[formatters]\nkeys=plain\n\n"
+            "[logger_root]\nlevel=INFO\nhandlers=file\n\n"
+            f"[handler_file]\nclass=FileHandler\nformatter=plain\nargs=({str(out)!r},)\n\n"
+            "[formatter_plain]\nformat=%(name)s %(message)s\n"
+        )
+        config = str(path)
+    try:
+        configure_logging(config, "info")
+        for name in SAILFISH_LOGGERS:
+            logger = logging.getLogger(name)
+            assert logger.handlers == [] and logger.propagate and not logger.disabled
+        logging.getLogger(ERROR_LOGGER).info("to the root file")
+        emit_access()
+    finally:
+        close_root_handlers()
+    lines = out.read_text().splitlines()
+    assert lines[0] == "sailfish.error to the root file"
+    assert lines[1].startswith("sailfish.access 127.0.0.1:50000 - ")
+
+
+def test_config_naming_a_sailfish_logger_keeps_the_defaults(tmp_path: Path) -> None:
+    configure_logging(json_config(tmp_path / "access.log"))
+    close_handlers()
+    sailfish = logging.getLogger("sailfish")
+    assert sailfish.handlers and sailfish.propagate is False
