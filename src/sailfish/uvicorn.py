@@ -19,7 +19,8 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from sailfish.config import HTTPSettings, Limits, Timeouts
+from sailfish.config import Config
+from sailfish.options import from_uvicorn
 from sailfish.protocols import HTTPProtocol as _HTTPProtocol, Quirks, Timers
 
 __all__ = ["HTTPProtocol", "service_unavailable"]
@@ -87,24 +88,22 @@ def quirks_for(config: Any) -> Quirks:
     )
 
 
-class _Settings:
-    """The sailfish settings the protocol reads, derived from uvicorn's Config."""
-
-    def __init__(self, config: Any) -> None:
-        header_size = config.h11_max_incomplete_event_size
-        self.loaded_app = config.loaded_app
-        self.asgi_version = config.asgi_version
-        self.root_path = config.root_path or ""
-        self.limits = Limits(
-            max_header_size=Limits.max_header_size if header_size is None else header_size,
-            concurrency=config.limit_concurrency,
-        )
-        self.limits.validate()
-        # uvicorn has no header-read deadline; sailfish's default protects against slowloris.
-        self.timeouts = Timeouts(keep_alive=config.timeout_keep_alive)
-        self.access_log = False  # uvicorn's access line is logged at start (Quirks.log_start)
-        self.trusted_proxies = None  # uvicorn's own ProxyHeadersMiddleware applies them
-        self.http = HTTPSettings()
+def settings_from(config: Any) -> Config:
+    """The sailfish settings the protocol reads, derived from uvicorn's Config through the
+    options table's uvicorn mapping (sailfish.options.from_uvicorn)."""
+    values = from_uvicorn(config)
+    # uvicorn's own ProxyHeadersMiddleware (in loaded_app) applies the proxy headers, and
+    # uvicorn's server adds the --header fields to server_state.default_headers.
+    values.pop("headers", None)
+    values["proxy_headers"] = False
+    settings = Config.from_options(None, **values)
+    settings.limits.validate()
+    settings.timeouts.validate()
+    settings.access_log = False  # uvicorn's access line is logged at start (Quirks.log_start)
+    settings.loaded_app = config.loaded_app
+    settings.asgi_version = config.asgi_version
+    settings.loaded = True
+    return settings
 
 
 def _is_proxy_headers_middleware(app: Any) -> bool:
@@ -188,7 +187,7 @@ class HTTPProtocol(_HTTPProtocol):
         self.config_source = config
         self.ws_protocol_class = config.ws_protocol_class
         super().__init__(
-            _Settings(config),
+            settings_from(config),
             server_state,
             app_state,
             _loop,
