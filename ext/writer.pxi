@@ -541,7 +541,8 @@ cdef class ResponseWriter:
             self._check_length(n, more)
         elif self._app_chunked:
             framing = WR_CLOSE if self._http10 else WR_CHUNKED
-        elif not more:
+        elif not more and not (self._announced_trailers and not self._http10):
+            # announced trailers follow the last chunk (RFC 9112 §7.1.2): see writer.py
             framing = WR_LENGTH
             self._remaining = n
             length_len = _w_digits(length_digits, <unsigned long long>n, 10)

@@ -1048,11 +1048,24 @@ def test_more_trailers(writer_cls: Any) -> None:
     assert h11_read(b"".join(out))["trailers"] == [(b"a", b"1"), (b"b", b"2")]
 
 
-def test_trailers_announced_but_single_message_gets_content_length(writer_cls: Any) -> None:
-    # Literal contract: the first body message is final and there is no framing field, so
-    # Content-Length is added, and the trailers cannot be sent.
+def test_trailers_announced_and_single_message_is_chunked_on_http11(writer_cls: Any) -> None:
+    # Trailers follow the last chunk (RFC 9112 §7.1.2): a whole body with announced trailers
+    # is chunked, so the trailers reach the client.
     writer = new(writer_cls, server_header=None)
     writer.start(start_msg(200, trailers=True), *GET_11)
+    head = writer.body(body_msg(b"ab"))
+    assert head == b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n"
+    assert not writer.complete
+    tail = writer.trailers(trailers_msg([(b"x", b"1")]))
+    assert tail == b"x: 1\r\n\r\n"
+    assert writer.complete
+    assert h11_read(head + tail)["trailers"] == [(b"x", b"1")]
+
+
+def test_trailers_announced_and_single_message_on_http10_are_dropped(writer_cls: Any) -> None:
+    # HTTP/1.0 has no chunked coding: the body gets a Content-Length, the trailers are lost.
+    writer = new(writer_cls, server_header=None)
+    writer.start(start_msg(200, trailers=True), "GET", "1.0", False)
     assert writer.body(body_msg(b"ab")) == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nab"
     assert not writer.complete
     assert writer.trailers(trailers_msg([(b"x", b"1")])) == b""

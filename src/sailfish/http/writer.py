@@ -368,8 +368,9 @@ class ResponseWriter:
         elif self._app_chunked:
             # HTTP/1.0 has no chunked coding; the app's field was dropped at start.
             framing = _Framing.CLOSE if self._http10 else _Framing.CHUNKED
-        elif not more:
-            # Literal contract: also when trailers were announced (they are then dropped).
+        elif not more and not (self._announced_trailers and not self._http10):
+            # Trailers announced on HTTP/1.1 need chunked framing: they follow the last chunk
+            # (RFC 9112 §7.1.2), so such a body is chunked even when it is whole here.
             # "When a message does not have a Transfer-Encoding header field, a Content-Length
             # header field can provide the anticipated size" -- RFC 9110 §8.6; the whole body
             # is in this message, so we know it.

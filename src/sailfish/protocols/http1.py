@@ -354,6 +354,14 @@ class RequestCycle:
             return
         elif kind == "http.response.trailers":
             data = writer.trailers(message)
+            if not data and not message.get("more_trailers", False):
+                # Not chunked (HTTP/1.0, or the app set Content-Length): nowhere to put them.
+                self.logger.warning(
+                    "Response trailers dropped: %s",
+                    "HTTP/1.0 has no chunked coding"
+                    if self.scope["http_version"] == "1.0"
+                    else "the response is not chunked (it has a Content-Length)",
+                )
         else:
             raise self._unsupported(kind)
         if writer.complete:
