@@ -1,0 +1,228 @@
+"""What an app sees and what a misbehaving app gets, through a real server and real sockets.
+
+Each test starts `sailfish` in a thread on 127.0.0.1:0 and talks to it with a raw socket (or
+http.client), so it proves the behaviour end to end: disconnect delivery, the ASGI version and
+extensions in the scope, unsupported response messages, trailers, and WebSocket upgrades on a
+server that cannot switch. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from integ_helpers import Conn, request, wait_for
+
+Serve = Callable[..., Any]
+
+
+class Recorder:
+    """An ASGI 3 app that records what it receives, answering per path."""
+
+    def __init__(self) -> None:
+        self.scopes: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []
+        self.done = threading.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.scopes.append(scope)
+        try:
+            await getattr(self, "_" + scope["path"].strip("/").replace("-", "_"))(
+                scope, receive, send
+            )
+        finally:
+            self.done.set()
+
+    async def _hello(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    async def _long_poll(self, scope: Any, receive: Any, send: Any) -> None:
+        # Read the whole body, then wait for what comes next: only http.disconnect can.
+        while True:
+            message = await receive()
+            self.messages.append(message)
+            if message["type"] == "http.disconnect":
+                return
+            if not message.get("more_body"):
+                break
+        self.messages.append(await asyncio.wait_for(receive(), 10))
+
+    async def _pathsend(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.pathsend", "path": "/etc/hostname"})
+
+    async def _pathsend_after_start(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            await send({"type": "http.response.early_hint", "links": []})
+        except RuntimeError:
+            pass  # swallowed: the server must still not pretend the response is fine
+        await send({"type": "http.response.body", "body": b"never sent"})
+
+    async def _trailers(self, scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [], "trailers": True}
+        )
+        await send({"type": "http.response.body", "body": b"payload"})
+        await send(
+            {"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")]}
+        )
+
+
+# -- http.disconnect --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b"", b"payload"], ids=["no_body", "with_body"])
+def test_client_closing_while_app_waits_after_the_body_gets_disconnect(
+    serve: Serve, loop_name: str, body: bytes
+) -> None:
+    app = Recorder()
+    running = serve(app, loop=loop_name)
+    with Conn(running.port) as conn:
+        conn.send(request("POST", "/long-poll", [], body))
+        assert wait_for(lambda: len(app.messages) >= 1), "the app never got its body"
+    # The socket is closed now; the app is waiting in receive().
+    assert app.done.wait(5), "the app never learned that the client went away"
+    assert app.messages[-1] == {"type": "http.disconnect"}
+    assert app.messages[0]["body"] == body
+
+
+def test_half_closed_client_still_gets_its_response(serve: Serve) -> None:
+    running = serve(Recorder())
+    sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+    with sock:
+        sock.sendall(request("GET", "/hello", [("Connection", "close")]))
+        sock.shutdown(socket.SHUT_WR)  # EOF, but still reading
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"hello")
+
+
+# -- the scope ---------------------------------------------------------------------------------
+
+
+def test_asgi3_app_scope_versions_and_extensions(serve: Serve) -> None:
+    app = Recorder()
+    running = serve(app)
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/hello"))
+        assert conn.read_response().status == 200
+        conn.send(b"GET /hello HTTP/1.0\r\n\r\n")
+        assert conn.read_response().status == 200
+    http11, http10 = app.scopes
+    assert http11["asgi"] == {"version": "3.0", "spec_version": "2.4"}
+    # Exactly what works on the connection: trailers need HTTP/1.1's chunked coding.
+    assert http11["extensions"] == {"http.response.trailers": {}}
+    assert http10["extensions"] == {}
+    assert http11["extensions"] is not http10["extensions"]
+
+
+class ASGI2App:
+    """An ASGI 2 app: instantiated with the scope, then awaited with receive and send."""
+
+    seen: list[dict[str, Any]] = []
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.scope = scope
+
+    async def __call__(self, receive: Any, send: Any) -> None:
+        if self.scope["type"] != "http":
+            return
+        ASGI2App.seen.append(self.scope)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"two"})
+
+
+def test_asgi2_app_is_told_version_2(serve: Serve) -> None:
+    ASGI2App.seen.clear()
+    running = serve(ASGI2App, lifespan="off")
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/"))
+        assert conn.read_response().body == b"two"
+    assert ASGI2App.seen[0]["asgi"]["version"] == "2.0"
+
+
+# -- unsupported messages and trailers ---------------------------------------------------------
+
+
+def test_unsupported_message_before_start_is_a_500_with_a_traceback(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = serve(Recorder())
+    with caplog.at_level(logging.ERROR, logger="sailfish.error"), Conn(running.port) as conn:
+        conn.send(request("GET", "/pathsend"))
+        response = conn.read_response()
+    assert response.status == 500
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
+    assert errors and "http.response.pathsend" in str(errors[0].exc_info[1])
+
+
+def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = serve(Recorder())
+    with caplog.at_level(logging.ERROR, logger="sailfish.error"), Conn(running.port) as conn:
+        conn.send(request("GET", "/pathsend-after-start"))
+        data = conn.read_until_closed()
+    # The head may have left; no body and no end of a response ever follow it.
+    assert b"never sent" not in data
+    assert not data.endswith(b"0\r\n\r\n")
+    assert any("http.response.early_hint" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+def test_trailers_after_one_body_message_reach_the_client(serve: Serve) -> None:
+    running = serve(Recorder())
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/trailers", [("Connection", "close")]))
+        data = conn.read_until_closed()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower()
+    assert b"content-length" not in head.lower()
+    assert body == b"7\r\npayload\r\n0\r\nx-checksum: abc\r\n\r\n"
+
+
+def test_trailers_on_http10_are_dropped_with_one_warning(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = serve(Recorder())
+    with caplog.at_level(logging.WARNING, logger="sailfish.error"), Conn(running.port) as conn:
+        conn.send(b"GET /trailers HTTP/1.0\r\n\r\n")
+        data = conn.read_until_closed()
+    assert data.endswith(b"\r\n\r\npayload")
+    warnings = [r.getMessage() for r in caplog.records if "trailers dropped" in r.getMessage()]
+    assert len(warnings) == 1 and "HTTP/1.0" in warnings[0]
+
+
+# -- upgrades ----------------------------------------------------------------------------------
+
+
+def test_websocket_upgrade_without_websocket_support_says_so(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = serve(Recorder())
+    upgrade = request(
+        "GET",
+        "/hello",
+        [
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Version", "13"),
+        ],
+    )
+    with caplog.at_level(logging.WARNING, logger="sailfish.error"), Conn(running.port) as conn:
+        conn.send(upgrade)
+        assert conn.read_response().body == b"hello"  # served as plain HTTP
+        conn.send(request("GET", "/hello"))  # and the connection goes on
+        assert conn.read_response().body == b"hello"
+    lines = [r.getMessage() for r in caplog.records if "websocket" in r.getMessage().lower()]
+    assert len(lines) == 1
+    assert "no protocol for it" in lines[0] and "WebSocket support" in lines[0]
