@@ -27,8 +27,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "e2e"))
+sys.path.insert(0, str(HERE.parent / "tests"))
 
 from app import app  # noqa: E402
+from transport import MockTransport  # noqa: E402
 
 from sailfish.config import Config  # noqa: E402
 from sailfish.state import ServerState  # noqa: E402
@@ -41,23 +43,17 @@ POST = (
 RESPONSE_HEAD = b"HTTP/1.1 200 OK\r\n"
 
 
-class Transport:
-    """Enough of a transport for HTTPProtocol; a response ending triggers the next request."""
+class Transport(MockTransport):
+    """The suite's mock transport (tests/transport.py); a response ending sends the next request."""
 
     def __init__(self, driver: Driver, payload: bytes, per_payload: int) -> None:
+        super().__init__(on_write=self.count, can_half_close=True)
         self.driver = driver
         self.payload = payload
         self.per_payload = per_payload
         self.pending = 0
-        self.protocol: Any = None
-        self.closed = False
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
-
-    def write(self, data: bytes) -> None:
+    def count(self, data: bytes) -> None:
         done = data.count(RESPONSE_HEAD)
         self.pending -= done
         self.driver.answered += done
@@ -67,33 +63,6 @@ class Transport:
     def send(self) -> None:
         self.pending = self.per_payload
         self.protocol.data_received(self.payload)
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def set_write_buffer_limits(self, high: Any = None, low: Any = None) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
 
 
 class Driver:

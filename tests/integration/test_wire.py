@@ -323,7 +323,8 @@ def test_header_read_timeout_408_then_close(serve: Serve) -> None:
         data = conn.read_until_closed(timeout=4)
         elapsed = time.monotonic() - begin
     assert 0.25 <= elapsed < 2.0, elapsed
-    assert data == b"" or data.startswith(b"HTTP/1.1 408 ")
+    assert data.startswith(b"HTTP/1.1 408 "), data
+    assert b"connection: close" in data.lower()
 
 
 def test_header_read_timeout_is_not_reset_by_trickling(serve: Serve) -> None:

@@ -24,6 +24,7 @@ from uvicorn.config import Config  # noqa: E402
 from uvicorn.server import Server, ServerState  # noqa: E402
 
 from sailfish.uvicorn import HTTPProtocol  # noqa: E402
+from transport import MockTransport  # noqa: E402
 
 GET = b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"
 UPGRADE = (
@@ -35,31 +36,6 @@ UPGRADE = (
 async def hello(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"hi"})
-
-
-class Transport:
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.closed = False
-        self.protocol: Any = None
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name)
-
-    def write(self, data: bytes) -> None:
-        self.buffer += data
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def set_protocol(self, protocol: Any) -> None:
-        self.protocol = protocol
 
 
 class FakeWebSocket:
@@ -78,11 +54,11 @@ class FakeWebSocket:
         self.data += data
 
 
-def connect(app: Any, **kwargs: Any) -> tuple[HTTPProtocol, Transport, ServerState]:
+def connect(app: Any, **kwargs: Any) -> tuple[HTTPProtocol, MockTransport, ServerState]:
     state = ServerState()
     config = Config(app=app, log_config=None, **kwargs)
     protocol = HTTPProtocol(config=config, server_state=state, app_state={})
-    transport = Transport()
+    transport = MockTransport()
     protocol.connection_made(transport)  # type: ignore[arg-type]
     return protocol, transport, state
 
@@ -282,7 +258,7 @@ def test_a_subclass_of_uvicorns_proxy_middleware_always_runs() -> None:
         config.load()
         config.loaded_app = Tagging(config.loaded_app)
         protocol = HTTPProtocol(config=config, server_state=ServerState(), app_state={})
-        transport = Transport()
+        transport = MockTransport()
         protocol.connection_made(transport)  # type: ignore[arg-type]
         protocol.data_received(b"GET /tagged HTTP/1.1\r\nHost: x\r\n\r\n")
         await settle()

@@ -1,9 +1,9 @@
-"""HTTPProtocol over a mock transport: one behaviour per test.
+"""HTTP/1.1 protocol over the mock transport: one behaviour per test.
 
 The protocol runs over whichever twin is active, so `make test` runs this file once per twin
 (compiled leg and SAILFISH_NO_EXTENSIONS=1 leg). The loop is a real asyncio loop; the
-transport is a `MockTransport` whose `write` appends to a buffer and whose `close` asserts it
-was not already closed (uvicorn's test habit). Responses are parsed with h11 where the exact
+transport is the suite's `MockTransport` (tests/transport.py), and deadlines are driven by a
+`FakeClock` through a `Ticker` the test ticks itself: no test waits for real time. Responses are parsed with h11 where the exact
 bytes do not matter.
 """
 
@@ -17,57 +17,12 @@ from typing import Any
 
 import pytest
 
-from sailfish.protocols import HIGH_WATER, HTTPProtocol
+from sailfish.protocols import HIGH_WATER, HTTPProtocol, Ticker
+from transport import FakeClock, MockTransport
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
 
 SIMPLE_GET = b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"
-
-
-class MockTransport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.buffer = bytearray()
-        self.writes = 0
-        self.closed = False
-        self.aborted = False
-        self.read_paused = False
-        self.protocol: HTTPProtocol | None = None
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
-
-    def write(self, data: Any) -> None:
-        assert not self.closed, "write after close"
-        self.buffer += data
-        self.writes += 1
-
-    def close(self) -> None:
-        assert not self.closed, "closed twice"
-        self.closed = True
-        if self.protocol is not None:
-            asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
-
-    def abort(self) -> None:
-        self.aborted = True
-        if not self.closed:
-            self.close()
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def pause_reading(self) -> None:
-        self.read_paused = True
-
-    def resume_reading(self) -> None:
-        self.read_paused = False
-
-    def take(self) -> bytes:
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        return data
 
 
 def make_config(app: App, **overrides: Any) -> SimpleNamespace:
@@ -104,15 +59,26 @@ async def connect(
     app: App,
     state: SimpleNamespace | None = None,
     app_state: dict[str, Any] | None = None,
+    deadlines: Any = None,
     **kw: Any,
 ) -> tuple[HTTPProtocol, MockTransport]:
     protocol = HTTPProtocol(
-        make_config(app, **kw), state or make_state(), app_state, _loop=asyncio.get_running_loop()
+        make_config(app, **kw),
+        state or make_state(),
+        app_state,
+        _loop=asyncio.get_running_loop(),
+        deadlines=deadlines,
     )
     transport = MockTransport()
     transport.protocol = protocol
     protocol.connection_made(transport)
     return protocol, transport
+
+
+def fake_ticker() -> tuple[Ticker, FakeClock]:
+    """A deadline strategy whose clock only the test moves (call `ticker.tick()` after)."""
+    clock = FakeClock()
+    return Ticker(asyncio.get_running_loop(), interval=3600.0, clock=clock), clock
 
 
 async def settle(rounds: int = 20) -> None:
@@ -257,9 +223,11 @@ def test_scope_carries_client_server_state_and_root_path() -> None:
 
 
 def test_pipelined_requests_are_answered_in_order() -> None:
+    release = asyncio.Event()
+
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["path"] == "/slow":
-            await asyncio.sleep(0.01)
+            await release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": scope["path"].encode()})
 
@@ -270,7 +238,10 @@ def test_pipelined_requests_are_answered_in_order() -> None:
             b"GET /two HTTP/1.1\r\nHost: a\r\n\r\n"
             b"GET /three HTTP/1.1\r\nHost: a\r\n\r\n"
         )
-        await asyncio.sleep(0.05)
+        await settle()
+        assert transport.take() == b""  # /two and /three wait for /slow
+        release.set()
+        await settle()
         bodies = [body for _, body in responses(transport.take())]
         assert bodies == [b"/slow", b"/two", b"/three"]
 
@@ -375,11 +346,15 @@ def test_connection_close_closes_after_the_response() -> None:
 
 def test_keep_alive_idle_timeout_closes_the_connection() -> None:
     async def main() -> None:
-        protocol, transport = await connect(hello, timeouts={"keep_alive": 0.2})
+        ticker, clock = fake_ticker()
+        protocol, transport = await connect(hello, deadlines=ticker, timeouts={"keep_alive": 5})
         protocol.data_received(SIMPLE_GET)
-        await asyncio.sleep(0.05)
+        await settle()
+        clock.advance(4.9)
+        ticker.tick()
         assert not transport.closed
-        await asyncio.sleep(0.4)
+        clock.advance(0.2)
+        ticker.tick()
         assert transport.closed
         assert transport.take().endswith(b"Hello, world!")  # no extra bytes on idle close
 
@@ -388,12 +363,43 @@ def test_keep_alive_idle_timeout_closes_the_connection() -> None:
 
 def test_header_read_timeout_answers_408_and_closes() -> None:
     async def main() -> None:
-        protocol, transport = await connect(hello, timeouts={"header_read": 0.2})
+        ticker, clock = fake_ticker()
+        protocol, transport = await connect(hello, deadlines=ticker, timeouts={"header_read": 2})
         protocol.data_received(b"GET / HTTP/1.1\r\nHost: a\r\n")  # head never finishes
-        await asyncio.sleep(0.1)
+        clock.advance(1.5)
+        ticker.tick()
         protocol.data_received(b"X-Slow: 1\r\n")  # trickling does not extend the deadline
-        await asyncio.sleep(0.3)
+        assert transport.take() == b""
+        clock.advance(0.6)
+        ticker.tick()
         assert transport.take().startswith(b"HTTP/1.1 408 ")
+        assert transport.closed
+
+    run(main())
+
+
+def test_header_read_deadline_does_not_cut_a_request_in_flight() -> None:
+    async def main() -> None:
+        ticker, clock = fake_ticker()
+        release = asyncio.Event()
+
+        async def slow(scope: Any, receive: Any, send: Any) -> None:
+            await release.wait()
+            await hello(scope, receive, send)
+
+        protocol, transport = await connect(
+            slow, deadlines=ticker, timeouts={"header_read": 2, "keep_alive": 2}
+        )
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        clock.advance(60)
+        ticker.tick()
+        assert not transport.closed
+        release.set()
+        await settle()
+        assert transport.take().endswith(b"Hello, world!")
+        clock.advance(2.1)  # now idle: the keep-alive deadline runs from the response
+        ticker.tick()
         assert transport.closed
 
     run(main())
