@@ -324,7 +324,7 @@ def test_graceful_shutdown_timeout_cancels_tasks(sailfish_logs: pytest.LogCaptur
 
 SCRIPT = """
 import asyncio, sys
-sys.path.insert(0, {here!r})
+sys.path[:0] = [{here!r}, {tests!r}]
 from shell_helpers import StandInProtocol
 from sailfish.config import Config
 from sailfish.server import Server
@@ -349,7 +349,7 @@ class Process:
 
     def __init__(self, tmp_path: Path) -> None:
         script = tmp_path / "serve.py"
-        script.write_text(textwrap.dedent(SCRIPT.format(here=str(HERE))))
+        script.write_text(textwrap.dedent(SCRIPT.format(here=str(HERE), tests=str(HERE.parent))))
         self.proc = subprocess.Popen(
             [sys.executable, str(script)], stderr=subprocess.PIPE, text=True
         )
