@@ -22,6 +22,7 @@ import socket
 import stat
 import sys
 import threading
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -320,6 +321,8 @@ class Server:
 
     async def _shutdown(self) -> None:
         logger.info("Shutting down")
+        assert self._wakeup is not None
+        self._wakeup.clear()  # from here on it is set only by a signal or should_exit
         for server in self.servers:
             server.close()
         self._close_sockets()
@@ -330,7 +333,6 @@ class Server:
         loop = asyncio.get_running_loop()
         timeout = self.config.timeouts.graceful_shutdown
         deadline = None if timeout is None else loop.time() + timeout
-        await asyncio.sleep(_TICK if state.connections or state.tasks else 0)
         drained = await self._drain(deadline)
 
         if not drained:
@@ -360,20 +362,54 @@ class Server:
             await self.lifespan.shutdown()
 
     async def _drain(self, deadline: float | None) -> bool:
-        """Wait for connections, then request tasks, to finish; False on timeout or force."""
-        loop = asyncio.get_running_loop()
+        """Wait for connections, then request tasks, to finish; False on timeout or force.
+
+        Connections that `shutdown()` closed at once (idle ones) are not waited for in the
+        log: "Waiting for connections to close" names only those still busy. A request task
+        ending or the wakeup event (a signal) ends a wait at once. Nothing announces that a
+        connection left, so `connections` is polled: first every loop turn or so, as closed
+        transports report connection_lost, backing off to every _TICK.
+        """
         state = self.server_state
         for items, what in (
             (state.connections, "connections to close"),
             (state.tasks, "background tasks to complete"),
         ):
-            if items and not self.force_exit:
+            busy = [c for c in items if not _closing(c)] if items is state.connections else items
+            if busy and not self.force_exit:
                 logger.info("Waiting for %s. (CTRL+C to force quit)", what)
+            interval = 0.0
             while items:
-                if self.force_exit or (deadline is not None and loop.time() >= deadline):
+                running = len(state.tasks)
+                if self.force_exit or not await self._wait(state.tasks, interval, deadline):
                     return False
-                await asyncio.sleep(_TICK)
+                # A request that ended is about to close its connection: look again soon.
+                interval = 0.0 if len(state.tasks) < running else min(2 * interval or 1e-3, _TICK)
         return True
+
+    async def _wait(
+        self, futures: set[asyncio.Task[Any]], interval: float | None, deadline: float | None
+    ) -> bool:
+        """Wait until one of `futures` ends, a signal or should_exit wakes us, or `interval`.
+
+        Returns:
+            False if `deadline` (a `loop.time()`) has passed, else True.
+        """
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
+        if deadline is not None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            interval = remaining if interval is None else min(interval, remaining)
+        waiter = loop.create_task(self._wakeup.wait())
+        pending = {future for future in futures if not future.done()}
+        try:
+            await asyncio.wait({waiter, *pending}, timeout=interval, return_when=FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        self._wakeup.clear()
+        return deadline is None or loop.time() < deadline
 
     def _close_sockets(self) -> None:
         for sock in self.sockets:
@@ -400,6 +436,12 @@ class Server:
                 loop.remove_signal_handler(sig)
             for sig, handler in previous.items():  # pragma: no cover (Windows)
                 signal.signal(sig, handler)
+
+
+def _closing(connection: Any) -> bool:
+    """Whether a connection's transport is already closing (it leaves on its own)."""
+    transport = getattr(connection, "transport", None)
+    return transport is not None and bool(transport.is_closing())
 
 
 def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
