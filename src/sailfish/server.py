@@ -5,7 +5,8 @@ validate the config, load the app (config errors surface before any socket exist
 bind failure is a `StartupError`, raised before the app starts), lifespan startup, listen and
 serve until a signal, then shut down: stop accepting, ask every connection to `shutdown()`,
 wait for connections and request tasks to drain (bounded by timeouts.graceful_shutdown; a
-second signal forces it), cancel what is left, lifespan shutdown. Protocols are created by
+second signal forces it), cancel what is left with `SHUTDOWN_CANCEL` (one log line for them
+all), lifespan shutdown. Protocols are created by
 `HTTPProtocol(config=..., server_state=..., app_state=..., _loop=...)`, imported lazily.
 Nothing here exits the process: errors are raised for the CLI to report.
 """
@@ -33,7 +34,7 @@ from sailfish.errors import StartupError
 from sailfish.lifespan import LifespanOff, LifespanOn
 from sailfish.logging import configure_logging
 from sailfish.loops import loop_factory
-from sailfish.state import ServerState
+from sailfish.state import SHUTDOWN_CANCEL, ServerState
 
 logger = logging.getLogger("sailfish.error")
 
@@ -336,15 +337,16 @@ class Server:
         drained = await self._drain(deadline)
 
         if not drained:
-            if not self.force_exit:
+            tasks = list(state.tasks)
+            for task in tasks:
+                task.cancel(msg=SHUTDOWN_CANCEL)  # protocols log nothing for these
+            if tasks:
                 logger.warning(
-                    "Cancel %d running task(s), timeout graceful shutdown exceeded",
-                    len(state.tasks),
+                    "Cancelled %d request(s) still running at shutdown: %s",
+                    len(tasks),
+                    "forced" if self.force_exit else "timeout graceful shutdown exceeded",
                 )
-            for task in list(state.tasks):
-                task.cancel()
-            if state.tasks:
-                await asyncio.wait(set(state.tasks), timeout=1.0)
+                await asyncio.wait(tasks, timeout=1.0)
             for connection in list(state.connections):
                 transport = getattr(connection, "transport", None)
                 if transport is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import threading
@@ -9,8 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from apps.raw import RawApp
 from integ_helpers import Closed, Conn, Response, request, wait_for
+
+from sailfish.state import is_shutdown_cancel
 
 Serve = Callable[..., Any]
 
@@ -188,7 +192,8 @@ def test_sigterm_with_graceful_timeout_and_a_never_ending_app(
         except (Closed, ConnectionResetError):
             pass
         assert conn.is_closed_by_peer(timeout=2)
-    assert "timeout graceful shutdown exceeded" in process.stderr
+    summary = "Cancelled 1 request(s) still running at shutdown: timeout graceful shutdown exceeded"
+    assert process.stderr.count(summary) == 1, process.stderr
 
 
 def test_second_signal_forces_the_exit(serve_process: Callable[..., Any]) -> None:
@@ -204,6 +209,54 @@ def test_second_signal_forces_the_exit(serve_process: Callable[..., Any]) -> Non
         process.wait(5)
         assert time.monotonic() - begin < 3.0
     assert "Forcing shutdown" in process.stderr
+
+
+@pytest.mark.xfail(
+    reason="HTTPProtocol._raised must skip sailfish.state.is_shutdown_cancel(exc) (lead's change)"
+)
+def test_forced_shutdown_logs_no_traceback_per_request(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = RawApp()
+    app.expected = 3
+    running = serve(app, timeout_graceful_shutdown=0.2)
+    conns = [Conn(running.port) for _ in range(3)]
+    try:
+        for conn in conns:
+            conn.send(request("GET", "/forever"))
+        assert app.all_arrived.wait(5)
+        running.stop()
+    finally:
+        for conn in conns:
+            conn.close()
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_forced_shutdown_cancels_with_the_shutdown_message_and_logs_once(
+    serve: Serve, caplog: pytest.LogCaptureFixture, loop_name: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = RawApp()
+    app.expected = 3
+    running = serve(app, loop=loop_name, timeout_graceful_shutdown=0.2)
+    conns = [Conn(running.port) for _ in range(3)]
+    try:
+        for conn in conns:
+            conn.send(request("GET", "/forever"))
+        assert app.all_arrived.wait(5)
+        running.stop()
+    finally:
+        for conn in conns:
+            conn.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "Cancelled 3 request(s) still running at shutdown: timeout graceful shutdown exceeded"
+    ]
+    assert len(app.cancelled) == 3
+    assert all(is_shutdown_cancel(exc) for exc in app.cancelled), app.cancelled
+    assert app.lifespan_events == ["lifespan.startup", "lifespan.shutdown"]
 
 
 # -- --limit-concurrency ---------------------------------------------------------------------------

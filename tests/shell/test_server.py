@@ -38,6 +38,8 @@ from shell_helpers import (
 from sailfish.config import Config
 from sailfish.errors import ConfigError, StartupError
 from sailfish.server import Server, run
+from sailfish.state import SHUTDOWN_CANCEL, is_shutdown_cancel
+from waiting import wait_for
 
 HERE = Path(__file__).parent
 HAS_UNIX = hasattr(socket, "AF_UNIX") and sys.platform != "win32"
@@ -310,14 +312,50 @@ def test_graceful_shutdown_timeout_cancels_tasks(sailfish_logs: pytest.LogCaptur
     config = make_config(slow_app, timeout_graceful_shutdown=0.2)
     began = time.monotonic()
     with server_in_thread(config) as server:
-        busy = start_request(port_of(server), "/30")
-        deadline = time.monotonic() + 5
-        while not server.server_state.tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
+        busy = [start_request(port_of(server), "/30") for _ in range(2)]
+        wait_for(lambda: len(server.server_state.tasks) == 2, 5, "both requests in the app")
     assert time.monotonic() - began < 5
-    assert read_response(busy) in (b"", b"HTTP/1.1 500 X\r\ncontent-length: 0\r\n\r\n")
+    for sock in busy:
+        assert read_response(sock) in (b"", b"HTTP/1.1 500 X\r\ncontent-length: 0\r\n\r\n")
+        sock.close()
+    warnings = [r.getMessage() for r in sailfish_logs.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "Cancelled 2 request(s) still running at shutdown: timeout graceful shutdown exceeded"
+    ]
+
+
+def test_shutdown_cancels_requests_with_the_shutdown_message() -> None:
+    seen: list[BaseException] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError as exc:
+            seen.append(exc)
+            raise
+
+    with server_in_thread(make_config(app, timeout_graceful_shutdown=0.1)) as server:
+        busy = start_request(port_of(server), "/")
+        wait_for(lambda: server.server_state.tasks, 5, "the request to reach the app")
     busy.close()
-    assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in messages(sailfish_logs)
+    assert len(seen) == 1 and seen[0].args == (SHUTDOWN_CANCEL,)
+    assert is_shutdown_cancel(seen[0])
+
+
+def test_is_shutdown_cancel() -> None:
+    assert is_shutdown_cancel(asyncio.CancelledError(SHUTDOWN_CANCEL))
+    assert not is_shutdown_cancel(asyncio.CancelledError())
+    assert not is_shutdown_cancel(asyncio.CancelledError("another reason"))
+    assert not is_shutdown_cancel(RuntimeError(SHUTDOWN_CANCEL))
+    try:  # an app that catches the cancellation and raises a new one
+        try:
+            raise asyncio.CancelledError(SHUTDOWN_CANCEL)
+        except asyncio.CancelledError:
+            raise asyncio.CancelledError() from None
+    except asyncio.CancelledError as exc:
+        assert is_shutdown_cancel(exc)  # "from None" hides the context, but keeps it
 
 
 # -- signals (a real process) ---------------------------------------------------------------

@@ -46,6 +46,7 @@ class RawApp:
         self.all_arrived = threading.Event()
         self.expected = 0  # set by a test: all_arrived fires when this many have arrived
         self.lifespan_events: list[str] = []
+        self.cancelled: list[asyncio.CancelledError] = []  # what cancelled requests saw
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -65,6 +66,9 @@ class RawApp:
                 self.all_arrived.set()
         try:
             await self.dispatch(scope, receive, send)
+        except asyncio.CancelledError as exc:
+            self.cancelled.append(exc)
+            raise
         finally:
             with self.lock:
                 self.finished += 1
