@@ -6,7 +6,8 @@ bind failure is a `StartupError`, raised before the app starts), lifespan startu
 serve until a signal, then shut down: stop accepting, ask every connection to `shutdown()`,
 wait for connections and request tasks to drain (bounded by timeouts.graceful_shutdown; a
 second signal forces it), cancel what is left with `SHUTDOWN_CANCEL` (one log line for them
-all), lifespan shutdown. Protocols are created by
+all), lifespan shutdown (after a forced shutdown too, then bounded by the same timeout; a
+further signal cancels it). Protocols are created by
 `HTTPProtocol(config=..., server_state=..., app_state=..., _loop=...)`, imported lazily.
 Nothing here exits the process: errors are raised for the CLI to report.
 """
@@ -89,6 +90,7 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._uds_path: str | None = None
+        self._signals = 0  # handle_exit calls so far
 
     # -- control --------------------------------------------------------------------------
 
@@ -104,7 +106,11 @@ class Server:
             self._wake()
 
     def handle_exit(self, sig: int, frame: FrameType | None = None) -> None:
-        """Signal handler: the first signal shuts down gracefully, the second forces it."""
+        """Signal handler: the first signal shuts down gracefully, the second forces it.
+
+        A signal that arrives during the app's lifespan shutdown cancels that too.
+        """
+        self._signals += 1
         if self._should_exit:
             self.force_exit = True
             logger.info("Forcing shutdown")
@@ -360,8 +366,7 @@ class Server:
         if self._uds_path is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self._uds_path)
-        if not self.force_exit:
-            await self.lifespan.shutdown()
+        await self._shutdown_lifespan(forced=not drained)
 
     async def _drain(self, deadline: float | None) -> bool:
         """Wait for connections, then request tasks, to finish; False on timeout or force.
@@ -412,6 +417,33 @@ class Server:
             waiter.cancel()
         self._wakeup.clear()
         return deadline is None or loop.time() < deadline
+
+    async def _shutdown_lifespan(self, forced: bool) -> None:
+        """Run lifespan shutdown, after a forced shutdown too; a signal meanwhile cancels it.
+
+        After a forced shutdown (a second signal, or the graceful timeout expiring) it is
+        bounded by timeouts.graceful_shutdown as well, a window of its own, so a hung
+        shutdown handler cannot keep the process alive; after a graceful one, as in uvicorn,
+        it has no time bound.
+        """
+        loop = asyncio.get_running_loop()
+        timeout = self.config.timeouts.graceful_shutdown
+        deadline = None if timeout is None or not forced else loop.time() + timeout
+        signals = self._signals
+        shutdown = loop.create_task(self.lifespan.shutdown())
+        while not shutdown.done():
+            if not await self._wait({shutdown}, None, deadline):
+                reason = "timeout graceful shutdown exceeded"
+            elif self._signals != signals:
+                reason = "forced"
+            else:
+                continue
+            if not shutdown.done():  # it may have ended just now, with the timeout
+                shutdown.cancel()
+                await asyncio.gather(shutdown, return_exceptions=True)
+                logger.warning("Cancelled the application's lifespan shutdown: %s", reason)
+                return
+        shutdown.result()  # raises StartupError
 
     def _close_sockets(self) -> None:
         for sock in self.sockets:

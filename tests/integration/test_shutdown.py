@@ -194,6 +194,7 @@ def test_sigterm_with_graceful_timeout_and_a_never_ending_app(
         assert conn.is_closed_by_peer(timeout=2)
     summary = "Cancelled 1 request(s) still running at shutdown: timeout graceful shutdown exceeded"
     assert process.stderr.count(summary) == 1, process.stderr
+    assert "Application shutdown complete." in process.stderr  # lifespan shutdown still runs
 
 
 def test_second_signal_forces_the_exit(serve_process: Callable[..., Any]) -> None:
@@ -206,9 +207,14 @@ def test_second_signal_forces_the_exit(serve_process: Callable[..., Any]) -> Non
         assert process.popen.poll() is None, "the first signal did not wait for the request"
         begin = time.monotonic()
         process.popen.send_signal(signal.SIGINT)
-        process.wait(5)
+        assert process.wait(5) == 0
         assert time.monotonic() - begin < 3.0
-    assert "Forcing shutdown" in process.stderr
+    stderr = process.stderr
+    assert "Forcing shutdown" in stderr
+    # One line for the cancelled request, and the app's lifespan shutdown still runs.
+    assert stderr.count("Cancelled 1 request(s) still running at shutdown: forced") == 1, stderr
+    assert "Application shutdown complete." in stderr
+    assert "Finished server process" in stderr
 
 
 @pytest.mark.xfail(

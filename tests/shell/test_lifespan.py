@@ -215,6 +215,38 @@ def test_lingering_app_is_cancelled_after_shutdown_complete() -> None:
     assert cancelled == [True]
 
 
+def test_cancelling_shutdown_cancels_the_app() -> None:
+    """The server cancels a hung lifespan shutdown; the app's task must not outlive it."""
+    began = asyncio.Event()
+    cancelled = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        began.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def main() -> None:
+        lifespan = make(app)
+        await lifespan.startup()
+        shutdown = asyncio.ensure_future(lifespan.shutdown())
+        await asyncio.wait_for(began.wait(), 5)
+        shutdown.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await shutdown
+        assert lifespan._task is not None
+        await asyncio.wait({lifespan._task}, timeout=5)
+        assert lifespan._task.cancelled()
+
+    asyncio.run(main())
+    assert cancelled == [True]
+
+
 def test_lifespan_off() -> None:
     state = {"a": 1}
     config = Config(no_lifespan_app, lifespan="off")

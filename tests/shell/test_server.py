@@ -358,6 +358,80 @@ def test_is_shutdown_cancel() -> None:
         assert is_shutdown_cancel(exc)  # "from None" hides the context, but keeps it
 
 
+class HungShutdown:
+    """A lifespan app whose shutdown never completes, and a request that never ends."""
+
+    def __init__(self) -> None:
+        self.shutdown_began = threading.Event()
+        self.shutdown_cancelled = threading.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(30)
+            return
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        self.shutdown_began.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.shutdown_cancelled.set()
+            raise
+
+
+def test_lifespan_shutdown_runs_after_a_forced_shutdown_and_its_timeout_bounds_it(
+    sailfish_logs: pytest.LogCaptureFixture,
+) -> None:
+    app = HungShutdown()
+    began = time.monotonic()
+    with server_in_thread(make_config(app, timeout_graceful_shutdown=0.2)) as server:
+        busy = start_request(port_of(server), "/")
+        wait_for(lambda: server.server_state.tasks, 5, "the request to reach the app")
+    assert time.monotonic() - began < 5
+    busy.close()
+    assert app.shutdown_began.is_set() and app.shutdown_cancelled.is_set()
+    warnings = [r.getMessage() for r in sailfish_logs.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "Cancelled 1 request(s) still running at shutdown: timeout graceful shutdown exceeded",
+        "Cancelled the application's lifespan shutdown: timeout graceful shutdown exceeded",
+    ]
+    assert messages(sailfish_logs)[-1] == f"Finished server process [{os.getpid()}]"
+
+
+def test_a_third_signal_cancels_a_hung_lifespan_shutdown(
+    sailfish_logs: pytest.LogCaptureFixture,
+) -> None:
+    app = HungShutdown()
+    server = Server(make_config(app), protocol_factory=StandInProtocol)  # no graceful timeout
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 5, "the server to listen")
+        busy = start_request(port_of(server), "/")
+        wait_for(lambda: server.server_state.tasks, 5, "the request to reach the app")
+        server.handle_exit(signal.SIGINT)
+        draining = "Waiting for connections to close. (CTRL+C to force quit)"
+        wait_for(lambda: draining in messages(sailfish_logs), 5, "the drain to begin")
+        server.handle_exit(signal.SIGINT)
+        assert app.shutdown_began.wait(5), "lifespan shutdown did not run after a forced exit"
+        assert thread.is_alive()
+        server.handle_exit(signal.SIGINT)
+        thread.join(5)
+        assert not thread.is_alive()
+        busy.close()
+    finally:
+        server.force_exit = True
+        server.should_exit = True
+        thread.join(5)
+    assert app.shutdown_cancelled.is_set()
+    warnings = [r.getMessage() for r in sailfish_logs.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "Cancelled 1 request(s) still running at shutdown: forced",
+        "Cancelled the application's lifespan shutdown: forced",
+    ]
+
+
 # -- signals (a real process) ---------------------------------------------------------------
 
 SCRIPT = """
@@ -456,7 +530,10 @@ def test_second_signal_forces_exit(process: Process) -> None:
     assert time.monotonic() - began < 5
     busy.close()
     process.wait_for("Forcing shutdown")
-    assert not [line for line in process.seen if "Application shutdown complete" in line]
+    process.wait_for(r"Cancelled 1 request\(s\) still running at shutdown: forced")
+    process.wait_for(r"Application shutdown complete\.")  # lifespan shutdown still runs
+    process.wait_for(r"Finished server process")
+    assert len([line for line in process.seen if "Cancelled" in line]) == 1
 
 
 # -- the real protocol ----------------------------------------------------------------------
