@@ -47,6 +47,12 @@ def join_all(threads: list[threading.Thread], timeout: float = 8.0) -> None:
     assert not any(thread.is_alive() for thread in threads), "a client never finished"
 
 
+def unsent_bytes(running: Any) -> int:
+    """Bytes the server's transports hold for clients that do not read (on the loop thread)."""
+    connections = running.server.server_state.connections
+    return sum(c.transport.get_write_buffer_size() for c in connections if c.transport)
+
+
 def connection_refused(port: int) -> bool:
     """True if a new connection is refused (or closed at once without an answer)."""
     try:
@@ -155,7 +161,7 @@ def test_graceful_shutdown_timeout_with_a_slow_streaming_reader(serve: Serve) ->
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         conn.send(request("GET", f"/big?n={50 * 1024 * 1024}"))
         conn.read_head()
-        time.sleep(0.2)
+        wait_for(lambda: running.on_loop(lambda: unsent_bytes(running) > 0), 5, "a full buffer")
         elapsed = running.stop(timeout=8)
         assert elapsed < 3.0, elapsed
 
@@ -164,9 +170,9 @@ def test_graceful_shutdown_timeout_with_a_slow_streaming_reader(serve: Serve) ->
 
 
 def test_sigterm_drains_in_flight_requests(serve_process: Callable[..., Any]) -> None:
-    process = serve_process("apps.raw:app")
+    process = serve_process("apps.raw:announcing")
     threads, results = fire_many(process.port, "/slow?t=0.6", 20)
-    time.sleep(0.3)  # every request is in the app by now
+    process.wait_for_stderr("arrived /slow", count=20)
     process.popen.send_signal(signal.SIGTERM)
     join_all(threads)
     assert process.wait(5) == 0
@@ -179,10 +185,10 @@ def test_sigterm_drains_in_flight_requests(serve_process: Callable[..., Any]) ->
 def test_sigterm_with_graceful_timeout_and_a_never_ending_app(
     serve_process: Callable[..., Any],
 ) -> None:
-    process = serve_process("apps.raw:app", "--timeout-graceful-shutdown", "0.5")
+    process = serve_process("apps.raw:announcing", "--timeout-graceful-shutdown", "0.5")
     with Conn(process.port) as conn:
         conn.send(request("GET", "/forever"))
-        time.sleep(0.2)
+        process.wait_for_stderr("arrived /forever")
         begin = time.monotonic()
         process.popen.send_signal(signal.SIGTERM)
         assert process.wait(5) == 0
@@ -198,21 +204,26 @@ def test_sigterm_with_graceful_timeout_and_a_never_ending_app(
 
 
 def test_second_signal_forces_the_exit(serve_process: Callable[..., Any]) -> None:
-    process = serve_process("apps.raw:app")  # no graceful timeout: waits for ever
-    with Conn(process.port) as conn:
-        conn.send(request("GET", "/forever"))
-        time.sleep(0.2)
+    process = serve_process("apps.raw:announcing")  # no graceful timeout: waits for ever
+    conns = [Conn(process.port) for _ in range(3)]
+    try:
+        for conn in conns:
+            conn.send(request("GET", "/forever"))
+        process.wait_for_stderr("arrived /forever", count=3)
         process.popen.send_signal(signal.SIGINT)
-        time.sleep(0.3)
-        assert process.popen.poll() is None, "the first signal did not wait for the request"
+        process.wait_for_stderr("Waiting for connections to close")
+        assert process.popen.poll() is None, "the first signal did not wait for the requests"
         begin = time.monotonic()
         process.popen.send_signal(signal.SIGINT)
         assert process.wait(5) == 0
         assert time.monotonic() - begin < 3.0
+    finally:
+        for conn in conns:
+            conn.close()
     stderr = process.stderr
     assert "Forcing shutdown" in stderr
-    # One line for the cancelled request, and the app's lifespan shutdown still runs.
-    assert stderr.count("Cancelled 1 request(s) still running at shutdown: forced") == 1, stderr
+    # One line for the cancelled requests, and the app's lifespan shutdown still runs.
+    assert stderr.count("Cancelled 3 request(s) still running at shutdown: forced") == 1, stderr
     assert "Application shutdown complete." in stderr
     assert "Finished server process" in stderr
 

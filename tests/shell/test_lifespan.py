@@ -145,7 +145,8 @@ def test_auto_app_raising_after_sending_is_an_error() -> None:
     async def main() -> None:
         lifespan = make(app, "auto")
         await lifespan.startup()
-        await asyncio.sleep(0)
+        assert lifespan._task is not None
+        await asyncio.wait({lifespan._task}, timeout=5)  # the app raises right after startup
         assert lifespan.should_exit
         await lifespan.shutdown()  # returns at once: the app is gone
 

@@ -169,10 +169,8 @@ def test_serves_on_given_sockets() -> None:
     server = Server(make_config(), protocol_factory=StandInProtocol)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
     try:
+        wait_for(lambda: server.started, 5, "the server to listen")
         assert get(port).endswith(b"hello /")
     finally:
         server.should_exit = True
@@ -261,13 +259,16 @@ def test_lifespan_crash_after_startup_stops_the_server() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await receive()
         await send({"type": "lifespan.startup.complete"})
-        await asyncio.sleep(0.2)
-        raise RuntimeError("background job died")
+        for _ in range(1000):  # die once the server is serving (bounded: 5 s)
+            if server.started:
+                raise RuntimeError("background job died")
+            await asyncio.sleep(0.005)
 
     server = Server(make_config(app), protocol_factory=StandInProtocol)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    thread.join(5)
+    thread.join(10)
+    assert server.started
     assert not thread.is_alive() and server.should_exit
 
 
@@ -295,9 +296,7 @@ def test_graceful_shutdown_finishes_in_flight_and_closes_idle(
         port = port_of(server)
         idle = socket.create_connection(("127.0.0.1", port), timeout=5)
         busy = start_request(port, "/0.5")
-        deadline = time.monotonic() + 5
-        while not server.server_state.tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: server.server_state.tasks, 5, "the request to reach the app")
         server.should_exit = True
         assert idle.recv(10) == b""  # closed at once
         assert read_response(busy).endswith(b"done")  # finished, not cut
@@ -448,6 +447,7 @@ async def app(scope, receive, send):
             await send({{"type": message["type"] + ".complete"}})
             if message["type"] == "lifespan.shutdown":
                 return
+    print("arrived", scope["path"], file=sys.stderr, flush=True)
     await asyncio.sleep(float(scope["path"].strip("/") or 0))
     await send({{"type": "http.response.start", "status": 200, "headers": []}})
     await send({{"type": "http.response.body", "body": b"done"}})
@@ -508,7 +508,7 @@ def process(tmp_path: Path) -> Iterator[Process]:
 def test_signal_shuts_down_gracefully(process: Process, sig: signal.Signals) -> None:
     port = int(process.wait_for(r"Listening on http://127\.0\.0\.1:(\d+)").group(1))
     busy = start_request(port, "/0.3")
-    time.sleep(0.1)
+    process.wait_for(r"arrived /0\.3")
     process.proc.send_signal(sig)
     assert read_response(busy).endswith(b"done")
     busy.close()
@@ -521,7 +521,7 @@ def test_signal_shuts_down_gracefully(process: Process, sig: signal.Signals) -> 
 def test_second_signal_forces_exit(process: Process) -> None:
     port = int(process.wait_for(r"Listening on http://127\.0\.0\.1:(\d+)").group(1))
     busy = start_request(port, "/30")
-    time.sleep(0.1)
+    process.wait_for(r"arrived /30")
     process.proc.send_signal(signal.SIGINT)
     process.wait_for(r"Waiting for connections to close")
     began = time.monotonic()
@@ -552,10 +552,8 @@ def test_real_protocol_serves(loop: str) -> None:
     server = Server(make_config(loop=loop))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
     try:
+        wait_for(lambda: server.started or not thread.is_alive(), 5, "the server to listen")
         assert server.started
         response = get(port_of(server), "/real")
         assert response.startswith(b"HTTP/1.1 200") and response.endswith(b"hello /real")
