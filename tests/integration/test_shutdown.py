@@ -276,6 +276,33 @@ def test_forced_shutdown_cancels_with_the_shutdown_message_and_logs_once(
     assert app.lifespan_events == ["lifespan.startup", "lifespan.shutdown"]
 
 
+def test_idle_keep_alive_connections_close_at_once_while_a_request_runs(serve: Serve) -> None:
+    """Idle connections get EOF as shutdown begins, not after the drain or the keep-alive."""
+    app = RawApp()
+    app.expected = 4
+    running = serve(app, timeout_keep_alive=30, timeout_graceful_shutdown=None)
+    idle = [Conn(running.port) for _ in range(3)]
+    busy = Conn(running.port)
+    try:
+        for conn in idle:
+            conn.send(request("GET", "/x"))
+            assert conn.read_response().status == 200
+        busy.send(request("GET", "/forever"))
+        assert app.all_arrived.wait(5)
+        begin = time.monotonic()
+        running.server.should_exit = True
+        for conn in idle:
+            assert conn.is_closed_by_peer(timeout=2)
+        assert time.monotonic() - begin < 1.0
+        assert app.finished == 3  # the busy request still runs: the shutdown is under way
+        assert running.thread.is_alive()
+    finally:
+        running.server.handle_exit(signal.SIGINT)  # force: the busy request never ends
+        running.stop()
+        for conn in (*idle, busy):
+            conn.close()
+
+
 # -- --limit-concurrency ---------------------------------------------------------------------------
 
 
