@@ -104,7 +104,8 @@ class LifespanOn:
     async def shutdown(self) -> None:
         """Send `lifespan.shutdown` and wait for the app's answer.
 
-        Does nothing if the app does not support lifespan or has already failed.
+        Does nothing if the app does not support lifespan or has already failed. Cancelling
+        it (the server does, on a further signal) cancels the app's lifespan task too.
 
         Raises:
             StartupError: the app sent `lifespan.shutdown.failed`, or raised while
@@ -115,8 +116,12 @@ class LifespanOn:
         logger.info("Waiting for application shutdown.")
         self._phase = "shutdown"
         await self._queue.put({"type": "lifespan.shutdown"})
-        await self._shutdown_done.wait()
-        await self._finish_task(timeout=1.0)
+        try:
+            await self._shutdown_done.wait()
+            await self._finish_task(timeout=1.0)
+        except asyncio.CancelledError:
+            self._task.cancel()  # it ends on its next step; nothing waits for it any more
+            raise
 
         if self._shutdown_failed:
             reason = f": {self._message}" if self._message else ""

@@ -5,7 +5,9 @@ validate the config, load the app (config errors surface before any socket exist
 bind failure is a `StartupError`, raised before the app starts), lifespan startup, listen and
 serve until a signal, then shut down: stop accepting, ask every connection to `shutdown()`,
 wait for connections and request tasks to drain (bounded by timeouts.graceful_shutdown; a
-second signal forces it), cancel what is left, lifespan shutdown. Protocols are created by
+second signal forces it), cancel what is left with `SHUTDOWN_CANCEL` (one log line for them
+all), lifespan shutdown (after a forced shutdown too, then bounded by the same timeout; a
+further signal cancels it). Protocols are created by
 `HTTPProtocol(config=..., server_state=..., app_state=..., _loop=...)`, imported lazily.
 Nothing here exits the process: errors are raised for the CLI to report.
 """
@@ -22,6 +24,7 @@ import socket
 import stat
 import sys
 import threading
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -32,7 +35,7 @@ from sailfish.errors import StartupError
 from sailfish.lifespan import LifespanOff, LifespanOn
 from sailfish.logging import configure_logging
 from sailfish.loops import loop_factory
-from sailfish.state import ServerState
+from sailfish.state import SHUTDOWN_CANCEL, ServerState
 
 logger = logging.getLogger("sailfish.error")
 
@@ -87,6 +90,7 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._uds_path: str | None = None
+        self._signals = 0  # handle_exit calls so far
 
     # -- control --------------------------------------------------------------------------
 
@@ -102,7 +106,11 @@ class Server:
             self._wake()
 
     def handle_exit(self, sig: int, frame: FrameType | None = None) -> None:
-        """Signal handler: the first signal shuts down gracefully, the second forces it."""
+        """Signal handler: the first signal shuts down gracefully, the second forces it.
+
+        A signal that arrives during the app's lifespan shutdown cancels that too.
+        """
+        self._signals += 1
         if self._should_exit:
             self.force_exit = True
             logger.info("Forcing shutdown")
@@ -320,6 +328,8 @@ class Server:
 
     async def _shutdown(self) -> None:
         logger.info("Shutting down")
+        assert self._wakeup is not None
+        self._wakeup.clear()  # from here on it is set only by a signal or should_exit
         for server in self.servers:
             server.close()
         self._close_sockets()
@@ -330,19 +340,19 @@ class Server:
         loop = asyncio.get_running_loop()
         timeout = self.config.timeouts.graceful_shutdown
         deadline = None if timeout is None else loop.time() + timeout
-        await asyncio.sleep(_TICK if state.connections or state.tasks else 0)
         drained = await self._drain(deadline)
 
         if not drained:
-            if not self.force_exit:
+            tasks = list(state.tasks)
+            for task in tasks:
+                task.cancel(msg=SHUTDOWN_CANCEL)  # protocols log nothing for these
+            if tasks:
                 logger.warning(
-                    "Cancel %d running task(s), timeout graceful shutdown exceeded",
-                    len(state.tasks),
+                    "Cancelled %d request(s) still running at shutdown: %s",
+                    len(tasks),
+                    "forced" if self.force_exit else "timeout graceful shutdown exceeded",
                 )
-            for task in list(state.tasks):
-                task.cancel()
-            if state.tasks:
-                await asyncio.wait(set(state.tasks), timeout=1.0)
+                await asyncio.wait(tasks, timeout=1.0)
             for connection in list(state.connections):
                 transport = getattr(connection, "transport", None)
                 if transport is not None:
@@ -356,24 +366,84 @@ class Server:
         if self._uds_path is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self._uds_path)
-        if not self.force_exit:
-            await self.lifespan.shutdown()
+        await self._shutdown_lifespan(forced=not drained)
 
     async def _drain(self, deadline: float | None) -> bool:
-        """Wait for connections, then request tasks, to finish; False on timeout or force."""
-        loop = asyncio.get_running_loop()
+        """Wait for connections, then request tasks, to finish; False on timeout or force.
+
+        Connections that `shutdown()` closed at once (idle ones) are not waited for in the
+        log: "Waiting for connections to close" names only those still busy. A request task
+        ending or the wakeup event (a signal) ends a wait at once. Nothing announces that a
+        connection left, so `connections` is polled: first every loop turn or so, as closed
+        transports report connection_lost, backing off to every _TICK.
+        """
         state = self.server_state
         for items, what in (
             (state.connections, "connections to close"),
             (state.tasks, "background tasks to complete"),
         ):
-            if items and not self.force_exit:
+            busy = [c for c in items if not _closing(c)] if items is state.connections else items
+            if busy and not self.force_exit:
                 logger.info("Waiting for %s. (CTRL+C to force quit)", what)
+            interval = 0.0
             while items:
-                if self.force_exit or (deadline is not None and loop.time() >= deadline):
+                running = len(state.tasks)
+                if self.force_exit or not await self._wait(state.tasks, interval, deadline):
                     return False
-                await asyncio.sleep(_TICK)
+                # A request that ended is about to close its connection: look again soon.
+                interval = 0.0 if len(state.tasks) < running else min(2 * interval or 1e-3, _TICK)
         return True
+
+    async def _wait(
+        self, futures: set[asyncio.Task[Any]], interval: float | None, deadline: float | None
+    ) -> bool:
+        """Wait until one of `futures` ends, a signal or should_exit wakes us, or `interval`.
+
+        Returns:
+            False if `deadline` (a `loop.time()`) has passed, else True.
+        """
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
+        if deadline is not None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            interval = remaining if interval is None else min(interval, remaining)
+        waiter = loop.create_task(self._wakeup.wait())
+        pending = {future for future in futures if not future.done()}
+        try:
+            await asyncio.wait({waiter, *pending}, timeout=interval, return_when=FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        self._wakeup.clear()
+        return deadline is None or loop.time() < deadline
+
+    async def _shutdown_lifespan(self, forced: bool) -> None:
+        """Run lifespan shutdown, after a forced shutdown too; a signal meanwhile cancels it.
+
+        After a forced shutdown (a second signal, or the graceful timeout expiring) it is
+        bounded by timeouts.graceful_shutdown as well, a window of its own, so a hung
+        shutdown handler cannot keep the process alive; after a graceful one, as in uvicorn,
+        it has no time bound.
+        """
+        loop = asyncio.get_running_loop()
+        timeout = self.config.timeouts.graceful_shutdown
+        deadline = None if timeout is None or not forced else loop.time() + timeout
+        signals = self._signals
+        shutdown = loop.create_task(self.lifespan.shutdown())
+        while not shutdown.done():
+            if not await self._wait({shutdown}, None, deadline):
+                reason = "timeout graceful shutdown exceeded"
+            elif self._signals != signals:
+                reason = "forced"
+            else:
+                continue
+            if not shutdown.done():  # it may have ended just now, with the timeout
+                shutdown.cancel()
+                await asyncio.gather(shutdown, return_exceptions=True)
+                logger.warning("Cancelled the application's lifespan shutdown: %s", reason)
+                return
+        shutdown.result()  # raises StartupError
 
     def _close_sockets(self) -> None:
         for sock in self.sockets:
@@ -400,6 +470,12 @@ class Server:
                 loop.remove_signal_handler(sig)
             for sig, handler in previous.items():  # pragma: no cover (Windows)
                 signal.signal(sig, handler)
+
+
+def _closing(connection: Any) -> bool:
+    """Whether a connection's transport is already closing (it leaves on its own)."""
+    transport = getattr(connection, "transport", None)
+    return transport is not None and bool(transport.is_closing())
 
 
 def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:

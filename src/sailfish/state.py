@@ -4,7 +4,9 @@ Strategy: one `ServerState` per `Server`; the server reads it to drain and shut 
 write to it (add/remove themselves, count requests, track their tasks). It lives in its own
 module so protocols never import `server.py` (uvicorn keeps it in server.py, which ties the two
 together). The attribute names are uvicorn's, so code written against uvicorn's ServerState
-(its protocols, third-party protocols) works unchanged.
+(its protocols, third-party protocols) works unchanged. `SHUTDOWN_CANCEL` is the message the
+server cancels request tasks with at a forced shutdown, so a protocol can tell that
+cancellation (the server logs one summary line for it) from an app's own error.
 """
 
 from __future__ import annotations
@@ -13,10 +15,29 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
-# The message of the CancelledError a forced shutdown cancels request tasks with: the protocol
-# logs nothing for such a task, the server logs one line for all of them.
 SHUTDOWN_CANCEL = "sailfish: server shutdown"
+"""The `msg` of `Task.cancel()` for request tasks still running when a shutdown is forced."""
+
+
+def is_shutdown_cancel(exc: BaseException) -> bool:
+    """Whether `exc` is the server cancelling a request task at a forced shutdown.
+
+    A protocol logs nothing for it: the server logs how many requests it cancelled, once.
+    The message travels with the CancelledError the task's coroutine sees; an app that catches
+    it and raises a new CancelledError keeps it as the new one's `__context__`.
+
+    Args:
+        exc: The exception a request's app raised.
+
+    Returns:
+        True for a CancelledError carrying `SHUTDOWN_CANCEL` (or caused by one).
+    """
+    seen: BaseException | None = exc
+    while isinstance(seen, asyncio.CancelledError):
+        if SHUTDOWN_CANCEL in seen.args:
+            return True
+        seen = seen.__context__
+    return False
 
 
 class Connection(Protocol):
@@ -44,4 +65,4 @@ class ServerState:
     default_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
-__all__ = ["SHUTDOWN_CANCEL", "Connection", "ServerState"]
+__all__ = ["SHUTDOWN_CANCEL", "Connection", "ServerState", "is_shutdown_cancel"]

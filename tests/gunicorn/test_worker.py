@@ -28,15 +28,19 @@ if sys.platform == "win32":  # pragma: no cover
 
 from gunicorn.config import KNOWN_SETTINGS  # noqa: E402
 
+from waiting import poll_until, wait_for  # noqa: E402
+
 APP = """
 import asyncio
 import os
+import sys
 
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
     if scope["path"] == "/slow":
+        print("arrived /slow", file=sys.stderr, flush=True)  # the test waits for this line
         await asyncio.sleep(1.0)
     body = f"pid={os.getpid()} path={scope['path']}".encode()
     await send({"type": "http.response.start", "status": 200,
@@ -73,18 +77,18 @@ class Gunicorn:
         self._wait_listening()
 
     def _wait_listening(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"gunicorn exited at startup:\n{self.output()}")
             try:
-                status, _ = self.get("/")
+                return self.get("/")[0] == 200
             except OSError:
-                time.sleep(0.1)
-                continue
-            if status == 200:
-                return
-        raise AssertionError(f"gunicorn did not answer within {START_TIMEOUT}s:\n{self.output()}")
+                return False  # not listening yet
+
+        if not poll_until(answers, START_TIMEOUT, interval=0.05):
+            raise AssertionError(
+                f"gunicorn did not answer within {START_TIMEOUT}s:\n{self.output()}"
+            )
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, str]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -167,7 +171,7 @@ def test_sigterm_finishes_the_request_in_flight_then_exits(start: Callable[..., 
 
     client = threading.Thread(target=slow_request)
     client.start()
-    time.sleep(0.4)  # the request is in the app's sleep
+    wait_for(lambda: "arrived /slow" in server.output(), 10, "the request to reach the app")
     began = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     client.join(STOP_TIMEOUT)
@@ -184,19 +188,19 @@ def test_max_requests_restarts_the_worker(start: Callable[..., Gunicorn]) -> Non
     server = start("--max-requests", "3")  # the startup probe was request 1
     first = {_pid(server.get(f"/{n}")[1]) for n in range(2)}
     assert len(first) == 1
-    deadline = time.monotonic() + START_TIMEOUT
     pid = next(iter(first))
-    while time.monotonic() < deadline:
+    pids: list[int] = []
+
+    def replaced() -> bool:
         try:
             status, body = server.get("/after")
         except OSError:
-            time.sleep(0.1)  # between the old worker's exit and the new one's start
-            continue
+            return False  # between the old worker's exit and the new one's start
         assert status == 200
-        if _pid(body) != pid:
-            break
-        time.sleep(0.2)
-    else:
+        pids.append(_pid(body))
+        return pids[-1] != pid
+
+    if not poll_until(replaced, START_TIMEOUT, interval=0.05):
         raise AssertionError(f"the worker was not replaced:\n{server.output()}")
     assert "Maximum request limit of 3 exceeded" in server.output()
-    assert os.getpid() not in (pid, _pid(body))
+    assert os.getpid() not in (pid, pids[-1])

@@ -13,6 +13,7 @@ and `apps/`; nothing here is imported by name from another conftest.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -29,6 +30,7 @@ import pytest
 
 from sailfish.config import Config
 from sailfish.server import Server
+from waiting import poll_until
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
@@ -63,6 +65,19 @@ class Running:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def on_loop(self, function: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Call `function()` on the server's loop thread and return its result.
+
+        For reading what only the loop thread may touch (transports, protocol state).
+        """
+        loop = self.server._loop
+        assert loop is not None
+
+        async def call() -> Any:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout)
+
     def stop(self, timeout: float = STOP_TIMEOUT) -> float:
         """Ask for a graceful shutdown; returns how long the server took to stop."""
         begin = time.monotonic()
@@ -95,9 +110,7 @@ def start_server(app: Any, **options: Any) -> Running:
 
     running.thread = threading.Thread(target=target, name="sailfish-test-server", daemon=True)
     running.thread.start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not server.started and running.thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.005)
+    poll_until(lambda: server.started or not running.thread.is_alive(), START_TIMEOUT)
     if running.errors:
         raise running.errors[0]
     if not server.started:
@@ -181,6 +194,13 @@ class Process:
     def stderr(self) -> str:
         return "".join(self.stderr_lines)
 
+    def wait_for_stderr(self, text: str, count: int = 1, timeout: float = 5.0) -> None:
+        """Wait until `text` has appeared `count` times in stderr; fail saying what came."""
+        if not poll_until(lambda: self.stderr.count(text) >= count, timeout):
+            raise AssertionError(
+                f"{text!r} not logged {count} time(s) within {timeout:g}s; stderr:\n{self.stderr}"
+            )
+
     @property
     def stdout(self) -> str:
         return "".join(self.stdout_lines)
@@ -231,15 +251,13 @@ def serve_process() -> Iterator[Callable[..., Process]]:
             reader = threading.Thread(target=_pump, args=(stream, sink), daemon=True)
             reader.start()
             process.readers.append(reader)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            match = _LISTENING.search(process.stderr)
-            if match:
-                process.port = int(match.group(1))
-                return process
-            if popen.poll() is not None:
-                break
-            time.sleep(0.01)
+        poll_until(
+            lambda: _LISTENING.search(process.stderr) or popen.poll() is not None, START_TIMEOUT
+        )
+        match = _LISTENING.search(process.stderr)
+        if match:
+            process.port = int(match.group(1))
+            return process
         with contextlib.suppress(ProcessLookupError):
             popen.kill()
         popen.wait(STOP_TIMEOUT)

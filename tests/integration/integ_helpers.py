@@ -3,7 +3,8 @@
 `Conn` wraps a blocking socket with a timeout and a buffer, so several responses that arrive in
 one segment (pipelining) are split correctly. `read_response()` understands Content-Length,
 chunked and close-delimited bodies and skips nothing: a 100 Continue is returned as its own
-response, so a test can see it.
+response, so a test can see it. `wait_for` (bounded polling that fails with a message) comes
+from tests/waiting.py and is re-exported here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
+
+from waiting import wait_for
 
 TIMEOUT = 5.0
 
@@ -175,17 +178,6 @@ def request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-def wait_for(predicate: object, timeout: float = TIMEOUT, interval: float = 0.01) -> bool:
-    """Poll `predicate()` until true or `timeout`; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():  # type: ignore[operator]
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-
-
 def assert_bytes(actual: bytes, expected: bytes) -> None:
     """Equality of large byte strings with a short message (pytest's diff of MBs is useless)."""
     if actual == expected:
@@ -197,3 +189,6 @@ def assert_bytes(actual: bytes, expected: bytes) -> None:
     raise AssertionError(
         f"{len(actual)} bytes received, {len(expected)} expected; first difference at byte {index}"
     )
+
+
+__all__ = ["Closed", "Conn", "Response", "assert_bytes", "request", "wait_for"]

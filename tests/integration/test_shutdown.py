@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import threading
@@ -9,8 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from apps.raw import RawApp
 from integ_helpers import Closed, Conn, Response, request, wait_for
+
+from sailfish.state import is_shutdown_cancel
 
 Serve = Callable[..., Any]
 
@@ -41,6 +45,12 @@ def join_all(threads: list[threading.Thread], timeout: float = 8.0) -> None:
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     assert not any(thread.is_alive() for thread in threads), "a client never finished"
+
+
+def unsent_bytes(running: Any) -> int:
+    """Bytes the server's transports hold for clients that do not read (on the loop thread)."""
+    connections = running.server.server_state.connections
+    return sum(c.transport.get_write_buffer_size() for c in connections if c.transport)
 
 
 def connection_refused(port: int) -> bool:
@@ -151,7 +161,7 @@ def test_graceful_shutdown_timeout_with_a_slow_streaming_reader(serve: Serve) ->
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         conn.send(request("GET", f"/big?n={50 * 1024 * 1024}"))
         conn.read_head()
-        time.sleep(0.2)
+        wait_for(lambda: running.on_loop(lambda: unsent_bytes(running) > 0), 5, "a full buffer")
         elapsed = running.stop(timeout=8)
         assert elapsed < 3.0, elapsed
 
@@ -160,9 +170,9 @@ def test_graceful_shutdown_timeout_with_a_slow_streaming_reader(serve: Serve) ->
 
 
 def test_sigterm_drains_in_flight_requests(serve_process: Callable[..., Any]) -> None:
-    process = serve_process("apps.raw:app")
+    process = serve_process("apps.raw:announcing")
     threads, results = fire_many(process.port, "/slow?t=0.6", 20)
-    time.sleep(0.3)  # every request is in the app by now
+    process.wait_for_stderr("arrived /slow", count=20)
     process.popen.send_signal(signal.SIGTERM)
     join_all(threads)
     assert process.wait(5) == 0
@@ -175,10 +185,10 @@ def test_sigterm_drains_in_flight_requests(serve_process: Callable[..., Any]) ->
 def test_sigterm_with_graceful_timeout_and_a_never_ending_app(
     serve_process: Callable[..., Any],
 ) -> None:
-    process = serve_process("apps.raw:app", "--timeout-graceful-shutdown", "0.5")
+    process = serve_process("apps.raw:announcing", "--timeout-graceful-shutdown", "0.5")
     with Conn(process.port) as conn:
         conn.send(request("GET", "/forever"))
-        time.sleep(0.2)
+        process.wait_for_stderr("arrived /forever")
         begin = time.monotonic()
         process.popen.send_signal(signal.SIGTERM)
         assert process.wait(5) == 0
@@ -188,22 +198,106 @@ def test_sigterm_with_graceful_timeout_and_a_never_ending_app(
         except (Closed, ConnectionResetError):
             pass
         assert conn.is_closed_by_peer(timeout=2)
-    assert "timeout graceful shutdown exceeded" in process.stderr
+    summary = "Cancelled 1 request(s) still running at shutdown: timeout graceful shutdown exceeded"
+    assert process.stderr.count(summary) == 1, process.stderr
+    assert "Application shutdown complete." in process.stderr  # lifespan shutdown still runs
 
 
 def test_second_signal_forces_the_exit(serve_process: Callable[..., Any]) -> None:
-    process = serve_process("apps.raw:app")  # no graceful timeout: waits for ever
-    with Conn(process.port) as conn:
-        conn.send(request("GET", "/forever"))
-        time.sleep(0.2)
+    process = serve_process("apps.raw:announcing")  # no graceful timeout: waits for ever
+    conns = [Conn(process.port) for _ in range(3)]
+    try:
+        for conn in conns:
+            conn.send(request("GET", "/forever"))
+        process.wait_for_stderr("arrived /forever", count=3)
         process.popen.send_signal(signal.SIGINT)
-        time.sleep(0.3)
-        assert process.popen.poll() is None, "the first signal did not wait for the request"
+        process.wait_for_stderr("Waiting for connections to close")
+        assert process.popen.poll() is None, "the first signal did not wait for the requests"
         begin = time.monotonic()
         process.popen.send_signal(signal.SIGINT)
-        process.wait(5)
+        assert process.wait(5) == 0
         assert time.monotonic() - begin < 3.0
-    assert "Forcing shutdown" in process.stderr
+    finally:
+        for conn in conns:
+            conn.close()
+    stderr = process.stderr
+    assert "Forcing shutdown" in stderr
+    # One line for the cancelled requests, and the app's lifespan shutdown still runs.
+    assert stderr.count("Cancelled 3 request(s) still running at shutdown: forced") == 1, stderr
+    assert "Application shutdown complete." in stderr
+    assert "Finished server process" in stderr
+
+
+def test_forced_shutdown_logs_no_traceback_per_request(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = RawApp()
+    app.expected = 3
+    running = serve(app, timeout_graceful_shutdown=0.2)
+    conns = [Conn(running.port) for _ in range(3)]
+    try:
+        for conn in conns:
+            conn.send(request("GET", "/forever"))
+        assert app.all_arrived.wait(5)
+        running.stop()
+    finally:
+        for conn in conns:
+            conn.close()
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_forced_shutdown_cancels_with_the_shutdown_message_and_logs_once(
+    serve: Serve, caplog: pytest.LogCaptureFixture, loop_name: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = RawApp()
+    app.expected = 3
+    running = serve(app, loop=loop_name, timeout_graceful_shutdown=0.2)
+    conns = [Conn(running.port) for _ in range(3)]
+    try:
+        for conn in conns:
+            conn.send(request("GET", "/forever"))
+        assert app.all_arrived.wait(5)
+        running.stop()
+    finally:
+        for conn in conns:
+            conn.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "Cancelled 3 request(s) still running at shutdown: timeout graceful shutdown exceeded"
+    ]
+    assert len(app.cancelled) == 3
+    assert all(is_shutdown_cancel(exc) for exc in app.cancelled), app.cancelled
+    assert app.lifespan_events == ["lifespan.startup", "lifespan.shutdown"]
+
+
+def test_idle_keep_alive_connections_close_at_once_while_a_request_runs(serve: Serve) -> None:
+    """Idle connections get EOF as shutdown begins, not after the drain or the keep-alive."""
+    app = RawApp()
+    app.expected = 4
+    running = serve(app, timeout_keep_alive=30, timeout_graceful_shutdown=None)
+    idle = [Conn(running.port) for _ in range(3)]
+    busy = Conn(running.port)
+    try:
+        for conn in idle:
+            conn.send(request("GET", "/x"))
+            assert conn.read_response().status == 200
+        busy.send(request("GET", "/forever"))
+        assert app.all_arrived.wait(5)
+        begin = time.monotonic()
+        running.server.should_exit = True
+        for conn in idle:
+            assert conn.is_closed_by_peer(timeout=2)
+        assert time.monotonic() - begin < 1.0
+        assert app.finished == 3  # the busy request still runs: the shutdown is under way
+        assert running.thread.is_alive()
+    finally:
+        running.server.handle_exit(signal.SIGINT)  # force: the busy request never ends
+        running.stop()
+        for conn in (*idle, busy):
+            conn.close()
 
 
 # -- --limit-concurrency ---------------------------------------------------------------------------

@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from sailfish.config import Config
 from sailfish.server import Server
+from waiting import poll_until
 
 # Make the sailfish loggers propagate to the root logger, where caplog listens.
 PROPAGATE_LOG_CONFIG: dict[str, Any] = {
@@ -184,9 +184,7 @@ def server_in_thread(
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    poll_until(lambda: server.started or not thread.is_alive(), timeout)
     if errors:
         raise errors[0]
     assert server.started, "the server did not start"

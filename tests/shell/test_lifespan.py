@@ -145,7 +145,8 @@ def test_auto_app_raising_after_sending_is_an_error() -> None:
     async def main() -> None:
         lifespan = make(app, "auto")
         await lifespan.startup()
-        await asyncio.sleep(0)
+        assert lifespan._task is not None
+        await asyncio.wait({lifespan._task}, timeout=5)  # the app raises right after startup
         assert lifespan.should_exit
         await lifespan.shutdown()  # returns at once: the app is gone
 
@@ -210,6 +211,38 @@ def test_lingering_app_is_cancelled_after_shutdown_complete() -> None:
         lifespan = make(app)
         await lifespan.startup()
         await lifespan.shutdown()
+
+    asyncio.run(main())
+    assert cancelled == [True]
+
+
+def test_cancelling_shutdown_cancels_the_app() -> None:
+    """The server cancels a hung lifespan shutdown; the app's task must not outlive it."""
+    began = asyncio.Event()
+    cancelled = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        began.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def main() -> None:
+        lifespan = make(app)
+        await lifespan.startup()
+        shutdown = asyncio.ensure_future(lifespan.shutdown())
+        await asyncio.wait_for(began.wait(), 5)
+        shutdown.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await shutdown
+        assert lifespan._task is not None
+        await asyncio.wait({lifespan._task}, timeout=5)
+        assert lifespan._task.cancelled()
 
     asyncio.run(main())
     assert cancelled == [True]

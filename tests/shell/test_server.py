@@ -38,6 +38,8 @@ from shell_helpers import (
 from sailfish.config import Config
 from sailfish.errors import ConfigError, StartupError
 from sailfish.server import Server, run
+from sailfish.state import SHUTDOWN_CANCEL, is_shutdown_cancel
+from waiting import wait_for
 
 HERE = Path(__file__).parent
 HAS_UNIX = hasattr(socket, "AF_UNIX") and sys.platform != "win32"
@@ -167,10 +169,8 @@ def test_serves_on_given_sockets() -> None:
     server = Server(make_config(), protocol_factory=StandInProtocol)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
     try:
+        wait_for(lambda: server.started, 5, "the server to listen")
         assert get(port).endswith(b"hello /")
     finally:
         server.should_exit = True
@@ -259,13 +259,16 @@ def test_lifespan_crash_after_startup_stops_the_server() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await receive()
         await send({"type": "lifespan.startup.complete"})
-        await asyncio.sleep(0.2)
-        raise RuntimeError("background job died")
+        for _ in range(1000):  # die once the server is serving (bounded: 5 s)
+            if server.started:
+                raise RuntimeError("background job died")
+            await asyncio.sleep(0.005)
 
     server = Server(make_config(app), protocol_factory=StandInProtocol)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    thread.join(5)
+    thread.join(10)
+    assert server.started
     assert not thread.is_alive() and server.should_exit
 
 
@@ -293,9 +296,7 @@ def test_graceful_shutdown_finishes_in_flight_and_closes_idle(
         port = port_of(server)
         idle = socket.create_connection(("127.0.0.1", port), timeout=5)
         busy = start_request(port, "/0.5")
-        deadline = time.monotonic() + 5
-        while not server.server_state.tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: server.server_state.tasks, 5, "the request to reach the app")
         server.should_exit = True
         assert idle.recv(10) == b""  # closed at once
         assert read_response(busy).endswith(b"done")  # finished, not cut
@@ -310,21 +311,131 @@ def test_graceful_shutdown_timeout_cancels_tasks(sailfish_logs: pytest.LogCaptur
     config = make_config(slow_app, timeout_graceful_shutdown=0.2)
     began = time.monotonic()
     with server_in_thread(config) as server:
-        busy = start_request(port_of(server), "/30")
-        deadline = time.monotonic() + 5
-        while not server.server_state.tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
+        busy = [start_request(port_of(server), "/30") for _ in range(2)]
+        wait_for(lambda: len(server.server_state.tasks) == 2, 5, "both requests in the app")
     assert time.monotonic() - began < 5
-    assert read_response(busy) in (b"", b"HTTP/1.1 500 X\r\ncontent-length: 0\r\n\r\n")
+    for sock in busy:
+        assert read_response(sock) in (b"", b"HTTP/1.1 500 X\r\ncontent-length: 0\r\n\r\n")
+        sock.close()
+    warnings = [r.getMessage() for r in sailfish_logs.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "Cancelled 2 request(s) still running at shutdown: timeout graceful shutdown exceeded"
+    ]
+
+
+def test_shutdown_cancels_requests_with_the_shutdown_message() -> None:
+    seen: list[BaseException] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError as exc:
+            seen.append(exc)
+            raise
+
+    with server_in_thread(make_config(app, timeout_graceful_shutdown=0.1)) as server:
+        busy = start_request(port_of(server), "/")
+        wait_for(lambda: server.server_state.tasks, 5, "the request to reach the app")
     busy.close()
-    assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in messages(sailfish_logs)
+    assert len(seen) == 1 and seen[0].args == (SHUTDOWN_CANCEL,)
+    assert is_shutdown_cancel(seen[0])
+
+
+def test_is_shutdown_cancel() -> None:
+    assert is_shutdown_cancel(asyncio.CancelledError(SHUTDOWN_CANCEL))
+    assert not is_shutdown_cancel(asyncio.CancelledError())
+    assert not is_shutdown_cancel(asyncio.CancelledError("another reason"))
+    assert not is_shutdown_cancel(RuntimeError(SHUTDOWN_CANCEL))
+    try:  # an app that catches the cancellation and raises a new one
+        try:
+            raise asyncio.CancelledError(SHUTDOWN_CANCEL)
+        except asyncio.CancelledError:
+            raise asyncio.CancelledError() from None
+    except asyncio.CancelledError as exc:
+        assert is_shutdown_cancel(exc)  # "from None" hides the context, but keeps it
+
+
+class HungShutdown:
+    """A lifespan app whose shutdown never completes, and a request that never ends."""
+
+    def __init__(self) -> None:
+        self.shutdown_began = threading.Event()
+        self.shutdown_cancelled = threading.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(30)
+            return
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        self.shutdown_began.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.shutdown_cancelled.set()
+            raise
+
+
+def test_lifespan_shutdown_runs_after_a_forced_shutdown_and_its_timeout_bounds_it(
+    sailfish_logs: pytest.LogCaptureFixture,
+) -> None:
+    app = HungShutdown()
+    began = time.monotonic()
+    with server_in_thread(make_config(app, timeout_graceful_shutdown=0.2)) as server:
+        busy = start_request(port_of(server), "/")
+        wait_for(lambda: server.server_state.tasks, 5, "the request to reach the app")
+    assert time.monotonic() - began < 5
+    busy.close()
+    assert app.shutdown_began.is_set() and app.shutdown_cancelled.is_set()
+    warnings = [r.getMessage() for r in sailfish_logs.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "Cancelled 1 request(s) still running at shutdown: timeout graceful shutdown exceeded",
+        "Cancelled the application's lifespan shutdown: timeout graceful shutdown exceeded",
+    ]
+    assert messages(sailfish_logs)[-1] == f"Finished server process [{os.getpid()}]"
+
+
+def test_a_third_signal_cancels_a_hung_lifespan_shutdown(
+    sailfish_logs: pytest.LogCaptureFixture,
+) -> None:
+    app = HungShutdown()
+    server = Server(make_config(app), protocol_factory=StandInProtocol)  # no graceful timeout
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 5, "the server to listen")
+        busy = start_request(port_of(server), "/")
+        wait_for(lambda: server.server_state.tasks, 5, "the request to reach the app")
+        server.handle_exit(signal.SIGINT)
+        draining = "Waiting for connections to close. (CTRL+C to force quit)"
+        wait_for(lambda: draining in messages(sailfish_logs), 5, "the drain to begin")
+        server.handle_exit(signal.SIGINT)
+        assert app.shutdown_began.wait(5), "lifespan shutdown did not run after a forced exit"
+        assert thread.is_alive()
+        server.handle_exit(signal.SIGINT)
+        thread.join(5)
+        assert not thread.is_alive()
+        busy.close()
+    finally:
+        server.force_exit = True
+        server.should_exit = True
+        thread.join(5)
+    assert app.shutdown_cancelled.is_set()
+    warnings = [r.getMessage() for r in sailfish_logs.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "Cancelled 1 request(s) still running at shutdown: forced",
+        "Cancelled the application's lifespan shutdown: forced",
+    ]
 
 
 # -- signals (a real process) ---------------------------------------------------------------
 
 SCRIPT = """
 import asyncio, sys
-sys.path.insert(0, {here!r})
+sys.path[:0] = [{here!r}, {tests!r}]
 from shell_helpers import StandInProtocol
 from sailfish.config import Config
 from sailfish.server import Server
@@ -336,6 +447,7 @@ async def app(scope, receive, send):
             await send({{"type": message["type"] + ".complete"}})
             if message["type"] == "lifespan.shutdown":
                 return
+    print("arrived", scope["path"], file=sys.stderr, flush=True)
     await asyncio.sleep(float(scope["path"].strip("/") or 0))
     await send({{"type": "http.response.start", "status": 200, "headers": []}})
     await send({{"type": "http.response.body", "body": b"done"}})
@@ -349,7 +461,7 @@ class Process:
 
     def __init__(self, tmp_path: Path) -> None:
         script = tmp_path / "serve.py"
-        script.write_text(textwrap.dedent(SCRIPT.format(here=str(HERE))))
+        script.write_text(textwrap.dedent(SCRIPT.format(here=str(HERE), tests=str(HERE.parent))))
         self.proc = subprocess.Popen(
             [sys.executable, str(script)], stderr=subprocess.PIPE, text=True
         )
@@ -396,7 +508,7 @@ def process(tmp_path: Path) -> Iterator[Process]:
 def test_signal_shuts_down_gracefully(process: Process, sig: signal.Signals) -> None:
     port = int(process.wait_for(r"Listening on http://127\.0\.0\.1:(\d+)").group(1))
     busy = start_request(port, "/0.3")
-    time.sleep(0.1)
+    process.wait_for(r"arrived /0\.3")
     process.proc.send_signal(sig)
     assert read_response(busy).endswith(b"done")
     busy.close()
@@ -409,7 +521,7 @@ def test_signal_shuts_down_gracefully(process: Process, sig: signal.Signals) -> 
 def test_second_signal_forces_exit(process: Process) -> None:
     port = int(process.wait_for(r"Listening on http://127\.0\.0\.1:(\d+)").group(1))
     busy = start_request(port, "/30")
-    time.sleep(0.1)
+    process.wait_for(r"arrived /30")
     process.proc.send_signal(signal.SIGINT)
     process.wait_for(r"Waiting for connections to close")
     began = time.monotonic()
@@ -418,7 +530,10 @@ def test_second_signal_forces_exit(process: Process) -> None:
     assert time.monotonic() - began < 5
     busy.close()
     process.wait_for("Forcing shutdown")
-    assert not [line for line in process.seen if "Application shutdown complete" in line]
+    process.wait_for(r"Cancelled 1 request\(s\) still running at shutdown: forced")
+    process.wait_for(r"Application shutdown complete\.")  # lifespan shutdown still runs
+    process.wait_for(r"Finished server process")
+    assert len([line for line in process.seen if "Cancelled" in line]) == 1
 
 
 # -- the real protocol ----------------------------------------------------------------------
@@ -437,10 +552,8 @@ def test_real_protocol_serves(loop: str) -> None:
     server = Server(make_config(loop=loop))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
     try:
+        wait_for(lambda: server.started or not thread.is_alive(), 5, "the server to listen")
         assert server.started
         response = get(port_of(server), "/real")
         assert response.startswith(b"HTTP/1.1 200") and response.endswith(b"hello /real")

@@ -29,7 +29,7 @@ from typing import Any
 from sailfish.errors import HTTPError
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
-from sailfish.state import SHUTDOWN_CANCEL
+from sailfish.state import is_shutdown_cancel
 
 from .base import HIGH_WATER, Connection
 from .deadlines import tick_interval
@@ -274,7 +274,7 @@ class RequestCycle:
             self.conn.task_done(self)
 
     def _raised(self, exc: BaseException) -> None:
-        if isinstance(exc, asyncio.CancelledError) and SHUTDOWN_CANCEL in exc.args:
+        if is_shutdown_cancel(exc):
             pass  # a forced shutdown: the server logs one line for all of them
         elif self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
             # The client went away and the app let the resulting error out: not a bug.

@@ -2,7 +2,9 @@
 
 Each `RawApp` instance keeps what the test needs to inspect from the app side (disconnects,
 errors raised by `send`, how many requests arrived) in thread-safe containers, because the
-server runs in another thread. `app` is a module-level instance for subprocess servers.
+server runs in another thread. `app` is a module-level instance for subprocess servers;
+`announcing` also writes "arrived <path>" to stderr as each request reaches it, so a test
+driving a server process can wait for its requests to be in the app instead of sleeping.
 
 Paths:
     /echo              read the whole body, answer it back (x-body-sha256, x-body-length)
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import threading
 from typing import Any
 from urllib.parse import parse_qs
@@ -35,7 +38,8 @@ def pattern(size: int) -> bytes:
 
 
 class RawApp:
-    def __init__(self) -> None:
+    def __init__(self, announce: bool = False) -> None:
+        self.announce = announce
         self.lock = threading.Lock()
         self.arrived = 0
         self.finished = 0
@@ -46,6 +50,7 @@ class RawApp:
         self.all_arrived = threading.Event()
         self.expected = 0  # set by a test: all_arrived fires when this many have arrived
         self.lifespan_events: list[str] = []
+        self.cancelled: list[asyncio.CancelledError] = []  # what cancelled requests saw
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -63,8 +68,13 @@ class RawApp:
             self.arrived += 1
             if self.expected and self.arrived >= self.expected:
                 self.all_arrived.set()
+        if self.announce:
+            print(f"arrived {scope['path']}", file=sys.stderr, flush=True)
         try:
             await self.dispatch(scope, receive, send)
+        except asyncio.CancelledError as exc:
+            self.cancelled.append(exc)
+            raise
         finally:
             with self.lock:
                 self.finished += 1
@@ -180,3 +190,4 @@ async def respond(
 
 
 app = RawApp()
+announcing = RawApp(announce=True)
