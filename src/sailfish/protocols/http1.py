@@ -12,8 +12,9 @@ it is served as plain HTTP/1.1. Another server's contract (sailfish.uvicorn) is 
 `Quirks`, a fixed set of documented switches, not by overriding methods. Nothing here parses
 bytes, builds headers or imports the server. Compiled with the shell (http1.pxd).
 
-Reading order: `data_received` -> `_on_request` -> `_launch` -> `RequestCycle.run_asgi` ->
-`receive` / `send` -> `response_complete` -> the next pipelined cycle, or keep-alive.
+Reading order, top-down: `HTTPProtocol.connection_made` -> `data_received` -> `_on_request`
+(the scope finished) -> `_launch`; then, below it, `RequestCycle.run_asgi` -> `receive` /
+`send` -> back in the protocol, `response_complete` -> the next pipelined cycle, or keep-alive.
 """
 
 from __future__ import annotations
@@ -144,334 +145,6 @@ class Quirks:
 
 
 DEFAULT_QUIRKS = Quirks()
-
-
-class RequestCycle:
-    """One request/response: the app's `receive` and `send`, and the response state.
-
-    Args:
-        conn: The connection; the cycle calls only its "For the cycle:" methods, and takes
-            its writer, quirks, logger and access-log switch once, here.
-        request: The core's Request (its scope is already finished).
-    """
-
-    __slots__ = (
-        "abandoned",
-        "access_log",
-        "body",
-        "body_done",
-        "conn",
-        "continue_sent",
-        "disconnected",
-        "empty_body_sent",
-        "expect_continue",
-        "finished",
-        "logger",
-        "peer_done",
-        "quirks",
-        "request",
-        "response_complete",
-        "response_started",
-        "scope",
-        "size",
-        "start_time",
-        "started",
-        "status",
-        "task",
-        "waiter",
-        "writer",
-    )
-
-    def __init__(self, conn: HTTPProtocol, request: Any) -> None:
-        self.conn = conn
-        self.request = request
-        self.scope = request.scope
-        self.writer = conn.writer
-        self.quirks = conn.quirks
-        self.logger = conn.logger
-        access_log = self.access_log = conn.access_log
-        self.body: deque[dict[str, Any]] | None = None  # made when a body message comes
-        self.body_done = not request.has_body  # every body message has arrived
-        self.expect_continue = request.expect_continue
-        self.continue_sent = False
-        self.empty_body_sent = False
-        self.disconnected = False  # the connection is gone
-        self.peer_done = False  # the peer sent EOF: nothing more will arrive
-        self.response_started = False
-        self.response_complete = False
-        self.waiter: asyncio.Future[None] | None = None
-        self.task: Any = None
-        self.started = False  # run_asgi has begun
-        self.finished = False  # run_asgi has ended
-        self.abandoned = False  # the app must never run (its request turned out bad)
-        self.status = 0
-        self.size = 0
-        self.start_time = time.perf_counter() if access_log else 0.0
-
-    # -- fed by the connection --------------------------------------------------------------
-
-    def on_body(self, message: dict[str, Any]) -> None:
-        if self.response_complete:  # the response is out: drop the rest (drain_unread_body)
-            self.body_done = not message["more_body"]
-            return
-        body = self.body
-        if body is None:
-            body = self.body = deque()
-        body.append(message)
-        if not message["more_body"]:
-            self.body_done = True
-        self.conn.body_queued(len(message["body"]))
-        if self.waiter is not None:
-            self._wake()
-
-    def on_disconnect(self) -> None:
-        self.disconnected = True
-        self._wake()
-
-    def on_eof(self) -> None:
-        """The peer will send nothing more: a receive() past the body gets http.disconnect."""
-        self.peer_done = True
-        if not self.body_done:
-            self.disconnected = True  # the body will never be whole
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    # -- the app's side --------------------------------------------------------------------
-
-    async def run_asgi(self, app: Any) -> None:
-        if self.abandoned:
-            self.finished = True
-            self.conn.task_done(self)
-            return
-        self.started = True
-        try:
-            try:
-                result = await app(self.scope, self.receive, self.send)
-            except BaseException as exc:
-                self._raised(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                return
-            if result is not None:
-                self.logger.error("ASGI callable should return None, but returned %r.", result)
-                if self.quirks.close_on_return_value:
-                    self.conn.close()
-            if not self.response_complete:
-                if not self.disconnected:
-                    self.logger.error(
-                        "ASGI callable returned without %s response.",
-                        "completing" if self.response_started else "starting",
-                    )
-                self.fail()
-        finally:
-            self.finished = True
-            self.conn.task_done(self)
-
-    def _raised(self, exc: BaseException) -> None:
-        if is_shutdown_cancel(exc):
-            pass  # a forced shutdown: the server logs one line for all of them
-        elif self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
-            # The client went away and the app let the resulting error out: not a bug.
-            self.logger.debug("ASGI application stopped after a disconnect: %r", exc)
-        else:
-            self.logger.error("Exception in ASGI application", exc_info=exc)
-        self.fail()
-
-    def fail(self) -> None:
-        """The app broke or gave up: 500 if nothing was sent, else abort (no short body).
-
-        A complete response stands (the error came after it); a cycle whose client went away
-        only makes sure the connection is closed.
-        """
-        conn = self.conn
-        if self.response_complete:
-            if self.quirks.close_on_late_error:
-                conn.close()
-            return
-        if self.disconnected:
-            conn.close()
-        elif not self.response_started:
-            self.response_started = self.response_complete = True
-            self.status = 500
-            self.size = len(REASONS[500])
-            conn.error_response(500)
-            if self.access_log:
-                self._log_access()
-        else:
-            conn.abort_response()
-
-    async def receive(self) -> dict[str, Any]:
-        if self.expect_continue and self.quirks.continue_on_first_receive:
-            self._send_continue()
-        while True:
-            body = self.body
-            if body:
-                message = body.popleft()
-                self.conn.body_taken(len(message["body"]))
-                return message
-            if self.disconnected:
-                return {"type": DISCONNECT}
-            if self.body_done:
-                if not self.request.has_body and not self.empty_body_sent:
-                    self.empty_body_sent = True
-                    return {"type": "http.request", "body": b"", "more_body": False}
-                if self.response_complete or self.peer_done:
-                    return {"type": DISCONNECT}
-            elif self.expect_continue:
-                self._send_continue()
-            self.waiter = self.conn.loop.create_future()
-            await self.waiter
-
-    def _send_continue(self) -> None:
-        if not self.continue_sent and not self.response_started:
-            self.continue_sent = True
-            self.conn.send_continue()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        conn = self.conn
-        if self.disconnected or conn.closing:
-            if self.disconnected and self.quirks.silent_disconnect:
-                return
-            raise ClientDisconnected("the client disconnected")
-        kind = message["type"]
-        writer = self.writer
-        if kind == "http.response.body":
-            if not self.response_started:
-                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
-            data = writer.body(message)
-            if self.access_log:
-                self.size += len(message.get("body", b""))
-        elif kind == "http.response.start":
-            if self.response_started:
-                raise RuntimeError("Unexpected ASGI message 'http.response.start' sent twice.")
-            self._start_response(message)
-            return
-        elif kind == "http.response.trailers":
-            data = writer.trailers(message)
-            if not data and not message.get("more_trailers", False):
-                # Not chunked (HTTP/1.0, or the app set Content-Length): nowhere to put them.
-                self.logger.warning(
-                    "Response trailers dropped: %s",
-                    "HTTP/1.0 has no chunked coding"
-                    if self.scope["http_version"] == "1.0"
-                    else "the response is not chunked (it has a Content-Length)",
-                )
-        else:
-            raise self._unsupported(kind)
-        if writer.complete:
-            conn.write(data, True)
-            self.response_complete = True
-            if self.waiter is not None:
-                self._wake()
-            if self.access_log:
-                self._log_access()
-            conn.response_complete(self)
-        else:
-            if data:
-                conn.write(data)
-            if conn.write_paused:
-                await conn.drain()
-
-    def _unsupported(self, kind: object) -> RuntimeError:
-        """A message type this connection does not support: an app error, even if the app
-        catches the exception (a 500 if nothing was sent yet, else the connection aborts).
-        Returns the exception for send() to raise."""
-        error = RuntimeError(
-            f"Unexpected ASGI message {kind!r} for an HTTP connection "
-            f"(supported here: {', '.join(sorted(RESPONSE_MESSAGES))})."
-        )
-        self.logger.error("Exception in ASGI application", exc_info=error)
-        self.fail()
-        return error
-
-    def _start_response(self, message: dict[str, Any]) -> None:
-        conn = self.conn
-        quirks = self.quirks
-        scope = self.scope
-        method, version = scope["method"], scope["http_version"]
-        keep_alive = conn.response_keep_alive(self)
-        if not (
-            quirks.start_before_validation
-            or quirks.log_start is not None
-            or quirks.headers_from_state
-            or quirks.drop_content_length_with_te
-        ):
-            self.writer.start(message, method, version, keep_alive)
-            self.response_started = True
-            self.status = message["status"]
-            return
-        if quirks.start_before_validation:
-            self.response_started = True
-            self.status = message["status"]
-        if quirks.log_start is not None:
-            quirks.log_start(scope, message["status"])
-        writer = self.writer = conn.current_writer()
-        if quirks.drop_content_length_with_te:
-            headers = message.get("headers")
-            if headers is not None and type(headers) is not list:
-                message = {**message, "headers": list(headers)}  # may be read twice below
-            try:
-                writer.start(message, method, version, keep_alive)
-            except Exception:
-                retry = _without_content_length(message)
-                if retry is None:
-                    raise
-                writer.start(retry, method, version, keep_alive)
-        else:
-            writer.start(message, method, version, keep_alive)
-        self.response_started = True
-        self.status = message["status"]
-
-    def _log_access(self) -> None:
-        scope = self.scope
-        path = scope["path"]
-        if scope["query_string"]:
-            path = f"{path}?{scope['query_string'].decode('latin-1')}"
-        peer = scope.get("client")  # after the app: proxy headers may have set it
-        client = f"{peer[0]}:{peer[1]}" if peer else "-"
-        duration_ms = (time.perf_counter() - self.start_time) * 1000
-        access_logger.info(
-            '%s - "%s %s HTTP/%s" %d %d %.1fms',
-            client,
-            scope["method"],
-            path,
-            scope["http_version"],
-            self.status,
-            self.size,
-            duration_ms,
-            extra={
-                "client": client,
-                "method": scope["method"],
-                "path": path,
-                "http_version": scope["http_version"],
-                "status": self.status,
-                "size": self.size,
-                "duration_ms": duration_ms,
-            },
-        )
-
-
-def _without_content_length(message: dict[str, Any]) -> dict[str, Any] | None:
-    """The start message minus its Content-Length if it also sets Transfer-Encoding, else None.
-
-    "A sender MUST NOT send a Content-Length header field in any message that contains a
-    Transfer-Encoding header field." -- RFC 9112 §6.2
-    """
-    headers = message.get("headers") or []
-    try:
-        names = {bytes(name).lower() for name, _ in headers}
-    except (TypeError, ValueError):
-        return None
-    if b"transfer-encoding" not in names or b"content-length" not in names:
-        return None
-    kept = [pair for pair in headers if bytes(pair[0]).lower() != b"content-length"]
-    return {**message, "headers": kept}
 
 
 class HTTPProtocol(Connection):
@@ -959,3 +632,330 @@ class HTTPProtocol(Connection):
         if self.buffered_body < HIGH_WATER and len(self.pipeline) < MAX_PIPELINE:
             self.resume_reading()
 
+
+class RequestCycle:
+    """One request/response: the app's `receive` and `send`, and the response state.
+
+    Args:
+        conn: The connection; the cycle calls only its "For the cycle:" methods, and takes
+            its writer, quirks, logger and access-log switch once, here.
+        request: The core's Request (its scope is already finished).
+    """
+
+    __slots__ = (
+        "abandoned",
+        "access_log",
+        "body",
+        "body_done",
+        "conn",
+        "continue_sent",
+        "disconnected",
+        "empty_body_sent",
+        "expect_continue",
+        "finished",
+        "logger",
+        "peer_done",
+        "quirks",
+        "request",
+        "response_complete",
+        "response_started",
+        "scope",
+        "size",
+        "start_time",
+        "started",
+        "status",
+        "task",
+        "waiter",
+        "writer",
+    )
+
+    def __init__(self, conn: HTTPProtocol, request: Any) -> None:
+        self.conn = conn
+        self.request = request
+        self.scope = request.scope
+        self.writer = conn.writer
+        self.quirks = conn.quirks
+        self.logger = conn.logger
+        access_log = self.access_log = conn.access_log
+        self.body: deque[dict[str, Any]] | None = None  # made when a body message comes
+        self.body_done = not request.has_body  # every body message has arrived
+        self.expect_continue = request.expect_continue
+        self.continue_sent = False
+        self.empty_body_sent = False
+        self.disconnected = False  # the connection is gone
+        self.peer_done = False  # the peer sent EOF: nothing more will arrive
+        self.response_started = False
+        self.response_complete = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.task: Any = None
+        self.started = False  # run_asgi has begun
+        self.finished = False  # run_asgi has ended
+        self.abandoned = False  # the app must never run (its request turned out bad)
+        self.status = 0
+        self.size = 0
+        self.start_time = time.perf_counter() if access_log else 0.0
+
+    # -- fed by the connection --------------------------------------------------------------
+
+    def on_body(self, message: dict[str, Any]) -> None:
+        if self.response_complete:  # the response is out: drop the rest (drain_unread_body)
+            self.body_done = not message["more_body"]
+            return
+        body = self.body
+        if body is None:
+            body = self.body = deque()
+        body.append(message)
+        if not message["more_body"]:
+            self.body_done = True
+        self.conn.body_queued(len(message["body"]))
+        if self.waiter is not None:
+            self._wake()
+
+    def on_disconnect(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def on_eof(self) -> None:
+        """The peer will send nothing more: a receive() past the body gets http.disconnect."""
+        self.peer_done = True
+        if not self.body_done:
+            self.disconnected = True  # the body will never be whole
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- the app's side --------------------------------------------------------------------
+
+    async def run_asgi(self, app: Any) -> None:
+        if self.abandoned:
+            self.finished = True
+            self.conn.task_done(self)
+            return
+        self.started = True
+        try:
+            try:
+                result = await app(self.scope, self.receive, self.send)
+            except BaseException as exc:
+                self._raised(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            if result is not None:
+                self.logger.error("ASGI callable should return None, but returned %r.", result)
+                if self.quirks.close_on_return_value:
+                    self.conn.close()
+            if not self.response_complete:
+                if not self.disconnected:
+                    self.logger.error(
+                        "ASGI callable returned without %s response.",
+                        "completing" if self.response_started else "starting",
+                    )
+                self.fail()
+        finally:
+            self.finished = True
+            self.conn.task_done(self)
+
+    def _raised(self, exc: BaseException) -> None:
+        if is_shutdown_cancel(exc):
+            pass  # a forced shutdown: the server logs one line for all of them
+        elif self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
+            # The client went away and the app let the resulting error out: not a bug.
+            self.logger.debug("ASGI application stopped after a disconnect: %r", exc)
+        else:
+            self.logger.error("Exception in ASGI application", exc_info=exc)
+        self.fail()
+
+    def fail(self) -> None:
+        """The app broke or gave up: 500 if nothing was sent, else abort (no short body).
+
+        A complete response stands (the error came after it); a cycle whose client went away
+        only makes sure the connection is closed.
+        """
+        conn = self.conn
+        if self.response_complete:
+            if self.quirks.close_on_late_error:
+                conn.close()
+            return
+        if self.disconnected:
+            conn.close()
+        elif not self.response_started:
+            self.response_started = self.response_complete = True
+            self.status = 500
+            self.size = len(REASONS[500])
+            conn.error_response(500)
+            if self.access_log:
+                self._log_access()
+        else:
+            conn.abort_response()
+
+    async def receive(self) -> dict[str, Any]:
+        if self.expect_continue and self.quirks.continue_on_first_receive:
+            self._send_continue()
+        while True:
+            body = self.body
+            if body:
+                message = body.popleft()
+                self.conn.body_taken(len(message["body"]))
+                return message
+            if self.disconnected:
+                return {"type": DISCONNECT}
+            if self.body_done:
+                if not self.request.has_body and not self.empty_body_sent:
+                    self.empty_body_sent = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                if self.response_complete or self.peer_done:
+                    return {"type": DISCONNECT}
+            elif self.expect_continue:
+                self._send_continue()
+            self.waiter = self.conn.loop.create_future()
+            await self.waiter
+
+    def _send_continue(self) -> None:
+        if not self.continue_sent and not self.response_started:
+            self.continue_sent = True
+            self.conn.send_continue()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        conn = self.conn
+        if self.disconnected or conn.closing:
+            if self.disconnected and self.quirks.silent_disconnect:
+                return
+            raise ClientDisconnected("the client disconnected")
+        kind = message["type"]
+        writer = self.writer
+        if kind == "http.response.body":
+            if not self.response_started:
+                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
+            data = writer.body(message)
+            if self.access_log:
+                self.size += len(message.get("body", b""))
+        elif kind == "http.response.start":
+            if self.response_started:
+                raise RuntimeError("Unexpected ASGI message 'http.response.start' sent twice.")
+            self._start_response(message)
+            return
+        elif kind == "http.response.trailers":
+            data = writer.trailers(message)
+            if not data and not message.get("more_trailers", False):
+                # Not chunked (HTTP/1.0, or the app set Content-Length): nowhere to put them.
+                self.logger.warning(
+                    "Response trailers dropped: %s",
+                    "HTTP/1.0 has no chunked coding"
+                    if self.scope["http_version"] == "1.0"
+                    else "the response is not chunked (it has a Content-Length)",
+                )
+        else:
+            raise self._unsupported(kind)
+        if writer.complete:
+            conn.write(data, True)
+            self.response_complete = True
+            if self.waiter is not None:
+                self._wake()
+            if self.access_log:
+                self._log_access()
+            conn.response_complete(self)
+        else:
+            if data:
+                conn.write(data)
+            if conn.write_paused:
+                await conn.drain()
+
+    def _unsupported(self, kind: object) -> RuntimeError:
+        """A message type this connection does not support: an app error, even if the app
+        catches the exception (a 500 if nothing was sent yet, else the connection aborts).
+        Returns the exception for send() to raise."""
+        error = RuntimeError(
+            f"Unexpected ASGI message {kind!r} for an HTTP connection "
+            f"(supported here: {', '.join(sorted(RESPONSE_MESSAGES))})."
+        )
+        self.logger.error("Exception in ASGI application", exc_info=error)
+        self.fail()
+        return error
+
+    def _start_response(self, message: dict[str, Any]) -> None:
+        conn = self.conn
+        quirks = self.quirks
+        scope = self.scope
+        method, version = scope["method"], scope["http_version"]
+        keep_alive = conn.response_keep_alive(self)
+        if not (
+            quirks.start_before_validation
+            or quirks.log_start is not None
+            or quirks.headers_from_state
+            or quirks.drop_content_length_with_te
+        ):
+            self.writer.start(message, method, version, keep_alive)
+            self.response_started = True
+            self.status = message["status"]
+            return
+        if quirks.start_before_validation:
+            self.response_started = True
+            self.status = message["status"]
+        if quirks.log_start is not None:
+            quirks.log_start(scope, message["status"])
+        writer = self.writer = conn.current_writer()
+        if quirks.drop_content_length_with_te:
+            headers = message.get("headers")
+            if headers is not None and type(headers) is not list:
+                message = {**message, "headers": list(headers)}  # may be read twice below
+            try:
+                writer.start(message, method, version, keep_alive)
+            except Exception:
+                retry = _without_content_length(message)
+                if retry is None:
+                    raise
+                writer.start(retry, method, version, keep_alive)
+        else:
+            writer.start(message, method, version, keep_alive)
+        self.response_started = True
+        self.status = message["status"]
+
+    def _log_access(self) -> None:
+        scope = self.scope
+        path = scope["path"]
+        if scope["query_string"]:
+            path = f"{path}?{scope['query_string'].decode('latin-1')}"
+        peer = scope.get("client")  # after the app: proxy headers may have set it
+        client = f"{peer[0]}:{peer[1]}" if peer else "-"
+        duration_ms = (time.perf_counter() - self.start_time) * 1000
+        access_logger.info(
+            '%s - "%s %s HTTP/%s" %d %d %.1fms',
+            client,
+            scope["method"],
+            path,
+            scope["http_version"],
+            self.status,
+            self.size,
+            duration_ms,
+            extra={
+                "client": client,
+                "method": scope["method"],
+                "path": path,
+                "http_version": scope["http_version"],
+                "status": self.status,
+                "size": self.size,
+                "duration_ms": duration_ms,
+            },
+        )
+
+
+def _without_content_length(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The start message minus its Content-Length if it also sets Transfer-Encoding, else None.
+
+    "A sender MUST NOT send a Content-Length header field in any message that contains a
+    Transfer-Encoding header field." -- RFC 9112 §6.2
+    """
+    headers = message.get("headers") or []
+    try:
+        names = {bytes(name).lower() for name, _ in headers}
+    except (TypeError, ValueError):
+        return None
+    if b"transfer-encoding" not in names or b"content-length" not in names:
+        return None
+    kept = [pair for pair in headers if bytes(pair[0]).lower() != b"content-length"]
+    return {**message, "headers": kept}
