@@ -30,10 +30,10 @@ sys.path.insert(0, str(HERE / "e2e"))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from app import app  # noqa: E402
-from transport import MockTransport  # noqa: E402
 
 from sailfish.config import Config  # noqa: E402
 from sailfish.state import ServerState  # noqa: E402
+from transport import MockTransport  # noqa: E402
 
 GET = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 PIPELINED = GET * 16

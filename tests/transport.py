@@ -4,10 +4,11 @@ Strategy: `MockTransport` is what a protocol sees of a socket, in memory: `write
 `buffer` (asserting the transport is not closed, uvicorn's habit), `close` asserts it was not
 closed already and schedules `connection_lost` on the running loop, `abort` marks a reset,
 pause/resume record the read state, `write_eof` records the half-close (offered only with
-`can_half_close=True`, so an error answer closes at once unless a test asks for lingering). `on_write`, when set, is
-called with each write (the shell benchmark counts responses with it). `FakeClock` is a clock a
-test moves by hand; pass `Ticker(loop, clock=clock)` as a protocol's deadline strategy and call
-`ticker.tick()` after `clock.advance(...)`: deadlines fire without any real wait.
+`can_half_close=True`, so an error answer closes at once unless a test asks for lingering).
+`on_write`, when set, is called with each write (the shell benchmark counts responses with
+it). `FakeClock` is a clock a test moves by hand; pass `Ticker(loop, clock=clock)` as a
+protocol's deadline strategy and call `ticker.tick()` after `clock.advance(...)`: deadlines
+fire without any real wait.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def pure_core_warning() -> str | None:
     """
     import sailfish.http
 
-    if sailfish.http.IMPLEMENTATION == "compiled" or sailfish.http.NO_EXTENSIONS:
+    if sailfish.http.IMPLEMENTATION == "compiled" or NO_EXTENSIONS:
         return None
     implementation = platform.python_implementation()
     try:

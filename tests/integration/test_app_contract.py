@@ -67,13 +67,9 @@ class Recorder:
         await send({"type": "http.response.body", "body": b"never sent"})
 
     async def _trailers(self, scope: Any, receive: Any, send: Any) -> None:
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [], "trailers": True}
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
         await send({"type": "http.response.body", "body": b"payload"})
-        await send(
-            {"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")]}
-        )
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")]})
 
 
 # -- http.disconnect --------------------------------------------------------------------------
@@ -175,7 +171,8 @@ def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
     # The head may have left; no body and no end of a response ever follow it.
     assert b"never sent" not in data
     assert not data.endswith(b"0\r\n\r\n")
-    assert any("http.response.early_hint" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+    logged = [str(r.exc_info[1]) for r in caplog.records if r.exc_info]
+    assert any("http.response.early_hint" in text for text in logged)
 
 
 def test_trailers_after_one_body_message_reach_the_client(serve: Serve) -> None:

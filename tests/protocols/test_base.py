@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from sailfish.protocols import HIGH_WATER, LINGER_TIMEOUT, Connection, Ticker, Timers
-from sailfish.protocols import deadlines_for
+from sailfish.protocols import HIGH_WATER, LINGER_TIMEOUT, Connection, Ticker, Timers, deadlines_for
 from transport import FakeClock, MockTransport
 
 

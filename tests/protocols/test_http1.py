@@ -3,8 +3,8 @@
 The protocol runs over whichever twin is active, so `make test` runs this file once per twin
 (compiled leg and SAILFISH_NO_EXTENSIONS=1 leg). The loop is a real asyncio loop; the
 transport is the suite's `MockTransport` (tests/transport.py), and deadlines are driven by a
-`FakeClock` through a `Ticker` the test ticks itself: no test waits for real time. Responses are parsed with h11 where the exact
-bytes do not matter.
+`FakeClock` through a `Ticker` the test ticks itself: no test waits for real time. Responses
+are parsed with h11 where the exact bytes do not matter.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Strategy: a connection has at most one deadline at a time (header read, keep-alive idle, or
 the end of a lingering close) and asks its strategy to `arm(conn, timeout)` or `disarm(conn)`
 it; when it passes, the strategy calls `conn.on_deadline()`. `arm` returns the value the
-connection keeps in `conn.deadline` (a clock time for the ticker, 0.0 for timers). Two strategies, chosen once per
-connection by `deadlines_for(loop)`:
+connection keeps in `conn.deadline` (a clock time for the ticker, 0.0 for timers). Two
+strategies, chosen once per connection by `deadlines_for(loop)`:
 - `Ticker`, one per event loop: `arm` only stores `conn.deadline` (a float), and one periodic
   callback checks every watched connection. No timer is created or cancelled per request.
 - `Timers`, one per connection: a `call_later` handle per armed deadline, for loops that have

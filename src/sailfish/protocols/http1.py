@@ -357,7 +357,7 @@ class HTTPProtocol(Connection):
             scope["extensions"] = {"http.response.trailers": {}}
         else:
             scope["extensions"] = {}
-        if self.proxy_trusted and request.forwarded:
+        if self.proxy_trusted and request.forwarded and self.trusted_proxies is not None:
             apply_proxy_headers(scope, self.trusted_proxies)
         cycle = RequestCycle(self, request)
         self.receiving = cycle if request.has_body else None
@@ -443,7 +443,7 @@ class HTTPProtocol(Connection):
         assert limit is not None
         # This connection is one of `connections`: the limit counts the others.
         connections = len(self.connections) + (1 if self.quirks.count_own_connection else 0)
-        return connections > limit or len(self.tasks) >= limit
+        return bool(connections > limit or len(self.tasks) >= limit)
 
     # -- For the cycle: ---------------------------------------------------------------------
 
@@ -590,7 +590,7 @@ class HTTPProtocol(Connection):
         self.connections.discard(self)
         self.deadlines.unwatch(self)
         self.closing = True  # the transport is no longer ours
-        data = self.parser.unparsed() + bytes(self.upgrade_buffer)
+        data: bytes = self.parser.unparsed() + bytes(self.upgrade_buffer)
         self.upgrade_buffer.clear()
         if self.read_paused:
             self.read_paused = False
