@@ -141,7 +141,7 @@ cdef enum:
 
 
 cdef int _check_transfer_encoding(const char *head, const sf_field *fields,
-                                  Py_ssize_t lo, Py_ssize_t hi) noexcept:
+                                  Py_ssize_t lo, Py_ssize_t hi, sf_why *why) noexcept:
     """SF_OK when Transfer-Encoding is exactly `chunked`, else an SF_E_* code (step 3)."""
     # "all its lines joined with commas": splitting each line on commas, in order, yields the
     # same elements as splitting the joined value (an empty line value is an empty element).
@@ -167,7 +167,7 @@ cdef int _check_transfer_encoding(const char *head, const sf_field *fields,
             e = sf_rstrip_ows(s, q)
             # An empty element, a non-token element or a parameter (";" is not a tchar).
             if s == e or sf_scan_token(s, e) != e:
-                return SF_E_INVALID_FRAMING
+                return _because(why, SF_E_INVALID_FRAMING, SF_R_TE_MALFORMED, 0, 0)
             last_chunked = sf_ieq(s, <size_t>(e - s), b"chunked", 7)
             if last_chunked:
                 n_chunked += 1
@@ -179,17 +179,19 @@ cdef int _check_transfer_encoding(const char *head, const sf_field *fields,
     # "If any transfer coding other than chunked is applied to a request's content, the
     # sender MUST apply chunked as the final transfer coding" -- RFC 9112 §6.1; a server
     # that cannot determine the length "MUST respond with the 400 (Bad Request)" -- §6.3.
-    if not last_chunked or n_chunked > 1:
-        return SF_E_INVALID_FRAMING
+    if not last_chunked:
+        return _because(why, SF_E_INVALID_FRAMING, SF_R_TE_NOT_CHUNKED, 0, 0)
+    if n_chunked > 1:
+        return _because(why, SF_E_INVALID_FRAMING, SF_R_TE_CHUNKED_TWICE, 0, 0)
     # "A server that receives a request message with a transfer coding it does not
     # understand SHOULD respond with 501 (Not Implemented)." -- RFC 9112 §6.1
     if other:
-        return SF_E_UNSUPPORTED_TRANSFER_CODING
+        return _because(why, SF_E_UNSUPPORTED_TRANSFER_CODING, SF_R_TE_UNSUPPORTED, 0, 0)
     return SF_OK
 
 
 cdef int _check_content_length(const char *head, const sf_field *fields, Py_ssize_t lo,
-                               Py_ssize_t hi, uint64_t *out) noexcept:
+                               Py_ssize_t hi, uint64_t *out, sf_why *why) noexcept:
     """SF_OK and *out = the length, or SF_E_INVALID_FRAMING (step 3)."""
     # "If a message is received without Transfer-Encoding and with an invalid Content-Length
     # header field, then the message framing is invalid ... the server MUST respond with a
@@ -215,9 +217,9 @@ cdef int _check_content_length(const char *head, const sf_field *fields, Py_ssiz
             s = sf_skip_ows(p, q)
             e = sf_rstrip_ows(s, q)
             if sf_parse_dec(s, <size_t>(e - s), out) != SF_OK:
-                return SF_E_INVALID_FRAMING
+                return _because(why, SF_E_INVALID_FRAMING, SF_R_CL_INVALID, 0, 0)
             if seen and out[0] != v:
-                return SF_E_INVALID_FRAMING
+                return _because(why, SF_E_INVALID_FRAMING, SF_R_CL_DIFFER, 0, 0)
             v = out[0]
             seen = True
             if q == end:
@@ -228,8 +230,9 @@ cdef int _check_content_length(const char *head, const sf_field *fields, Py_ssiz
 
 
 cdef int _analyse_head(const char *head, const sf_field *fields, const sf_seen *sp,
-                       bint http11, int64_t max_body, sf_head_info *info) noexcept:
-    """Judge a complete, line-valid head (docs/core.md step 3, in its order); fill *info."""
+                       bint http11, int64_t max_body, sf_head_info *info, sf_why *why) noexcept:
+    """Judge a complete, line-valid head (docs/core.md step 3, in its order); fill *info, or
+    return an SF_E_* code with its reason in *why."""
     cdef Py_ssize_t i
     cdef uint64_t seen = sp.bits
     cdef const sf_field *f
@@ -249,36 +252,37 @@ cdef int _analyse_head(const char *head, const sf_field *fields, const sf_seen *
     # -- RFC 9112 §3.2
     if seen & SF_SEEN_HOST:
         if sp.first[SF_H_HOST] != sp.last[SF_H_HOST]:
-            return SF_E_INVALID_HOST
+            return _because(why, SF_E_INVALID_HOST, SF_R_HOST_MANY, 0, 0)
         f = &fields[sp.first[SF_H_HOST]]
         if not sf_valid_host(head + f.value_off, <size_t>f.value_len, False):
-            return SF_E_INVALID_HOST
+            return _because(why, SF_E_INVALID_HOST, SF_R_HOST_INVALID, 0, 0)
     elif http11:
-        return SF_E_INVALID_HOST
+        return _because(why, SF_E_INVALID_HOST, SF_R_HOST_MISSING, 0, 0)
 
     if seen & SF_SEEN_TE:
         # "A server MAY reject a request that contains both Content-Length and
         # Transfer-Encoding or process such a request in accordance with the
         # Transfer-Encoding alone." -- RFC 9112 §6.1 (we reject: smuggling defence)
         if seen & SF_SEEN_CL:
-            return SF_E_INVALID_FRAMING
+            return _because(why, SF_E_INVALID_FRAMING, SF_R_CL_AND_TE, 0, 0)
         # "A server or client that receives an HTTP/1.0 message containing a
         # Transfer-Encoding header field MUST treat the message as if the framing is faulty"
         # -- RFC 9112 §6.1
         if not http11:
-            return SF_E_INVALID_FRAMING
+            return _because(why, SF_E_INVALID_FRAMING, SF_R_TE_HTTP10, 0, 0)
         rc = _check_transfer_encoding(head, fields, sp.first[SF_H_TRANSFER_ENCODING],
-                                      sp.last[SF_H_TRANSFER_ENCODING])
+                                      sp.last[SF_H_TRANSFER_ENCODING], why)
         if rc != SF_OK:
             return rc
         info.chunked = True
     elif seen & SF_SEEN_CL:
         rc = _check_content_length(head, fields, sp.first[SF_H_CONTENT_LENGTH],
-                                   sp.last[SF_H_CONTENT_LENGTH], &info.content_length)
+                                   sp.last[SF_H_CONTENT_LENGTH], &info.content_length, why)
         if rc != SF_OK:
             return rc
         if max_body >= 0 and info.content_length > <uint64_t>max_body:
-            return SF_E_BODY_TOO_LARGE
+            return _because(why, SF_E_BODY_TOO_LARGE, SF_R_BODY_LENGTH, info.content_length,
+                            <uint64_t>max_body)
 
     if seen & SF_SEEN_CONNECTION:
         for i in range(sp.first[SF_H_CONNECTION], sp.last[SF_H_CONNECTION] + 1):

@@ -135,6 +135,7 @@ cdef class RequestParser:
         Py_ssize_t _nfields
         Py_ssize_t _fields_cap
         sf_seen _seen                   # which special fields, and where
+        sf_why _why                     # the reason for the error being returned
 
         # Per-request state: the body
         bint _keep_alive
@@ -356,13 +357,14 @@ cdef class RequestParser:
         self._state = ST_IDLE if self._keep_alive else ST_CLOSED
         return 0
 
-    cdef Py_ssize_t _fail(self, int code, str reason, list events, Py_ssize_t n) except -1:
-        """Return an error as the last event; the parser is finished."""
+    cdef Py_ssize_t _fail(self, int code, list events, Py_ssize_t n) except -1:
+        """Return an error (and the reason recorded in _why) as the last event; the parser
+        is finished."""
         # Body bytes this call completed before the error are valid events: deliver them
         # first (as more_body=True: the body did not end).
         if self._npieces:
             self._flush_body(events, True)
-        events.append(_error_from_code(code, reason))
+        events.append(_error_from_code(code, &self._why))
         self._state = ST_ERROR
         self._buf_len = 0
         return n
@@ -406,17 +408,17 @@ cdef class RequestParser:
                 if rc == SF_E_INCOMPLETE:
                     break
                 if rc < 0:
-                    return self._fail(rc, "invalid request line", events, n)
+                    return self._fail(rc, events, n)
             elif state == ST_FIELDS:
                 rc = self._field_lines(data + pos, n - pos)
                 if rc == SF_E_INCOMPLETE:
                     break
                 if rc < 0:
-                    return self._fail(rc, "invalid field line", events, n)
+                    return self._fail(rc, events, n)
                 take = rc
                 rc = self._finish_head(data + pos, events)
                 if rc != SF_OK:
-                    return self._fail(rc, "invalid head", events, n)
+                    return self._fail(rc, events, n)
                 pos += take
                 if self._state == ST_PAUSED:
                     return pos
@@ -425,15 +427,15 @@ cdef class RequestParser:
                 if rc == SF_E_INCOMPLETE:
                     break
                 if rc < 0:
-                    return self._fail(rc, "invalid chunk", events, n)
+                    return self._fail(rc, events, n)
                 pos += rc
             elif state == ST_CHUNK_CRLF:
                 if n - pos < 2:
                     break
                 # "chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF" -- RFC 9112 §7.1
                 if data[pos] != b'\r' or data[pos + 1] != b'\n':
-                    return self._fail(SF_E_INVALID_CHUNK, "chunk data not followed by CRLF",
-                                      events, n)
+                    return self._fail(_because(&self._why, SF_E_INVALID_CHUNK, SF_R_CHUNK_CRLF,
+                                               0, 0), events, n)
                 pos += 2
                 self._state = ST_CHUNK_LINE
                 self._scan = 0
@@ -442,7 +444,7 @@ cdef class RequestParser:
                 if rc == SF_E_INCOMPLETE:
                     break
                 if rc < 0:
-                    return self._fail(rc, "invalid trailer section", events, n)
+                    return self._fail(rc, events, n)
                 pos += rc
                 if self._state != ST_TRAILERS:
                     self._end_body(events)
@@ -477,22 +479,28 @@ cdef class RequestParser:
             stop = self._max_request_line + 2
         bad = sf_request_line_bad(d, self._scan - 1 if self._scan > 0 else 0, stop)
         if bad >= 0 and bad <= self._max_request_line + 1:
-            return SF_E_INVALID_REQUEST_LINE
+            if bad > 0 and d[bad - 1] == b'\r':    # the byte after a CR that is not LF
+                return _because(&self._why, SF_E_INVALID_REQUEST_LINE, SF_R_REQUEST_LINE_CR,
+                                0, 0)
+            return _because(&self._why, SF_E_INVALID_REQUEST_LINE, SF_R_REQUEST_LINE_CHAR,
+                            <unsigned char>d[bad], 0)
         if lf == NULL:
             # Too long even without its LF: +1 leaves room for the CR of the CRLF.
             if n > self._max_request_line + 1:
-                return SF_E_REQUEST_LINE_TOO_LONG
+                return _because(&self._why, SF_E_REQUEST_LINE_TOO_LONG,
+                                SF_R_REQUEST_LINE_TOO_LONG, 0, self._max_request_line)
             self._scan = n
             return SF_E_INCOMPLETE
         length = lf - d
         if length > 0 and (lf - 1)[0] == b'\r':
             length -= 1
         if length > self._max_request_line:
-            return SF_E_REQUEST_LINE_TOO_LONG
+            return _because(&self._why, SF_E_REQUEST_LINE_TOO_LONG, SF_R_REQUEST_LINE_TOO_LONG,
+                            0, self._max_request_line)
         # "a recipient MAY recognize a single LF as a line terminator" -- RFC 9112 §2.2;
         # we do not: disagreeing about line ends is how requests get smuggled.
         if lf == d or (lf - 1)[0] != b'\r':
-            return SF_E_INVALID_REQUEST_LINE
+            return _because(&self._why, SF_E_INVALID_REQUEST_LINE, SF_R_REQUEST_LINE_LF, 0, 0)
         # "request-line = method SP request-target SP HTTP-version" -- RFC 9112 §3
         end = lf - 1
         p = d
@@ -510,30 +518,31 @@ cdef class RequestParser:
                 break
             p = q + 1
         if empty:
-            return SF_E_INVALID_REQUEST_LINE
-        if nparts == 2:
-            return SF_E_INVALID_VERSION     # "GET /": an HTTP/0.9-style request
+            return _because(&self._why, SF_E_INVALID_REQUEST_LINE, SF_R_REQUEST_LINE_SPACE, 0, 0)
+        if nparts == 2:                 # "GET /": an HTTP/0.9-style request
+            return _because(&self._why, SF_E_INVALID_VERSION, SF_R_VERSION_MISSING, 0, 0)
         if nparts != 3:
-            return SF_E_INVALID_REQUEST_LINE
+            return _because(&self._why, SF_E_INVALID_REQUEST_LINE, SF_R_REQUEST_LINE_PARTS, 0, 0)
         # "HTTP-version = HTTP-name "/" DIGIT "." DIGIT; HTTP-name = %s"HTTP"" -- RFC 9112 §2.3
         p = part[2]
         if (plen[2] != 8 or memcmp(p, b"HTTP/", 5) != 0
                 or not (sf_ctype[<unsigned char>p[5]] & SF_C_DIGIT) or p[6] != b'.'
                 or not (sf_ctype[<unsigned char>p[7]] & SF_C_DIGIT)):
-            return SF_E_INVALID_VERSION
+            return _because(&self._why, SF_E_INVALID_VERSION, SF_R_VERSION_MALFORMED, 0, 0)
         if p[5] != b'1':
-            return SF_E_UNSUPPORTED_VERSION
+            return _because(&self._why, SF_E_UNSUPPORTED_VERSION, SF_R_VERSION_UNSUPPORTED,
+                            p[5] - c'0', p[7] - c'0')
         # HTTP/1.x with x >= 2 is answered as 1.1 ("the highest minor version ... to which the
         # recipient is conformant") -- RFC 9110 §6.2
         self._http11 = p[7] != b'0'
         # "method = token" -- RFC 9110 §9.1
         if sf_scan_token(part[0], part[0] + plen[0]) != part[0] + plen[0]:
-            return SF_E_INVALID_METHOD
+            return _because(&self._why, SF_E_INVALID_METHOD, SF_R_METHOD, 0, 0)
         self._method_len = plen[0]
         t = part[1]
         te = t + plen[1]
         if sf_scan_vchar(t, te) != te:
-            return SF_E_INVALID_TARGET
+            return _because(&self._why, SF_E_INVALID_TARGET, SF_R_TARGET_CHAR, 0, 0)
         self._target_off = t - d
         self._target_len = plen[1]
         self._query_off = 0
@@ -545,7 +554,7 @@ cdef class RequestParser:
             # request-target" -- RFC 9110 §9.3.6; "authority-form = uri-host ":" port" and
             # "There are no default ports": the port is 1*DIGIT here (docs/core.md).
             if not sf_valid_host(t, <size_t>plen[1], True) or t[plen[1] - 1] == b':':
-                return SF_E_INVALID_TARGET
+                return _because(&self._why, SF_E_INVALID_TARGET, SF_R_TARGET_CONNECT, 0, 0)
             self._form = FORM_AUTHORITY
             self._path_off = t - d
             self._path_len = plen[1]
@@ -555,7 +564,7 @@ cdef class RequestParser:
         elif plen[1] == 1 and t[0] == b'*':
             # "asterisk-form ... is only used for a server-wide OPTIONS request" -- §3.2.4
             if not (plen[0] == 7 and memcmp(part[0], b"OPTIONS", 7) == 0):
-                return SF_E_INVALID_TARGET
+                return _because(&self._why, SF_E_INVALID_TARGET, SF_R_TARGET_ASTERISK, 0, 0)
             self._form = FORM_ASTERISK
             self._path_off = t - d
             self._path_len = 1
@@ -571,7 +580,7 @@ cdef class RequestParser:
         else:
             # "The authority-form of request-target is only used for CONNECT requests"
             # -- RFC 9112 §3.2.3
-            return SF_E_INVALID_TARGET
+            return _because(&self._why, SF_E_INVALID_TARGET, SF_R_TARGET_FORM, 0, 0)
         self._state = ST_FIELDS
         self._section = lf + 1 - d
         self._line = self._section
@@ -626,9 +635,11 @@ cdef class RequestParser:
                         break
                     after = cr + 2 - d
                     if after - self._section > self._max_header_size:
-                        return SF_E_HEADERS_TOO_LARGE
+                        return _because(&self._why, SF_E_HEADERS_TOO_LARGE, SF_R_HEADERS_SIZE,
+                                        0, self._max_header_size)
                     if self._nfields == self._max_headers:
-                        return SF_E_HEADERS_TOO_LARGE
+                        return _because(&self._why, SF_E_HEADERS_TOO_LARGE, SF_R_HEADERS_COUNT,
+                                        0, self._max_headers)
                     # Bytes up to cr are all value bytes: the value needs no other check.
                     v = sf_skip_ows(name_end + 1, cr)
                     self._add_field(d, line, name_end, v, sf_rstrip_ows(v, cr))
@@ -640,19 +651,24 @@ cdef class RequestParser:
             lf = sf_find_lf(d + scan, d + n)
             if lf == NULL:
                 if n - self._section > self._max_header_size:
-                    return SF_E_HEADERS_TOO_LARGE
+                    return _because(&self._why, SF_E_HEADERS_TOO_LARGE, SF_R_HEADERS_SIZE,
+                                    0, self._max_header_size)
                 self._scan = n
                 return SF_E_INCOMPLETE
             after = lf + 1 - d
             if after - self._section > self._max_header_size:
-                return SF_E_HEADERS_TOO_LARGE
+                return _because(&self._why, SF_E_HEADERS_TOO_LARGE, SF_R_HEADERS_SIZE,
+                                0, self._max_header_size)
             if lf == line + 1 and line[0] == b'\r':
                 return after
             if lf == line or (lf - 1)[0] != b'\r':
-                return SF_E_INVALID_HEADER
+                return _because(&self._why, SF_E_INVALID_HEADER, SF_R_FIELD_LF, 0, 0)
             if self._nfields == self._max_headers:
-                return SF_E_HEADERS_TOO_LARGE
-            if _check_field_line(line, lf - 1, &name_end, &v, &ve) != SF_OK:
+                return _because(&self._why, SF_E_HEADERS_TOO_LARGE, SF_R_HEADERS_COUNT,
+                                0, self._max_headers)
+            if _check_field_line(line, lf - 1, &name_end, &v, &ve, &self._why) != SF_OK:
+                if self._why.reason == SF_R_FIELD_OBS_FOLD and self._nfields == 0:
+                    self._why.reason = SF_R_FIELD_LEADING_WS
                 return SF_E_INVALID_HEADER
             self._add_field(d, line, name_end, v, ve)
             self._line = after
@@ -662,7 +678,7 @@ cdef class RequestParser:
         """The head at d is complete: judge it (step 3), emit its Request, set up the body."""
         cdef sf_head_info info
         cdef int rc = _analyse_head(d, self._fields, &self._seen, self._http11,
-                                    self._max_body_size, &info)
+                                    self._max_body_size, &info, &self._why)
         cdef Request req
         cdef bint upgrading
         cdef list headers
@@ -709,30 +725,37 @@ cdef class RequestParser:
         if lf == NULL:
             # Limits are judged before the LF arrives too.
             ndigits = <Py_ssize_t>sf_count_hex(d, <size_t>n, 17)
-            if ndigits > 16 or n - ndigits > self._max_chunk_ext_size + 1:
-                return SF_E_INVALID_CHUNK
+            if ndigits > 16:
+                return _because(&self._why, SF_E_INVALID_CHUNK, SF_R_CHUNK_SIZE_DIGITS, 0, 0)
+            if n - ndigits > self._max_chunk_ext_size + 1:
+                return _because(&self._why, SF_E_INVALID_CHUNK, SF_R_CHUNK_EXT_TOO_LONG,
+                                0, self._max_chunk_ext_size)
             self._scan = n
             return SF_E_INCOMPLETE
         if lf == d or (lf - 1)[0] != b'\r':
-            return SF_E_INVALID_CHUNK
+            return _because(&self._why, SF_E_INVALID_CHUNK, SF_R_CHUNK_LF, 0, 0)
         # "chunk-size = 1*HEXDIG" -- RFC 9112 §7.1; at most 16 digits, value < 2**63.
         end = lf - 1
         content = end - d
         ndigits = <Py_ssize_t>sf_count_hex(d, <size_t>content, 17)
         if sf_parse_hex(d, <size_t>ndigits, &size) != SF_OK:
-            return SF_E_INVALID_CHUNK
+            return _because(&self._why, SF_E_INVALID_CHUNK,
+                            SF_R_CHUNK_SIZE_INVALID if ndigits == 0 else
+                            SF_R_CHUNK_SIZE_DIGITS if ndigits > 16 else SF_R_CHUNK_SIZE_BIG, 0, 0)
         ext = d + ndigits
         ext_len = content - ndigits
         if ext_len > self._max_chunk_ext_size:
-            return SF_E_INVALID_CHUNK
+            return _because(&self._why, SF_E_INVALID_CHUNK, SF_R_CHUNK_EXT_TOO_LONG,
+                            0, self._max_chunk_ext_size)
         if ext_len > 0:
             # "chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )"
             # -- RFC 9112 §7.1.1; only its first ";" and its bytes are checked, then skipped.
             v = sf_skip_ows(ext, end)
             if v == end or v[0] != b';' or sf_scan_value(d, ext, end) != end:
-                return SF_E_INVALID_CHUNK
+                return _because(&self._why, SF_E_INVALID_CHUNK, SF_R_CHUNK_EXT, 0, 0)
         if self._max_body_size >= 0 and self._body_total + size > <uint64_t>self._max_body_size:
-            return SF_E_BODY_TOO_LARGE
+            return _because(&self._why, SF_E_BODY_TOO_LARGE, SF_R_BODY_CHUNKED,
+                            self._body_total + size, <uint64_t>self._max_body_size)
         self._body_total += size
         if size == 0:
             self._state = ST_TRAILERS
@@ -753,21 +776,26 @@ cdef class RequestParser:
         cdef Py_ssize_t after
         if lf == NULL:
             if self._trailer_bytes + n > self._max_trailer_size:
-                return SF_E_HEADERS_TOO_LARGE
+                return _because(&self._why, SF_E_HEADERS_TOO_LARGE, SF_R_TRAILERS_SIZE,
+                                0, self._max_trailer_size)
             self._scan = n
             return SF_E_INCOMPLETE
         after = lf + 1 - d
         if self._trailer_bytes + after > self._max_trailer_size:
-            return SF_E_HEADERS_TOO_LARGE
+            return _because(&self._why, SF_E_HEADERS_TOO_LARGE, SF_R_TRAILERS_SIZE,
+                            0, self._max_trailer_size)
         self._scan = 0
         if after == 2 and d[0] == b'\r':
             self._state = ST_IDLE       # the caller ends the body
             return 2
         if lf == d or (lf - 1)[0] != b'\r':
-            return SF_E_INVALID_HEADER
+            return _because(&self._why, SF_E_INVALID_HEADER, SF_R_FIELD_LF, 0, 0)
         if self._trailer_count == self._max_headers:
-            return SF_E_HEADERS_TOO_LARGE
-        if _check_field_line(d, lf - 1, &name_end, &v, &ve) != SF_OK:
+            return _because(&self._why, SF_E_HEADERS_TOO_LARGE, SF_R_TRAILERS_COUNT,
+                            0, self._max_headers)
+        if _check_field_line(d, lf - 1, &name_end, &v, &ve, &self._why) != SF_OK:
+            if self._why.reason == SF_R_FIELD_OBS_FOLD and self._trailer_count == 0:
+                self._why.reason = SF_R_FIELD_LEADING_WS
             return SF_E_INVALID_HEADER
         self._trailer_bytes += after
         self._trailer_count += 1
@@ -775,26 +803,42 @@ cdef class RequestParser:
 
 
 cdef inline int _check_field_line(const char *line, const char *end, const char **name_end,
-                                  const char **value, const char **value_end) noexcept:
+                                  const char **value, const char **value_end,
+                                  sf_why *why) noexcept:
     """Judge the field line [line, end) (no CRLF) after the size/count checks of step 2."""
     cdef const char *p
     cdef const char *v
     # "A server that receives an obs-fold in a request message ... MUST either reject the
     # message by sending a 400 (Bad Request)" -- RFC 9112 §5.2; a first line starting with
-    # whitespace is rejected the same way (§2.2).
+    # whitespace is rejected the same way (§2.2; the caller tells the two apart).
     if line[0] == b' ' or line[0] == b'\t':
-        return SF_E_INVALID_HEADER
+        return _because(why, SF_E_INVALID_HEADER, SF_R_FIELD_OBS_FOLD, 0, 0)
     # "field-line = field-name ":" OWS field-value OWS" and "No whitespace is allowed between
     # the field name and colon." -- RFC 9112 §5, §5.1
     p = sf_scan_token(line, end)
     if p == line or p == end or p[0] != b':':
-        return SF_E_INVALID_HEADER
+        return _bad_field_name(line, p, end, why)
     name_end[0] = p
     v = sf_skip_ows(p + 1, end)
     # "field-value = *field-content" of VCHAR, obs-text, SP, HTAB -- RFC 9110 §5.5; a CR,
     # LF or NUL in a value is rejected, never passed on.
-    if sf_scan_value(line, v, end) != end:
-        return SF_E_INVALID_HEADER
+    p = sf_scan_value(line, v, end)
+    if p != end:
+        return _because(why, SF_E_INVALID_HEADER, SF_R_FIELD_VALUE_CHAR, <unsigned char>p[0], 0)
     value[0] = v
     value_end[0] = sf_rstrip_ows(v, end)
     return SF_OK
+
+
+cdef int _bad_field_name(const char *line, const char *p, const char *end, sf_why *why) noexcept:
+    """SF_E_INVALID_HEADER, recording why the name part of [line, end) is bad; p is its first
+    byte that is not a tchar, and that byte is not the colon ending a non-empty name."""
+    cdef const char *colon = <const char *>memchr(line, b':', <size_t>(end - line))
+    if colon == NULL:
+        return _because(why, SF_E_INVALID_HEADER, SF_R_FIELD_NO_COLON, 0, 0)
+    if colon == line:
+        return _because(why, SF_E_INVALID_HEADER, SF_R_FIELD_EMPTY_NAME, 0, 0)
+    # Here p < colon: only SP/HTAB between a token and the colon is "whitespace before colon".
+    if sf_skip_ows(p, colon) == colon:
+        return _because(why, SF_E_INVALID_HEADER, SF_R_FIELD_WS_BEFORE_COLON, 0, 0)
+    return _because(why, SF_E_INVALID_HEADER, SF_R_FIELD_NAME_CHAR, <unsigned char>p[0], 0)

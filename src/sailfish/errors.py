@@ -34,77 +34,109 @@ class ResponseError(SailfishError, RuntimeError):
 
 
 class HTTPError(SailfishError):
-    """The peer sent something we refuse: answer `status`, then close."""
+    """The peer sent something we refuse: answer `status`, then close.
+
+    `str(exc)` names the reason, for the log line the shell writes: a key phrase, then
+    optionally details in parentheses ("request body too large (Content-Length 1000 > limit
+    100)"). Both twins of the core give every error they return such a message; one made
+    without a message falls back to the class's short `reason`.
+    """
 
     status: ClassVar[int] = 400
+    reason: ClassVar[str] = "bad request"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(self.reason if message is None else message)
 
 
 class BadRequest(HTTPError):
     """400: the request is malformed."""
 
     status = 400
+    reason = "bad request"
 
 
 class InvalidRequestLine(BadRequest):
     """The request line is malformed (missing parts, bad spacing, bad characters)."""
 
+    reason = "invalid request line"
+
 
 class InvalidMethod(BadRequest):
     """The method is not a token."""
+
+    reason = "invalid method"
 
 
 class InvalidTarget(BadRequest):
     """The request-target is none of the four forms of RFC 9112 §3.2."""
 
+    reason = "invalid request target"
+
 
 class InvalidVersion(BadRequest):
     """The HTTP-version is malformed, or absent (an HTTP/0.9-style request)."""
+
+    reason = "invalid HTTP version"
 
 
 class InvalidHeader(BadRequest):
     """A field line is malformed: obs-fold, space before the colon, bad bytes."""
 
+    reason = "invalid field line"
+
 
 class InvalidHost(BadRequest):
     """Host is missing (HTTP/1.1), repeated, or not a valid uri-host[:port]."""
+
+    reason = "invalid Host"
 
 
 class InvalidFraming(BadRequest):
     """Content-Length / Transfer-Encoding do not give one safe body length."""
 
+    reason = "invalid message framing"
+
 
 class InvalidChunk(BadRequest):
     """A chunk-size line or the CRLF after chunk data is malformed (trailers: InvalidHeader)."""
+
+    reason = "invalid chunked body"
 
 
 class BodyTooLarge(HTTPError):
     """413: the body is longer than the configured limit."""
 
     status = 413
+    reason = "request body too large"
 
 
 class RequestLineTooLong(HTTPError):
     """414: the request line is longer than the configured limit."""
 
     status = 414
+    reason = "request line too long"
 
 
 class HeadersTooLarge(HTTPError):
     """431: the header (or trailer) section is too large or has too many fields."""
 
     status = 431
+    reason = "field section too large"
 
 
 class UnsupportedTransferCoding(HTTPError):
     """501: a transfer coding other than chunked."""
 
     status = 501
+    reason = "unsupported transfer coding"
 
 
 class UnsupportedVersion(HTTPError):
     """505: an HTTP major version other than 1."""
 
     status = 505
+    reason = "HTTP version not supported"
 
 
 __all__ = [

@@ -28,16 +28,21 @@ _FIELD_LINE = re.compile(_abnf.FIELD_LINE.encode("ascii"))
 _TOKEN = re.compile(_abnf.TOKEN.encode("ascii"))
 _HOST = re.compile(_abnf.HOST.encode("ascii"))
 _CONTENT_LENGTH = re.compile(_abnf.CONTENT_LENGTH.encode("ascii"))
+_TCHARS = re.compile(f"{_abnf.TCHAR}*".encode("ascii"))
+# The first byte a field value cannot hold: not HTAB, SP, VCHAR or obs-text.
+_VALUE_BAD = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
 
 # OWS = *( SP / HTAB ) -- RFC 9110 §5.6.3: what `bytes.strip` removes around values and elements.
 _OWS_BYTES = b" \t"
 
 
-def parse_field_line(line: bytes) -> tuple[bytes, bytes]:
+def parse_field_line(line: bytes, *, first: bool = False) -> tuple[bytes, bytes]:
     """Validate one field line and normalise it for the scope.
 
     Args:
         line: the field line without its CRLF; never empty (the empty line ends a section).
+        first: the line is the first of its section (leading whitespace is then not obs-fold,
+            which only changes the error message).
 
     Returns:
         `(name, value)`: the name lower-cased (ASCII), the value without leading and trailing
@@ -59,7 +64,7 @@ def parse_field_line(line: bytes) -> tuple[bytes, bytes]:
     # contains whitespace between a header field name and colon." -- RFC 9112 §5.1
     match = _FIELD_LINE.fullmatch(line)
     if match is None:
-        raise InvalidHeader("malformed field line")
+        raise _field_line_error(line, first)
     # "Field names are case-insensitive" -- RFC 9110 §5.1; ASGI wants them lower-cased.
     name = match.group("name").lower()
     # "A field value does not include leading or trailing whitespace. When a specific version
@@ -67,6 +72,29 @@ def parse_field_line(line: bytes) -> tuple[bytes, bytes]:
     # MUST exclude such whitespace prior to evaluating the field value." -- RFC 9110 §5.5
     value = match.group("value").strip(_OWS_BYTES)
     return name, value
+
+
+def _field_line_error(line: bytes, first: bool) -> InvalidHeader:
+    """The error for a field line that `FIELD_LINE` refused, naming the first thing wrong."""
+    if line[:1] in (b" ", b"\t"):
+        if first:
+            return InvalidHeader("whitespace before the first field line")
+        return InvalidHeader("obs-fold (a field line starts with whitespace)")
+    colon = line.find(b":")
+    if colon < 0:
+        return InvalidHeader("field line without colon")
+    if colon == 0:
+        return InvalidHeader("empty field name")
+    name = _TCHARS.match(line)  # `*`: always matches, possibly empty
+    name_end = name.end() if name is not None else 0
+    if name_end < colon:
+        if not line[name_end:colon].strip(_OWS_BYTES):
+            return InvalidHeader("whitespace before colon")
+        return InvalidHeader(f"invalid character in field name (0x{line[name_end]:02X})")
+    bad = _VALUE_BAD.search(line, colon + 1)
+    if bad is None:  # pragma: no cover  # FIELD_LINE matches every other line
+        return InvalidHeader("malformed field line")
+    return InvalidHeader(f"invalid character in field value (0x{line[bad.start()]:02X})")
 
 
 class Head(NamedTuple):
@@ -109,16 +137,16 @@ def _check_host(http_version: str, headers: list[tuple[bytes, bytes]]) -> None:
     # -- RFC 9112 §3.2
     hosts = _values(headers, b"host")
     if len(hosts) > 1:
-        raise InvalidHost("more than one Host field line")
+        raise InvalidHost("more than one Host")
     if not hosts:
         if http_version == "1.1":
-            raise InvalidHost("HTTP/1.1 request without Host")
+            raise InvalidHost("missing Host (required in HTTP/1.1)")
         return
     # Host = uri-host [ ":" port ] -- RFC 9110 §7.2. reg-name may be empty, so the value may be
     # too: "If the authority component is missing or undefined for the target URI, then a
     # client MUST send a Host header field with an empty field value." -- RFC 9112 §3.2
     if _HOST.fullmatch(hosts[0]) is None:
-        raise InvalidHost("Host is not uri-host [':' port]")
+        raise InvalidHost("invalid Host (not uri-host[:port])")
 
 
 def _transfer_codings(values: list[bytes]) -> None:
@@ -131,22 +159,24 @@ def _transfer_codings(values: list[bytes]) -> None:
         # elements"; docs/core.md refuses them in this field, where leniency buys nothing and a
         # disagreement with a front end about the codings is a smuggling vector.
         if _TOKEN.fullmatch(coding) is None:
-            raise InvalidFraming("Transfer-Encoding element is not a bare token")
+            raise InvalidFraming(
+                "malformed Transfer-Encoding (empty element, non-token or parameter)"
+            )
     lowered = [coding.lower() for coding in codings]
     # "If a Transfer-Encoding header field is present in a request and the chunked transfer
     # coding is not the final encoding, the message body length cannot be determined
     # reliably; the server MUST respond with the 400 (Bad Request) status code and then close
     # the connection." -- RFC 9112 §6.3
     if lowered[-1] != b"chunked":
-        raise InvalidFraming("chunked is not the final transfer coding")
+        raise InvalidFraming("Transfer-Encoding not ending in chunked")
     # "A sender MUST NOT apply the chunked transfer coding more than once to a message body"
     # -- RFC 9112 §6.1
     if lowered.count(b"chunked") > 1:
-        raise InvalidFraming("chunked applied more than once")
+        raise InvalidFraming("chunked more than once in Transfer-Encoding")
     # "A server that receives a request message with a transfer coding it does not understand
     # SHOULD respond with 501 (Not Implemented)." -- RFC 9112 §6.1
     if len(lowered) > 1:
-        raise UnsupportedTransferCoding("transfer coding other than chunked")
+        raise UnsupportedTransferCoding("unsupported transfer coding (only chunked is supported)")
 
 
 def _content_length(values: list[bytes]) -> int:
@@ -156,14 +186,18 @@ def _content_length(values: list[bytes]) -> int:
     # comma-separated list (Section 5.6.1 of [HTTP]), all values in the list are valid, and all
     # values in the list are the same (in which case, the message is processed with that single
     # value used as the Content-Length field value)." -- RFC 9112 §6.3
-    lengths: set[int] = set()
+    # Elements are judged in wire order, each as it comes: the first invalid or differing one
+    # names the error (only the message depends on that order).
+    length: int | None = None
     for element in _list_elements(values):
         if _CONTENT_LENGTH.fullmatch(element) is None:
-            raise InvalidFraming("Content-Length is not 1*DIGIT of at most 18 digits")
-        lengths.add(int(element))
-    if len(lengths) != 1:
-        raise InvalidFraming("Content-Length values differ")
-    return lengths.pop()
+            raise InvalidFraming("invalid Content-Length (not 1*DIGIT of at most 18 digits)")
+        if length is None:
+            length = int(element)
+        elif int(element) != length:
+            raise InvalidFraming("differing Content-Length values")
+    assert length is not None  # the caller passes at least one value; split yields an element
+    return length
 
 
 def _connection_options(values: list[bytes]) -> set[bytes]:
@@ -205,7 +239,7 @@ def analyse_head(
     # an attempt to perform request smuggling (Section 11.2) or response splitting
     # (Section 11.1) and ought to be handled as an error." -- RFC 9112 §6.3
     if transfer_encoding and content_length_values:
-        raise InvalidFraming("both Transfer-Encoding and Content-Length")
+        raise InvalidFraming("Content-Length with Transfer-Encoding")
     chunked = False
     content_length = 0
     if transfer_encoding:
@@ -214,7 +248,7 @@ def analyse_head(
         # Content-Length is present, and close the connection after processing the message."
         # -- RFC 9112 §6.1. We refuse it outright.
         if http_version == "1.0":
-            raise InvalidFraming("Transfer-Encoding in an HTTP/1.0 request")
+            raise InvalidFraming("Transfer-Encoding in HTTP/1.0")
         _transfer_codings(transfer_encoding)
         chunked = True
     elif content_length_values:
@@ -223,7 +257,9 @@ def analyse_head(
         # request content is larger than the server is willing or able to process"
         # -- RFC 9110 §15.5.14
         if max_body_size is not None and content_length > max_body_size:
-            raise BodyTooLarge("Content-Length above the limit")
+            raise BodyTooLarge(
+                f"request body too large (Content-Length {content_length} > limit {max_body_size})"
+            )
 
     options = _connection_options(_values(headers, b"connection"))
     # "If the received protocol is HTTP/1.1 (or later), the connection will persist after the

@@ -179,6 +179,9 @@ class _ReceiveBuffer:
         self._data.clear()
         self._scanned = 0
 
+    def __getitem__(self, index: int) -> int:
+        return self._data[index]
+
     def match(self, pattern: re.Pattern[bytes]) -> re.Match[bytes] | None:
         return pattern.match(self._data)
 
@@ -398,11 +401,14 @@ class RequestParser:
         # too long: that keeps the outcome independent of how the bytes were split.
         bad = buf.first_bad_in_request_line(lf if lf >= 0 else len(buf))
         if 0 <= bad <= self._max_request_line + 1:
-            raise InvalidRequestLine("request line has a byte that cannot be in one")
+            if bad > 0 and buf[bad - 1] == _CR:
+                raise InvalidRequestLine("bare CR in request line")
+            raise InvalidRequestLine(f"invalid character in request line (0x{buf[bad]:02X})")
         if lf < 0:
             # The line can still end in CR LF, so max_request_line + 1 buffered bytes are fine.
             if len(buf) > self._max_request_line + 1:
-                raise RequestLineTooLong("request line too long")
+                limit = self._max_request_line
+                raise RequestLineTooLong(f"request line too long (limit {limit} bytes)")
             return _Step.NEED_DATA
         line = buf.extract(lf + 1)
         if line == _CRLF:
@@ -416,10 +422,11 @@ class RequestParser:
         # respond with a 414 (URI Too Long) status code" -- RFC 9112 §3. We apply the limit to
         # the whole line, first (docs/core.md step 1).
         if length > self._max_request_line:
-            raise RequestLineTooLong("request line too long")
+            limit = self._max_request_line
+            raise RequestLineTooLong(f"request line too long (limit {limit} bytes)")
         if not ends_in_crlf:
             # A bare LF: see the departure noted at _abnf.CRLF (RFC 9112 §2.2).
-            raise InvalidRequestLine("request line does not end in CRLF")
+            raise InvalidRequestLine("request line ends in bare LF")
         self._parse_request_line(line[: lf - 1])
         self._state = _State.FIELD_LINES
         return _Step.PROGRESS
@@ -431,22 +438,22 @@ class RequestParser:
         # delimited word boundaries ..." -- RFC 9112 §3. We do not: exactly single SPs.
         parts = line.split(b" ")
         if b"" in parts:
-            raise InvalidRequestLine("request line has an empty part (stray SP)")
+            raise InvalidRequestLine("stray space in request line")
         if len(parts) == 2:
             # "GET /": the HTTP/0.9 simple request, which has no version.
-            raise InvalidVersion("request line has no HTTP-version")
+            raise InvalidVersion("missing HTTP version (HTTP/0.9-style request)")
         if len(parts) != 3:
-            raise InvalidRequestLine("request line is not method SP target SP version")
+            raise InvalidRequestLine("malformed request line (not method SP target SP version)")
         method, target, version = parts
 
         match = _HTTP_VERSION.fullmatch(version)
         if match is None:
-            raise InvalidVersion("malformed HTTP-version")
+            raise InvalidVersion("malformed HTTP version")
         # 505 (HTTP Version Not Supported): "the server does not support, or refuses to
         # support, the major version of HTTP that was used in the request message."
         # -- RFC 9110 §15.6.6
         if match.group("major") != b"1":
-            raise UnsupportedVersion("HTTP major version is not 1")
+            raise UnsupportedVersion(f"HTTP version not supported ({version.decode('ascii')})")
         # "A recipient that receives a message with a major version number that it implements
         # and a minor version number higher than what it implements SHOULD process the message
         # as if it were in the highest minor version within that major version to which the
@@ -455,7 +462,7 @@ class RequestParser:
 
         # method = token -- RFC 9110 §9.1
         if _METHOD.fullmatch(method) is None:
-            raise InvalidMethod("method is not a token")
+            raise InvalidMethod("invalid method (not a token)")
 
         self._method = method.decode("ascii")
         # The target is checked last (docs/core.md step 1); parse_target raises InvalidTarget.
@@ -465,39 +472,40 @@ class RequestParser:
         self._section_size = 0
         self._section_lines = 0
 
-    def _next_section_line(self, buf: _ReceiveBuffer, max_size: int) -> bytes | _Step:
+    def _next_section_line(self, buf: _ReceiveBuffer, max_size: int, section: str) -> bytes | _Step:
         """One line of a header or trailer section: the line without CRLF, b"" at its end.
 
         Applies the checks common to both sections, in the order of docs/core.md step 2: size,
         the end of the section, a bare LF, the number of lines. The caller parses the line.
+        `section` ("header" or "trailer") names the section in error messages.
         """
         lf = buf.find_lf()
         if lf < 0:
             # "The 431 status code indicates that the server is unwilling to process the
             # request because its header fields are too large." -- RFC 6585 §5
             if self._section_size + len(buf) > max_size:
-                raise HeadersTooLarge("field section too large")
+                raise HeadersTooLarge(f"{section} section too large (limit {max_size} bytes)")
             return _Step.NEED_DATA
         if self._section_size + lf + 1 > max_size:
-            raise HeadersTooLarge("field section too large")
+            raise HeadersTooLarge(f"{section} section too large (limit {max_size} bytes)")
         line = buf.extract(lf + 1)
         self._section_size += lf + 1
         if line == _CRLF:
             return b""
         if lf == 0 or line[lf - 1] != _CR:
             # A bare LF: see the departure noted at _abnf.CRLF (RFC 9112 §2.2).
-            raise InvalidHeader("field line does not end in CRLF")
+            raise InvalidHeader("field line ends in bare LF")
         self._section_lines += 1
         if self._section_lines > self._max_headers:
-            raise HeadersTooLarge("too many field lines")
+            raise HeadersTooLarge(f"too many {section} fields (limit {self._max_headers})")
         return line[: lf - 1]
 
     def _read_field_line(self, buf: _ReceiveBuffer) -> _Event | _Step:
-        line = self._next_section_line(buf, self._max_header_size)
+        line = self._next_section_line(buf, self._max_header_size, "header")
         if isinstance(line, _Step):
             return line
         if line:
-            self._headers.append(parse_field_line(line))
+            self._headers.append(parse_field_line(line, first=not self._headers))
             return _Step.PROGRESS
         return self._end_of_head()
 
@@ -565,43 +573,50 @@ class RequestParser:
             prefix = buf.match(_CHUNK_SIZE_PREFIX)
             digits = 0 if prefix is None else prefix.end()
             if digits > _abnf.CHUNK_SIZE_MAX_DIGITS:
-                raise InvalidChunk("chunk-size has too many digits")
+                raise InvalidChunk("chunk size too large (more than 16 hex digits)")
             # "A server ought to limit the total length of chunk extensions received in a
             # request to an amount reasonable for the services provided ... and generate an
             # appropriate 4xx (Client Error) response if that amount is exceeded."
             # -- RFC 9112 §7.1.1. As for the request line, one byte may yet be the CR.
             if len(buf) - digits > self._max_chunk_ext_size + 1:
-                raise InvalidChunk("chunk extensions too long")
+                raise InvalidChunk(
+                    f"chunk extension too long (limit {self._max_chunk_ext_size} bytes)"
+                )
             return _Step.NEED_DATA
         line = buf.extract(lf + 1)
         if lf == 0 or line[lf - 1] != _CR:
             # A bare LF: see the departure noted at _abnf.CRLF (RFC 9112 §2.2).
-            raise InvalidChunk("chunk-size line does not end in CRLF")
+            raise InvalidChunk("chunk line ends in bare LF")
         line = line[: lf - 1]
         size_match = _CHUNK_SIZE.match(line)
         if size_match is None:
-            raise InvalidChunk("chunk-size is not 1*HEXDIG")
+            raise InvalidChunk("invalid chunk size (no hex digits)")
         digits = size_match.end()
         # "Recipients MUST anticipate potentially large hexadecimal numerals and prevent
         # parsing errors due to integer conversion overflows or precision loss due to integer
         # representation." -- RFC 9112 §7.1
         if digits > _abnf.CHUNK_SIZE_MAX_DIGITS:
-            raise InvalidChunk("chunk-size has too many digits")
+            raise InvalidChunk("chunk size too large (more than 16 hex digits)")
         size = int(line[:digits], 16)
         if size >= _CHUNK_SIZE_LIMIT:
-            raise InvalidChunk("chunk-size too large")
+            raise InvalidChunk("chunk size too large (2**63 or more)")
         extensions = line[digits:]
         if len(extensions) > self._max_chunk_ext_size:
-            raise InvalidChunk("chunk extensions too long")
+            raise InvalidChunk(
+                    f"chunk extension too long (limit {self._max_chunk_ext_size} bytes)"
+                )
         # "A recipient MUST ignore unrecognized chunk extensions." -- RFC 9112 §7.1.1. We check
         # their outline only (_abnf.CHUNK_EXT) and skip them.
         if _CHUNK_EXT.fullmatch(extensions) is None:
-            raise InvalidChunk("malformed chunk extension")
+            raise InvalidChunk("invalid chunk extension")
         # The body limit is judged as soon as a chunk-size line announces data past it, after
         # the line itself was found valid.
         self._body_total += size
         if self._max_body_size is not None and self._body_total > self._max_body_size:
-            raise BodyTooLarge("chunked body above the limit")
+            raise BodyTooLarge(
+                f"request body too large (chunks announce {self._body_total} bytes"
+                f" > limit {self._max_body_size})"
+            )
         if size == 0:
             # last-chunk = 1*("0") [ chunk-ext ] CRLF; then trailer-section CRLF -- RFC 9112 §7.1
             self._section_size = 0
@@ -634,14 +649,14 @@ class RequestParser:
 
     def _read_trailer_line(self, buf: _ReceiveBuffer) -> _Event | _Step:
         # trailer-section = *( field-line CRLF ) -- RFC 9112 §7.1.2
-        line = self._next_section_line(buf, self._max_trailer_size)
+        line = self._next_section_line(buf, self._max_trailer_size, "trailer")
         if isinstance(line, _Step):
             return line
         if line:
             # "A recipient that removes the chunked coding from a message MAY selectively
             # retain or discard the received trailer fields." -- RFC 9112 §7.1.2. We validate
             # them like header fields and discard them.
-            parse_field_line(line)
+            parse_field_line(line, first=self._section_lines == 1)
             return _Step.PROGRESS
         self._state = self._after_request()
         return _END_OF_BODY

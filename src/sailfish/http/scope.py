@@ -57,7 +57,7 @@ def parse_target(method: str, target: bytes) -> Target:
     # request-target = origin-form / absolute-form / authority-form / asterisk-form
     # -- RFC 9112 §3.2
     if _REQUEST_TARGET.fullmatch(target) is None:
-        raise InvalidTarget("request-target is not 1*VCHAR")
+        raise InvalidTarget("invalid character in request target")
 
     # authority-form = uri-host ":" port -- RFC 9112 §3.2.3: "The authority-form of
     # request-target is only used for CONNECT requests", and "A client sending a CONNECT
@@ -66,14 +66,14 @@ def parse_target(method: str, target: bytes) -> Target:
     # percent-decoding (it is a host name, not a path).
     if method == "CONNECT":
         if _AUTHORITY_FORM.fullmatch(target) is None:
-            raise InvalidTarget("CONNECT needs the authority-form host:port")
+            raise InvalidTarget("CONNECT target not host:port")
         return Target(raw_path=target, path=target.decode("ascii"), query_string=b"")
 
     # asterisk-form = "*": "The asterisk-form of request-target is only used for a server-wide
     # OPTIONS request" -- RFC 9112 §3.2.4
     if _ASTERISK_FORM.fullmatch(target) is not None:
         if method != "OPTIONS":
-            raise InvalidTarget("asterisk-form is only for OPTIONS")
+            raise InvalidTarget("asterisk-form target without OPTIONS")
         return Target(raw_path=b"*", path="*", query_string=b"")
 
     # Both origin-form and absolute-form end in [ "?" query ]; the query is everything after
@@ -96,7 +96,7 @@ def parse_target(method: str, target: bytes) -> Target:
         raw_path = absolute.group("path") or b"/"
         return Target(raw_path, _decode_path(raw_path), query_string)
 
-    raise InvalidTarget("request-target is none of the forms of RFC 9112 §3.2")
+    raise InvalidTarget("invalid request target (not origin-form or absolute-form)")
 
 
 def build_scope(
