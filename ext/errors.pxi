@@ -156,8 +156,6 @@ cdef inline int _because(sf_why *why, int code, int reason, uint64_t a, uint64_t
 cdef object _error_from_code(int code, const sf_why *why):
     """The HTTPError instance for an SF_E_* code (never an SF_E_INCOMPLETE), its message
     built from the reason recorded in *why (the class's `reason` when none fits)."""
-
-
     if code == SF_E_REQUEST_LINE_TOO_LONG:
         cls = _RequestLineTooLong
     elif code == SF_E_INVALID_REQUEST_LINE:

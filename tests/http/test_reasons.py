@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from hypothesis import given, strategies as st
+from test_differential import HYPOTHESIS, cuts, events_at, limits, mutated, pipeline
 
 from sailfish.errors import HTTPError
-from test_differential import HYPOTHESIS, cuts, events_at, limits, mutated, pipeline
 from twins import corpus, load_twin
 
 # key phrase -> the class whose errors may carry it

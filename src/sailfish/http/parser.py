@@ -602,9 +602,7 @@ class RequestParser:
             raise InvalidChunk("chunk size too large (2**63 or more)")
         extensions = line[digits:]
         if len(extensions) > self._max_chunk_ext_size:
-            raise InvalidChunk(
-                    f"chunk extension too long (limit {self._max_chunk_ext_size} bytes)"
-                )
+            raise InvalidChunk(f"chunk extension too long (limit {self._max_chunk_ext_size} bytes)")
         # "A recipient MUST ignore unrecognized chunk extensions." -- RFC 9112 §7.1.1. We check
         # their outline only (_abnf.CHUNK_EXT) and skip them.
         if _CHUNK_EXT.fullmatch(extensions) is None:
