@@ -1,8 +1,8 @@
 """pure_core_warning(): one line when the pure core runs unasked, silence otherwise.
 
-Strategy: the decision is read from sailfish.http (which twin it picked, and whether
-SAILFISH_NO_EXTENSIONS=1 asked for the pure one), so the tests set those two attributes with
-monkeypatch rather than re-importing the package; one subprocess test checks the real
+Strategy: the decision is read from sailfish.http (which twin it picked) and sailfish._compat
+(whether SAILFISH_NO_EXTENSIONS=1 asked for the pure one), so the tests set those two attributes
+with monkeypatch rather than re-importing the package; one subprocess test checks the real
 selection end to end with the compiled module hidden.
 """
 
@@ -14,25 +14,26 @@ import sys
 
 import pytest
 
+import sailfish._compat
 import sailfish.http
 from sailfish._compat import pure_core_warning
 
 
 def test_silent_when_the_compiled_core_is_active(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sailfish.http, "IMPLEMENTATION", "compiled")
-    monkeypatch.setattr(sailfish.http, "NO_EXTENSIONS", False)
+    monkeypatch.setattr(sailfish._compat, "NO_EXTENSIONS", False)
     assert pure_core_warning() is None
 
 
 def test_silent_when_the_pure_core_was_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sailfish.http, "IMPLEMENTATION", "pure")
-    monkeypatch.setattr(sailfish.http, "NO_EXTENSIONS", True)
+    monkeypatch.setattr(sailfish._compat, "NO_EXTENSIONS", True)
     assert pure_core_warning() is None
 
 
 def test_one_line_when_the_pure_core_runs_unasked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sailfish.http, "IMPLEMENTATION", "pure")
-    monkeypatch.setattr(sailfish.http, "NO_EXTENSIONS", False)
+    monkeypatch.setattr(sailfish._compat, "NO_EXTENSIONS", False)
     line = pure_core_warning()
     assert line is not None
     assert "\n" not in line

@@ -1,7 +1,7 @@
 """Shell test helpers: a stand-in protocol, apps, and a server run in a thread.
 
 `StandInProtocol` speaks just enough HTTP/1.1 (one GET per connection round, keep-alive,
-Content-Length responses) to exercise Server without sailfish.protocol; it honours the same
+Content-Length responses) to exercise Server without sailfish.protocols; it honours the same
 constructor and `shutdown()` contract the real HTTPProtocol implements.
 """
 

@@ -572,10 +572,11 @@ def test_config_instance_reuse_keeps_loaded_app() -> None:
 def test_startup_logs_one_warning_line_when_the_pure_core_runs_unasked(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import sailfish._compat
     import sailfish.http
 
     monkeypatch.setattr(sailfish.http, "IMPLEMENTATION", "pure")
-    monkeypatch.setattr(sailfish.http, "NO_EXTENSIONS", False)
+    monkeypatch.setattr(sailfish._compat, "NO_EXTENSIONS", False)
     with caplog.at_level(logging.INFO), server_in_thread(make_config()):
         pass
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -587,10 +588,11 @@ def test_startup_logs_one_warning_line_when_the_pure_core_runs_unasked(
 def test_startup_does_not_warn_when_the_pure_core_was_asked_for(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import sailfish._compat
     import sailfish.http
 
     monkeypatch.setattr(sailfish.http, "IMPLEMENTATION", "pure")
-    monkeypatch.setattr(sailfish.http, "NO_EXTENSIONS", True)
+    monkeypatch.setattr(sailfish._compat, "NO_EXTENSIONS", True)
     with caplog.at_level(logging.INFO), server_in_thread(make_config()):
         pass
     assert not [r for r in caplog.records if "pure-Python HTTP core" in r.getMessage()]
