@@ -5,16 +5,14 @@ Strategy: `MockTransport` is what a protocol sees of a socket, in memory: `write
 closed already and schedules `connection_lost` on the running loop, `abort` marks a reset,
 pause/resume record the read state, `write_eof` records the half-close (offered only with
 `can_half_close=True`, so an error answer closes at once unless a test asks for lingering).
-`on_write`, when set, is called with each write (the shell benchmark counts responses with
-it). `FakeClock` is a clock a test moves by hand; pass `Ticker(loop, clock=clock)` as a
-protocol's deadline strategy and call `ticker.tick()` after `clock.advance(...)`: deadlines
-fire without any real wait.
+bench/bench_shell.py subclasses it and counts responses in `write`. `FakeClock` is a clock a
+test moves by hand; pass `Ticker(loop, clock=clock)` as a protocol's deadline strategy and call
+`ticker.tick()` after `clock.advance(...)`: deadlines fire without any real wait.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 PEER = ("127.0.0.1", 50000)
@@ -28,11 +26,9 @@ class MockTransport:
         self,
         peername: Any = PEER,
         sockname: Any = SOCKNAME,
-        on_write: Callable[[bytes], None] | None = None,
         can_half_close: bool = False,
     ) -> None:
         self.extra = {"peername": peername, "sockname": sockname}
-        self.on_write = on_write
         self.can_half_close = can_half_close
         self.buffer = bytearray()
         self.writes = 0
@@ -49,10 +45,7 @@ class MockTransport:
         assert not self.closed, "write after close"
         assert not self.eof_written, "write after write_eof"
         self.writes += 1
-        if self.on_write is not None:
-            self.on_write(bytes(data))
-        else:
-            self.buffer += data
+        self.buffer += data
 
     def can_write_eof(self) -> bool:
         return self.can_half_close
