@@ -24,9 +24,6 @@ cdef class RequestCycle:
     cdef public HTTPProtocol conn
     cdef public object request
     cdef public dict scope
-    cdef public object writer
-    cdef public Quirks quirks
-    cdef public object logger
     cdef public bint access_log
     cdef public object body
     cdef public bint body_done, expect_continue, continue_sent, empty_body_sent

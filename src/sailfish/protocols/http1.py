@@ -514,7 +514,7 @@ class HTTPProtocol(Connection):
         if not cycle.body_done and not self.quirks.drain_unread_body:
             self.close(linger=self.quirks.lingering_close)  # the client may still be sending
             return
-        if not cycle.writer.keep_alive:
+        if not self.writer.keep_alive:
             self.close()
             return
         self.cycle = None
@@ -639,7 +639,7 @@ class RequestCycle:
 
     Args:
         conn: The connection; the cycle calls only its "For the cycle:" methods, and takes
-            its writer, quirks, logger and access-log switch once, here.
+            its access-log switch once, here (its writer, quirks and logger where used).
         request: The core's Request (its scope is already finished).
     """
 
@@ -654,9 +654,7 @@ class RequestCycle:
         "empty_body_sent",
         "expect_continue",
         "finished",
-        "logger",
         "peer_done",
-        "quirks",
         "request",
         "response_complete",
         "response_started",
@@ -667,16 +665,12 @@ class RequestCycle:
         "status",
         "task",
         "waiter",
-        "writer",
     )
 
     def __init__(self, conn: HTTPProtocol, request: Any) -> None:
         self.conn = conn
         self.request = request
         self.scope = request.scope
-        self.writer = conn.writer
-        self.quirks = conn.quirks
-        self.logger = conn.logger
         access_log = self.access_log = conn.access_log
         self.body: deque[dict[str, Any]] | None = None  # made when a body message comes
         self.body_done = not request.has_body  # every body message has arrived
@@ -747,12 +741,12 @@ class RequestCycle:
                     raise
                 return
             if result is not None:
-                self.logger.error("ASGI callable should return None, but returned %r.", result)
-                if self.quirks.close_on_return_value:
+                self.conn.logger.error("ASGI callable should return None, but returned %r.", result)
+                if self.conn.quirks.close_on_return_value:
                     self.conn.close()
             if not self.response_complete:
                 if not self.disconnected:
-                    self.logger.error(
+                    self.conn.logger.error(
                         "ASGI callable returned without %s response.",
                         "completing" if self.response_started else "starting",
                     )
@@ -766,9 +760,9 @@ class RequestCycle:
             pass  # a forced shutdown: the server logs one line for all of them
         elif self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
             # The client went away and the app let the resulting error out: not a bug.
-            self.logger.debug("ASGI application stopped after a disconnect: %r", exc)
+            self.conn.logger.debug("ASGI application stopped after a disconnect: %r", exc)
         else:
-            self.logger.error("Exception in ASGI application", exc_info=exc)
+            self.conn.logger.error("Exception in ASGI application", exc_info=exc)
         self.fail()
 
     def fail(self) -> None:
@@ -779,7 +773,7 @@ class RequestCycle:
         """
         conn = self.conn
         if self.response_complete:
-            if self.quirks.close_on_late_error:
+            if self.conn.quirks.close_on_late_error:
                 conn.close()
             return
         if self.disconnected:
@@ -795,7 +789,7 @@ class RequestCycle:
             conn.abort_response()
 
     async def receive(self) -> dict[str, Any]:
-        if self.expect_continue and self.quirks.continue_on_first_receive:
+        if self.expect_continue and self.conn.quirks.continue_on_first_receive:
             self._send_continue()
         while True:
             body = self.body
@@ -824,11 +818,11 @@ class RequestCycle:
     async def send(self, message: dict[str, Any]) -> None:
         conn = self.conn
         if self.disconnected or conn.closing:
-            if self.disconnected and self.quirks.silent_disconnect:
+            if self.disconnected and self.conn.quirks.silent_disconnect:
                 return
             raise ClientDisconnected("the client disconnected")
         kind = message["type"]
-        writer = self.writer
+        writer = conn.writer
         if kind == "http.response.body":
             if not self.response_started:
                 raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
@@ -844,7 +838,7 @@ class RequestCycle:
             data = writer.trailers(message)
             if not data and not message.get("more_trailers", False):
                 # Not chunked (HTTP/1.0, or the app set Content-Length): nowhere to put them.
-                self.logger.warning(
+                self.conn.logger.warning(
                     "Response trailers dropped: %s",
                     "HTTP/1.0 has no chunked coding"
                     if self.scope["http_version"] == "1.0"
@@ -874,13 +868,13 @@ class RequestCycle:
             f"Unexpected ASGI message {kind!r} for an HTTP connection "
             f"(supported here: {', '.join(sorted(RESPONSE_MESSAGES))})."
         )
-        self.logger.error("Exception in ASGI application", exc_info=error)
+        self.conn.logger.error("Exception in ASGI application", exc_info=error)
         self.fail()
         return error
 
     def _start_response(self, message: dict[str, Any]) -> None:
         conn = self.conn
-        quirks = self.quirks
+        quirks = conn.quirks
         scope = self.scope
         method, version = scope["method"], scope["http_version"]
         keep_alive = conn.response_keep_alive(self)
@@ -890,7 +884,7 @@ class RequestCycle:
             or quirks.headers_from_state
             or quirks.drop_content_length_with_te
         ):
-            self.writer.start(message, method, version, keep_alive)
+            conn.writer.start(message, method, version, keep_alive)
             self.response_started = True
             self.status = message["status"]
             return
@@ -899,7 +893,7 @@ class RequestCycle:
             self.status = message["status"]
         if quirks.log_start is not None:
             quirks.log_start(scope, message["status"])
-        writer = self.writer = conn.current_writer()
+        writer = conn.current_writer()
         if quirks.drop_content_length_with_te:
             headers = message.get("headers")
             if headers is not None and type(headers) is not list:
