@@ -638,8 +638,10 @@ class RequestCycle:
     """One request/response: the app's `receive` and `send`, and the response state.
 
     Args:
-        conn: The connection; the cycle calls only its "For the cycle:" methods, and takes
-            its access-log switch once, here (its writer, quirks and logger where used).
+        conn: The connection. The cycle calls its "For the cycle:" methods and
+            `write` / `drain`, and reads its `writer`, `quirks`, `logger`, `loop`, `closing`
+            and `write_paused`; nothing else. It holds no other reference (fewer references
+            per waiting cycle is less work for the collector).
         request: The core's Request (its scope is already finished).
     """
 
