@@ -22,9 +22,11 @@ class Probe(Connection):
     def __init__(self, loop: Any, deadlines: Any = None) -> None:
         super().__init__(loop, set(), deadlines)
         self.timeouts = 0
+        self.timed_out = asyncio.Event()
 
     def on_timeout(self) -> None:
         self.timeouts += 1
+        self.timed_out.set()
 
 
 def run(coro: Any) -> None:
@@ -256,10 +258,7 @@ def test_timers_arm_one_call_later_and_cancel_it() -> None:
         conn.disarm()
         assert timers.handle is None
         conn.arm(0.001)
-        for _ in range(200):
-            if conn.timeouts:
-                break
-            await asyncio.sleep(0.005)
+        await asyncio.wait_for(conn.timed_out.wait(), 1)  # the real timer fires
         assert conn.timeouts == 1 and timers.handle is None
 
     run(main())
