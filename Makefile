@@ -7,11 +7,12 @@ PYTEST_ARGS ?=
 
 DEMO_ARGS ?=
 
-.PHONY: demo help compile debug test test-compiled test-pure test-asan lint typecheck stubtest bench clean distclean wheel
+.PHONY: demo help system-deps compile debug test test-compiled test-pure test-asan lint typecheck stubtest bench clean distclean wheel
 
 help:
 	@echo "make demo       build, then serve examples/demo.py on http://127.0.0.1:8000"
 	@echo "make test       build, then run the suite compiled and pure (SAILFISH_NO_EXTENSIONS=1)"
+	@echo "make system-deps  (root, Debian) the programs the integration tests drive: nginx, haproxy, chromium, ..."
 	@echo "make compile    (re)build the extension in place"
 	@echo "make bench      parser/writer micro-benchmarks against h11 and httptools, then the shell alone"
 	@echo "make bench-e2e  whole servers under wrk (peers in .venv-bench): CPU per request, req/s"
@@ -27,6 +28,13 @@ $(DEPS): $(PY) pyproject.toml
 	$(PY) -m pip install -q --group build --group test
 	$(PY) -m pip install -q --no-build-isolation -e .
 	touch $@
+
+# Programs the integration tests drive; without them those tests skip (under .ci/run they fail).
+SYSTEM_PACKAGES := curl wrk nginx-light haproxy chromium openssl
+system-deps:
+	command -v apt-get >/dev/null || { echo "make system-deps: needs apt-get (Debian/Ubuntu); install $(SYSTEM_PACKAGES) by hand"; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null
 
 compile: $(DEPS)
 	$(PY) setup.py -q build_ext --inplace
