@@ -33,6 +33,13 @@ def _check_bits(name: str, value: int, low: int) -> int:
     return value
 
 
+def _check_level(compress_level: int, mem_level: int) -> None:
+    if type(compress_level) is not int or not -1 <= compress_level <= 9:
+        raise ValueError(f"compress_level must be an int from -1 to 9, not {compress_level!r}")
+    if type(mem_level) is not int or not 1 <= mem_level <= 9:
+        raise ValueError(f"mem_level must be an int from 1 to 9, not {mem_level!r}")
+
+
 class Deflate:
     """The negotiated permessage-deflate of one connection, and its zlib streams.
 
@@ -82,10 +89,7 @@ class Deflate:
         self.client_max_window_bits = _check_bits(
             "client_max_window_bits", client_max_window_bits, 8
         )
-        if type(compress_level) is not int or not -1 <= compress_level <= 9:
-            raise ValueError(f"compress_level must be an int from -1 to 9, not {compress_level!r}")
-        if type(mem_level) is not int or not 1 <= mem_level <= 9:
-            raise ValueError(f"mem_level must be an int from 1 to 9, not {mem_level!r}")
+        _check_level(compress_level, mem_level)
         if type(min_size) is not int or min_size < 0:
             raise ValueError(f"min_size must be an int >= 0, not {min_size!r}")
         self.compress_level = compress_level
@@ -337,6 +341,7 @@ def negotiate_deflate(
     """
     _check_bits("server_max_window_bits", server_max_window_bits, 9)
     _check_bits("client_max_window_bits", client_max_window_bits, 8)
+    _check_level(compress_level, mem_level)
     if not enabled:
         return None
     parsed = _parse_offers(bytes(offers))
