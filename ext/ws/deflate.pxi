@@ -99,21 +99,34 @@ cdef class Deflate:
         """
         return self._inflate(bytes(chunk), budget)
 
-    cdef bytes _inflate(self, bytes chunk, Py_ssize_t budget):
+    cdef bytes _inflate(self, bytes chunk, Py_ssize_t budget, bint tailed=False):
+        """`tailed`: the chunk ends the message and already carries the 00 00 ff ff tail
+        (one zlib call instead of two); the window is then reset as `_end_inflate` does."""
+        cdef bytes data
         inflater = self._inflater
         if inflater is None:
             inflater = self._inflater = _zlib_decompressobj(-max(self.client_max_window_bits, 9))
         if inflater.eof:
-            if len(chunk):
+            if PyBytes_GET_SIZE(chunk) > (4 if tailed else 0):
                 raise ValueError("data after the final DEFLATE block")
-            return b""
-        try:
-            data = inflater.decompress(chunk, budget + 1)
-        except _zlib_error as exc:
-            raise ValueError(str(exc)) from None
-        if inflater.unused_data:
-            raise ValueError("data after the final DEFLATE block")
+            data = b""
+        else:
+            try:
+                data = inflater.decompress(chunk, budget + 1)
+            except _zlib_error as exc:
+                raise ValueError(str(exc)) from None
+            unused = inflater.unused_data
+            # A stream that ends (BFINAL) exactly where the message does leaves the tail over.
+            if unused and not (tailed and inflater.eof and unused == _DEFLATE_TAIL):
+                raise ValueError("data after the final DEFLATE block")
+        if tailed:
+            self._end_message()
         return data
+
+    cdef inline void _end_message(self):
+        inflater = self._inflater
+        if inflater is not None and (self.client_no_context_takeover or inflater.eof):
+            self._inflater = None
 
     def end_inflate(self, budget):
         """End a compressed message: inflate the 00 00 ff ff tail, then forget the window
@@ -127,9 +140,7 @@ cdef class Deflate:
             data = b""
         else:
             data = self._inflate(_DEFLATE_TAIL, budget)
-        inflater = self._inflater
-        if inflater is not None and (self.client_no_context_takeover or inflater.eof):
-            self._inflater = None
+        self._end_message()
         return data
 
 

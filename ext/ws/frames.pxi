@@ -263,6 +263,7 @@ cdef class FrameParser:
         cdef Py_ssize_t pos = 0, take, used
         cdef sf_ws_frame f
         cdef int r
+        cdef bint tailed
         memset(&f, 0, sizeof(f))
         while True:
             if not self._in_frame:
@@ -306,19 +307,24 @@ cdef class FrameParser:
                     return 0
                 continue
             take = <Py_ssize_t>min(self._remaining, <uint64_t>(n - pos))
-            if take:
+            tailed = False
+            if self._compressed and self._fin and <uint64_t>take == self._remaining:
+                # The message ends in this input: its last piece and the tail in one call.
+                self._inflate_masked(p + pos, take, True)
+                tailed = True
+            elif take:
                 if self._compressed:
-                    self._inflate_masked(p + pos, take)
+                    self._inflate_masked(p + pos, take, False)
                 else:
                     self._append_masked(p + pos, take)
-                pos += take
-                self._offset += <uint64_t>take
-                self._remaining -= <uint64_t>take
+            pos += take
+            self._offset += <uint64_t>take
+            self._remaining -= <uint64_t>take
             if self._remaining:
                 return 0
             self._in_frame = False
             if self._compressed:
-                if self._fin:
+                if self._fin and not tailed:
                     self._inflate_end()
                 if self._bad_text:
                     self._fail(1007, "invalid UTF-8 in a text message")
@@ -364,13 +370,15 @@ cdef class FrameParser:
             self._fail(1007, "invalid UTF-8 in a text message")
         return 0
 
-    cdef int _inflate_masked(self, const unsigned char *p, Py_ssize_t n) except -1:
-        cdef bytes chunk = PyBytes_FromStringAndSize(NULL, n)
-        sf_ws_unmask(<unsigned char *>PyBytes_AS_STRING(chunk), p, <size_t>n, self._mask,
-                     self._offset)
+    cdef int _inflate_masked(self, const unsigned char *p, Py_ssize_t n, bint tailed) except -1:
+        cdef bytes chunk = PyBytes_FromStringAndSize(NULL, n + 4 if tailed else n)
+        cdef unsigned char *q = <unsigned char *>PyBytes_AS_STRING(chunk)
+        sf_ws_unmask(q, p, <size_t>n, self._mask, self._offset)
+        if tailed:
+            memcpy(q + n, PyBytes_AS_STRING(_DEFLATE_TAIL), 4)
         cdef uint64_t budget = self._max - self._inflated
         try:
-            data = self._deflate._inflate(chunk, <Py_ssize_t>budget)
+            data = self._deflate._inflate(chunk, <Py_ssize_t>budget, tailed)
         except ValueError:
             self._fail(1002, "invalid compressed data")
         return self._add_inflated(data, budget)
