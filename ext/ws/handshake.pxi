@@ -150,19 +150,20 @@ def check_handshake(request, *, scheme_secure=False):
         return _HandshakeError(400, "WebSocket handshake with a method other than GET", [])
     if http["http_version"] != _WS_HTTP11:
         return _HandshakeError(400, "WebSocket handshake over HTTP/1.0", [])
+    # The values are read as C strings below: `<bytes?>` checks they are bytes.
     for name, value in http["headers"]:
         if name == _H_UPGRADE:
-            upgrade.append(value)
+            upgrade.append(<bytes?>value)
         elif name == _H_CONNECTION:
-            connection.append(value)
+            connection.append(<bytes?>value)
         elif name == _H_WS_KEY:
-            keys.append(value)
+            keys.append(<bytes?>value)
         elif name == _H_WS_VERSION:
-            versions.append(value)
+            versions.append(<bytes?>value)
         elif name == _H_WS_PROTOCOL:
-            protocols.append(value)
+            protocols.append(<bytes?>value)
         elif name == _H_WS_EXTENSIONS:
-            extensions.append(value)
+            extensions.append(<bytes?>value)
     if not _hs_has_token(upgrade, b"websocket", 9):
         return _HandshakeError(400, "WebSocket handshake without Upgrade: websocket", [])
     if not _hs_has_token(connection, b"upgrade", 7):
