@@ -227,11 +227,73 @@ def cases(size: int, deflate: bool, work: str) -> list[tuple[str, Callable[[], A
     return out
 
 
+MEMORY_CASES: list[tuple[str, bytes | None, bool, dict[str, Any]]] = [
+    ("no deflate, idle", None, False, {}),
+    ("no deflate, one 256 B message each way", None, True, {}),
+    ("deflate negotiated, idle", b"permessage-deflate", False, {}),
+    ("deflate (window 15, memLevel 8), one message each way", b"permessage-deflate", True, {}),
+    (
+        "deflate (15, 8), client_no_context_takeover, one each way",
+        b"permessage-deflate; client_no_context_takeover",
+        True,
+        {},
+    ),
+    (
+        "deflate (window 12, memLevel 5), one message each way",
+        b"permessage-deflate",
+        True,
+        {"server_max_window_bits": 12, "mem_level": 5},
+    ),
+    (
+        "deflate (12, 5), no context takeover either way, one each way",
+        b"permessage-deflate; client_no_context_takeover",
+        True,
+        {"server_max_window_bits": 12, "mem_level": 5, "server_no_context_takeover": True},
+    ),
+]
+
+
+def memory(connections: int = 500) -> None:
+    """Traced memory per connection of the compiled core's state (parser, writer, Deflate).
+
+    CPython's zlib allocates through PyMem_Raw*, so tracemalloc sees zlib's own buffers too.
+    """
+    import tracemalloc
+
+    import sailfish._http as core
+
+    data = payload(256)
+    print("| connection state (compiled core) | KiB per connection |")
+    print("| --- | ---: |")
+    for label, offer, exchange, settings in MEMORY_CASES:
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        keep = []
+        for _ in range(connections):
+            negotiated = core.negotiate_deflate(offer, **settings) if offer else None
+            deflate = negotiated[1] if negotiated else None
+            parser = core.FrameParser(deflate=deflate)
+            writer = core.FrameWriter(deflate=deflate)
+            if exchange:
+                parser.feed(
+                    client_frame(fresh_compress(data), rsv1=True) if deflate else client_frame(data)
+                )
+                writer.send({"text": data.decode()})
+            keep.append((parser, writer, deflate))
+        used = tracemalloc.get_traced_memory()[0] - base
+        tracemalloc.stop()
+        print(f"| {label} | {used / connections / 1024:,.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.4, help="time per case")
     parser.add_argument("--quick", action="store_true", help="0.2 s per case")
+    parser.add_argument("--memory", action="store_true", help="memory per connection instead")
     args = parser.parse_args()
+    if args.memory:
+        memory()
+        return
     seconds = 0.2 if args.quick else args.seconds
     print(f"# {platform.python_implementation()} {platform.python_version()}, {sys.platform}")
     print("| work | size | deflate | implementation | best ns/msg | median ns/msg | x compiled |")
