@@ -238,44 +238,40 @@ def _tlvs(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
 
 
 def _with_tlvs(header: ProxyHeader, fields: list[tuple[int, int, int]], data: bytes) -> ProxyHeader:
-    values: dict[str, object] = {}
     for kind, start, end in fields:
         value = data[start:end]
         if kind == PP2_TYPE_CRC32C:
             _check_crc(data[: header.size], start, value)
         elif kind == PP2_TYPE_ALPN:
-            values["alpn"] = value
+            header.alpn = value
         elif kind == PP2_TYPE_AUTHORITY:
-            values["authority"] = _text(value, "authority")
+            header.authority = _text(value, "authority")
         elif kind == PP2_TYPE_UNIQUE_ID:
             if len(value) > 128:  # "up to 128 bytes" -- §2.2.5
                 raise ProxyHeaderError("PROXY v2 unique id longer than 128 bytes")
-            values["unique_id"] = value
+            header.unique_id = value
         elif kind == PP2_TYPE_SSL:
-            values.update(_ssl(data, start, end))
+            _ssl(header, data, start, end)
         # Other types (NOOP, NETNS, custom 0xE0-0xEF) are skipped: "the receiver ... may
         # ignore" TLVs it does not use.
-    for name, value in values.items():
-        setattr(header, name, value)
     return header
 
 
-def _ssl(data: bytes, start: int, end: int) -> dict[str, object]:
+def _ssl(header: ProxyHeader, data: bytes, start: int, end: int) -> None:
     # struct pp2_tlv_ssl { uint8_t client; uint32_t verify; struct pp2_tlv sub_tlv[0]; }
     if end - start < 5:
         raise ProxyHeaderError("PROXY v2 SSL TLV shorter than 5 bytes")
     client, verify = struct.unpack_from("!BI", data, start)
-    values: dict[str, object] = {"ssl": bool(client & PP2_CLIENT_SSL)}
-    values["ssl_verified"] = bool(client & PP2_CLIENT_CERT_CONN) and verify == 0
+    header.ssl = bool(client & PP2_CLIENT_SSL)
+    header.ssl_verified = bool(client & PP2_CLIENT_CERT_CONN) and verify == 0
     for kind, sub_start, sub_end in _tlvs(data, start + 5, end):
         value = data[sub_start:sub_end]
         if kind == PP2_SUBTYPE_SSL_VERSION:
-            values["ssl_version"] = _text(value, "SSL version")
+            header.ssl_version = _text(value, "SSL version")
         elif kind == PP2_SUBTYPE_SSL_CIPHER:
-            values["ssl_cipher"] = _text(value, "SSL cipher")
+            header.ssl_cipher = _text(value, "SSL cipher")
         elif kind == PP2_SUBTYPE_SSL_CN:
-            values["ssl_client_cn"] = _text(value, "SSL client CN")
-    return values
+            header.ssl_client_cn = _text(value, "SSL client CN")
 
 
 def _text(value: bytes, what: str) -> str:
