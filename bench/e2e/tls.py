@@ -4,15 +4,16 @@
     python bench/e2e/tls.py --rounds 2 --duration 3 --markdown
 
 Strategy: one self-signed certificate (ECDSA P-256, made by the `openssl` command in a temp
-dir) serves both servers, each one process pinned to CPU 0 (`taskset -c 0`), uvloop, access
-log off; wrk runs on CPU 1 against `https://127.0.0.1:PORT/` (the raw app of app.py, "Hello,
-world!"). Two cases: **request** (keep-alive: the TLS record cost of a request) and
+dir) serves both servers, each one process pinned to CPU 0 (`taskset -c 0`), uvloop, access log
+off; wrk runs on CPU 1 against `https://127.0.0.1:PORT/` (the raw app of app.py, "Hello,
+world!"). Three cases: **request** (keep-alive: the TLS record cost of a request),
 **handshake** (`Connection: close`: every request is a new TCP connection and a full TLS
-handshake; wrk does not resume sessions). Around each wrk run the server's CPU time is read
-from /proc, giving server CPU µs per request; ratios are to uvicorn in the same round, and the
-median over rounds is printed. Run it with the interpreter that has uvicorn, httptools and
-uvloop (the repo's .venv: the `test` group), after `make compile`; sailfish is the working
-tree's `src/`. Never part of the test run.
+handshake; wrk does not resume sessions), and **close, no TLS** (the same against a second,
+plain-HTTP instance of each server: what a new connection costs without the handshake). Around
+each wrk run the server's CPU time is read from /proc, giving server CPU µs per request; ratios
+are to uvicorn in the same round, and the median over rounds is printed. Run it with the
+interpreter that has uvicorn, httptools and uvloop (the repo's .venv: the `test` group), after
+`make compile`; sailfish is the working tree's `src/`. Never part of the test run.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ LUA = HERE / "lua"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVERS = ("sailfish", "uvicorn-httptools")
-CASES = {"request": [], "handshake": ["-H", "Connection: close"]}
+CASES = {
+    "request": [],
+    "handshake": ["-H", "Connection: close"],
+    "close, no TLS": ["-H", "Connection: close"],
+}
 
 
 def free_port() -> int:
@@ -58,8 +63,8 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def command(name: str, port: int, cert: Path, key: Path) -> list[str]:
-    tls = ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
+def command(name: str, port: int, cert: Path | None, key: Path | None) -> list[str]:
+    tls = ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)] if cert and key else []
     common = ["app:app", "--host", "127.0.0.1", "--port", str(port), *tls]
     if name == "sailfish":
         return [sys.executable, "-m", "sailfish", *common, "--loop", "uvloop", "--no-access-log"]
@@ -90,7 +95,7 @@ def wait_ready(process: subprocess.Popen[bytes], port: int, timeout: float = 20.
 def wrk(port: int, case: str, duration: float, connections: int) -> dict[str, object]:
     cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s"]
     cmd += ["--timeout", "5s", *CASES[case], "-s", str(LUA / "s1_hello.lua")]
-    cmd.append(f"https://127.0.0.1:{port}/")
+    cmd.append(f"{'http' if case.endswith('no TLS') else 'https'}://127.0.0.1:{port}/")
     done = subprocess.run(
         cmd,
         capture_output=True,
@@ -118,24 +123,25 @@ def main() -> int:
     runs: dict[tuple[str, str], list[tuple[float, float, dict[str, object]]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         cert, key = make_certificate(Path(tmp))
-        processes: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        processes: dict[tuple[str, bool], tuple[subprocess.Popen[bytes], int]] = {}
         try:
-            for name in SERVERS:
+            for name, secure in ((name, secure) for name in SERVERS for secure in (True, False)):
                 port = free_port()
+                files = (cert, key) if secure else (None, None)
                 process = subprocess.Popen(
-                    ["taskset", "-c", SERVER_CPU, *command(name, port, cert, key)],
+                    ["taskset", "-c", SERVER_CPU, *command(name, port, *files)],
                     cwd=HERE,
                     env=env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                     start_new_session=True,
                 )
-                processes[name] = (process, port)
+                processes[(name, secure)] = (process, port)
                 wait_ready(process, port)
             for _ in range(args.rounds):
                 for case in CASES:
                     for name in SERVERS:
-                        process, port = processes[name]
+                        process, port = processes[(name, not case.endswith("no TLS"))]
                         before = cpu_seconds(process.pid)
                         data = wrk(port, case, args.duration, args.connections)
                         cpu = cpu_seconds(process.pid) - before
@@ -177,8 +183,9 @@ def main() -> int:
     for case, name, rps, cpu, ratio, errors in rows:
         print(f"| {case} | {name} | {rps:,.0f} | {cpu:.1f} | {ratio:.2f} | {errors} |")
     if args.markdown:
-        sample = runs[("handshake", "sailfish")][0][2]["command"]
-        print(f"\nwrk command (handshake case): `{sample}`")
+        sample = str(runs[("handshake", "sailfish")][0][2]["command"])
+        sample = sample.replace(str(HERE) + "/", "").rsplit(" ", 1)[0] + " https://127.0.0.1:PORT/"
+        print(f"\nwrk command (handshake case, from bench/e2e): `{sample}`")
     return 0
 
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from sailfish import cli
-from sailfish.tls import TLS_VERSIONS, cipher_suite, rfc4514_name
+from sailfish.tls import TLS_VERSIONS, cipher_suite, rfc4514_name, scheme
 from system import require_program
 
 trustme = pytest.importorskip("trustme")
@@ -325,6 +325,22 @@ def test_handshake_timeout_spares_a_client_within_it(
 # -- settings -------------------------------------------------------------------------------------
 
 
+def test_scheme_comes_from_one_place() -> None:
+    assert [scheme(False), scheme(True)] == ["http", "https"]
+    assert [scheme(False, websocket=True), scheme(True, websocket=True)] == ["ws", "wss"]
+
+
+def test_ssl_option_must_be_a_context() -> None:
+    from sailfish.config import Config
+    from sailfish.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ssl must be an ssl.SSLContext"):
+        Config.from_options("m:a", ssl="cert.pem").validate()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with pytest.raises(ConfigError, match="cannot be used together"):
+        Config.from_options("m:a", ssl=context, ssl_certfile="cert.pem").validate()
+
+
 def test_rfc4514_escapes() -> None:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -372,6 +388,11 @@ def test_rfc4514_escapes() -> None:
             ["--ssl-certfile", "{cert}", "--ssl-min-version", "TLSv1.0"],
             "--ssl-min-version",
             id="bad_min_version",
+        ),
+        pytest.param(
+            ["--ssl-certfile", "{cert}", "--proxy-protocol"],
+            "--proxy-protocol with TLS in sailfish is not supported",
+            id="proxy_protocol_with_tls",
         ),
         pytest.param(
             ["--ssl-certfile", "{cert}", "--ssl-handshake-timeout", "0"],
