@@ -145,6 +145,20 @@ def test_tls_version_and_cipher_numbers(serve: Callable[..., Any], certs: Certs)
     assert cipher_suite("TLS_AES_128_GCM_SHA256") == 0x1301  # RFC 8446 B.4
 
 
+def test_server_cipher_list_is_applied(serve: Callable[..., Any], certs: Certs) -> None:
+    # trustme's keys are ECDSA: of the two, only ECDHE-ECDSA-AES256-GCM-SHA384 can be chosen.
+    ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+    running = serve(TLSApp(), **certs.options(ssl_ciphers=ciphers))
+    context = certs.client_context()
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    with httpx.Client(verify=context, timeout=TIMEOUT) as client:
+        tls = client.get(_url(running.port)).json()["tls"]
+    assert tls["cipher_suite"] == 0xC02C  # RFC 5289: TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+    context.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")  # not in the server's list
+    with pytest.raises(httpx.ConnectError), httpx.Client(verify=context, timeout=TIMEOUT) as c:
+        c.get(_url(running.port))
+
+
 def test_tls_min_version_refuses_older(serve: Callable[..., Any], certs: Certs) -> None:
     running = serve(TLSApp(), **certs.options(ssl_min_version="TLSv1.3"))
     old = certs.client_context()
