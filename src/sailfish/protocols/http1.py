@@ -232,7 +232,8 @@ class HTTPProtocol(Connection):
         self.proxy_trusted = False  # the peer may set Forwarded / X-Forwarded-*
         self.proxy_buffer: bytes | None = None  # a PROXY header's bytes so far, while awaited
         self.deferred: RequestCycle | None = None  # to start once this packet is parsed
-        # scope["extensions"] of this connection's HTTP/1.1 requests (HTTP/1.0 ones get {}).
+        # scope["extensions"] of this connection's HTTP/1.1 requests (HTTP/1.0 ones get only
+        # "tls", on a TLS connection).
         self.extensions: dict[str, Any] = {"http.response.trailers": {}}
         self.upgrading = False  # an upgrade handler has the connection: bytes are kept
         self.upgrade_buffer = bytearray()
