@@ -647,6 +647,13 @@ class TLSSettings:
         """Whether these settings turn TLS on."""
         return self.certfile is not None
 
+    def __repr__(self) -> str:
+        # The password never reaches a log line or a traceback through repr().
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if shown["keyfile_password"] is not None:
+            shown["keyfile_password"] = "***"
+        return f"TLSSettings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
     def validate(self) -> None:
         """Raises ConfigError if a setting is invalid or needs one that is missing."""
         _check_group(self)

@@ -344,6 +344,13 @@ def test_scheme_comes_from_one_place() -> None:
     assert [scheme(False, websocket=True), scheme(True, websocket=True)] == ["ws", "wss"]
 
 
+def test_password_is_not_in_repr() -> None:
+    from sailfish.config import Config
+
+    config = Config.from_options("m:a", ssl_certfile="c.pem", ssl_keyfile_password="hunter2")
+    assert "hunter2" not in repr(config) and "keyfile_password='***'" in repr(config.tls)
+
+
 def test_ssl_option_must_be_a_context() -> None:
     from sailfish.config import Config
     from sailfish.errors import ConfigError
