@@ -129,6 +129,8 @@ def _parse_v1(data: bytes) -> ProxyHeader | None:
             raise ProxyHeaderError(f"PROXY v1 line longer than {V1_MAX_SIZE} bytes")
         return None
     size = end + 2
+    if b"\n" in data[:end]:  # refused whole as it is refused in pieces (above)
+        raise ProxyHeaderError("PROXY v1 line ends without CRLF")
     parts = data[:end].split(b" ")
     if len(parts) < 2:
         raise ProxyHeaderError("PROXY v1 line without a protocol")

@@ -101,6 +101,7 @@ def test_v1_longest_line_fits_and_one_more_byte_does_not() -> None:
     "line",
     [
         pytest.param(b"PROXY TCP4 192.0.2.1 198.51.100.2 1 2\n", id="bare_lf"),
+        pytest.param(b"PROXY UNKNOWN a\nb\r\n", id="bare_lf_before_crlf"),
         pytest.param(b"PROXY\r\n", id="no_protocol"),
         pytest.param(b"PROXY UDP4 192.0.2.1 198.51.100.2 1 2\r\n", id="udp"),
         pytest.param(b"PROXY TCP4 192.0.2.1 198.51.100.2 1\r\n", id="five_fields"),
@@ -288,3 +289,36 @@ def test_v2_length_may_leave_bytes_for_http() -> None:
     data = v2() + b"PROXY TCP4 ..."  # what follows is not read
     header = parse_proxy_header(data)
     assert header is not None and data[header.size :] == b"PROXY TCP4 ..."
+
+
+# -- any input ---------------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+PREFIXES = [b"", b"PROXY ", b"PROXY TCP4 ", b"PROXY TCP6 ", V2_SIGNATURE, V2_SIGNATURE + b"\x21"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PREFIXES), st.binary(max_size=300), st.integers(0, 400))
+def test_any_input_gives_a_header_none_or_the_error(prefix: bytes, rest: bytes, cut: int) -> None:
+    data = prefix + rest
+    try:
+        header = parse_proxy_header(data)
+    except ProxyHeaderError:
+        header = None
+        complete = False
+    else:
+        complete = header is not None
+    if complete:
+        assert header is not None and 0 < header.size <= len(data)
+        # The same bytes with more after them give the same header.
+        assert parse_proxy_header(data + b"GET / HTTP/1.1\r\n") == header
+    # However the bytes are split: a prefix of a header is incomplete (never refused), and a
+    # prefix never gives a different header.
+    try:
+        partial = parse_proxy_header(data[:cut])
+    except ProxyHeaderError:
+        assert not complete or cut >= header.size  # type: ignore[union-attr]
+        return
+    if partial is not None:
+        assert complete and partial == header
