@@ -60,7 +60,9 @@ cdef uint64_t _id_bits(tuple names) except? 0:
 
 # A Request is `forwarded` when its head carries one of these (docs/core.md "Request"): the
 # shell looks for proxy fields only then.
-cdef uint64_t _FORWARDED_BITS = _id_bits((b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"))
+cdef uint64_t _FORWARDED_BITS = _id_bits(
+    (b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host")
+)
 
 
 # Raw-reference views of the C API for the headers loop: each new object goes straight into

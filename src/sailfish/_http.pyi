@@ -31,7 +31,7 @@ class Request:
         """Content-Length > 0 or chunked: body messages follow this head."""
     @property
     def forwarded(self) -> bool:
-        """The head has a Forwarded, X-Forwarded-For or X-Forwarded-Proto field line."""
+        """The head has a Forwarded, X-Forwarded-For, -Proto or -Host field line."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     __hash__: None  # type: ignore[assignment]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import ssl as ssl_module
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,9 +29,11 @@ from sailfish.options import (
     Limits,
     Settings,
     Timeouts,
+    TLSSettings,
     parse_header,
     split_options,
 )
+from sailfish.tls import server_context
 
 
 def load_env_file(path: str) -> dict[str, str]:
@@ -72,20 +75,32 @@ class Config(Settings):
 
     Attributes:
         app: The application, or its "module:attr" import string.
+        ssl: An `ssl.SSLContext` to serve TLS with, built by the caller (instead of the
+            `--ssl-*` options; used as it is).
         loaded_app: Set by `load()`: the ASGI 3 callable the protocol calls.
         asgi_version: Set by `load()`: "2.0" for an ASGI 2 app (wrapped in ASGI2Middleware),
             else "3.0"; what `scope["asgi"]["version"]` says.
         trusted_proxies: Set by `load()`: the peers whose proxy headers count, or None.
+        ssl_context: Set by `load()`: the context the sockets listen with, or None.
+        proxy_protocol_peers: Set by `load()` with `proxy_protocol`: the peers allowed to
+            send a PROXY header (`forwarded_allow_ips`), else None.
         loaded: Whether `load()` has run.
     """
 
     app: Any
+    ssl: ssl_module.SSLContext | None = field(default=None, kw_only=True, repr=False)
 
     loaded_app: ASGIApp = field(init=False, repr=False, compare=False)
     asgi_version: Literal["2.0", "3.0"] = field(
         init=False, default="3.0", repr=False, compare=False
     )
     trusted_proxies: TrustedHosts | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
+    ssl_context: ssl_module.SSLContext | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
+    proxy_protocol_peers: TrustedHosts | None = field(
         init=False, default=None, repr=False, compare=False
     )
     loaded: bool = field(init=False, default=False, repr=False, compare=False)
@@ -130,6 +145,18 @@ class Config(Settings):
             raise ConfigError("--uds and --fd cannot be used together")
         if self.uds is not None and sys.platform == "win32":  # pragma: no cover
             raise ConfigError("--uds is not supported on Windows")
+        if self.ssl is not None:
+            if not isinstance(self.ssl, ssl_module.SSLContext):
+                raise ConfigError(f"ssl must be an ssl.SSLContext, not {self.ssl!r}")
+            if self.tls.certfile is not None:
+                raise ConfigError("ssl (an SSLContext) and --ssl-certfile cannot be used together")
+        if self.proxy_protocol and (self.ssl is not None or self.tls.certfile is not None):
+            # The header comes before the TLS ClientHello, but the loop starts the handshake
+            # on the first byte; reading one before the other needs a TLS layer of our own.
+            raise ConfigError(
+                "--proxy-protocol with TLS in sailfish is not supported: let the proxy "
+                "terminate TLS (HAProxy: ssl + send-proxy-v2)"
+            )
 
     def load(self) -> None:
         """Import and wrap the application; sets `loaded_app` and `asgi_version`.
@@ -184,6 +211,10 @@ class Config(Settings):
         # the peer is trusted, instead of a middleware that would ask on every request.
         self.trusted_proxies = (
             TrustedHosts(self.forwarded_allow_ips or []) if self.proxy_headers else None
+        )
+        self.ssl_context = server_context(self.tls, self.ssl)
+        self.proxy_protocol_peers = (
+            TrustedHosts(self.forwarded_allow_ips or []) if self.proxy_protocol else None
         )
         self.loaded_app = app
         self.loaded = True
@@ -253,6 +284,7 @@ __all__ = [
     "INTERFACE_CHOICES",
     "LIFESPAN_CHOICES",
     "Limits",
+    "TLSSettings",
     "Timeouts",
     "load_env_file",
     "parse_header",

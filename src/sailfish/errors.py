@@ -33,6 +33,11 @@ class ResponseError(SailfishError, RuntimeError):
     """
 
 
+class ProxyHeaderError(SailfishError):
+    """A PROXY protocol header is malformed or too long: the connection is closed, unanswered
+    (the peer is a proxy that broke the protocol, not an HTTP client to answer)."""
+
+
 class HTTPError(SailfishError):
     """The peer sent something we refuse: answer `status`, then close.
 
@@ -197,6 +202,7 @@ __all__ = [
     "InvalidRequestLine",
     "InvalidTarget",
     "InvalidVersion",
+    "ProxyHeaderError",
     "RequestLineTooLong",
     "ResponseError",
     "SailfishError",

@@ -4,7 +4,8 @@ Strategy: gunicorn keeps its process model (the arbiter forks, binds, restarts a
 workers); each worker process runs one `sailfish.server.Server` on the sockets gunicorn bound,
 configured from gunicorn's settings through the options table's gunicorn mapping
 (`options.from_gunicorn`: keep-alive, graceful timeout, backlog, forwarded IPs, request-line and
-field-count limits), as uvicorn's `UvicornWorker` does for uvicorn. The
+field-count limits, and TLS: --certfile, --keyfile, --ca-certs, --cert-reqs, --ciphers), as
+uvicorn's `UvicornWorker` does for uvicorn; the worker does the TLS handshakes itself. The
 server's `on_tick` hook is the gunicorn heartbeat (`notify()`, at most once a second) and
 enforces `--max-requests` (gunicorn's jitter included) and a dead parent; signals are the
 server's (SIGTERM/SIGINT graceful, a second one forces) plus SIGQUIT (gunicorn's quick
@@ -91,8 +92,9 @@ class Worker(BaseWorker):  # type: ignore[misc]
     Settings taken from gunicorn: `--keep-alive`, `--graceful-timeout` (less one second, so
     the drain ends before the arbiter kills), `--backlog`, `--forwarded-allow-ips`,
     `--limit-request-line` (0: sailfish's default), `--limit-request-fields`, `--max-requests`
-    (+ jitter), `--timeout` (heartbeat). TLS (`--certfile`) is refused: the sailfish server has
-    no TLS yet.
+    (+ jitter), `--timeout` (heartbeat), and TLS: `--certfile`, `--keyfile`, `--ca-certs`,
+    `--cert-reqs`, `--ciphers` (gunicorn's `--ssl-version` and `ssl_context` hook are not read:
+    the lowest version is sailfish's `TLSv1.2`).
     """
 
     CONFIG_KWARGS: dict[str, Any] = {}  # subclasses may set e.g. {"loop": "asyncio"}
@@ -128,9 +130,6 @@ class Worker(BaseWorker):  # type: ignore[misc]
 
     def run(self) -> None:
         """Serve until a signal, --max-requests or a dead parent; exit 3 if boot fails."""
-        if self.cfg.is_ssl:
-            self.log.error("sailfish.gunicorn.Worker does not support TLS (--certfile) yet")
-            sys.exit(Arbiter.WORKER_BOOT_ERROR)
         self.config.app = self.wsgi
         server = _WorkerServer(self.config, self)
         sockets = [getattr(listener, "sock", listener) for listener in self.sockets]

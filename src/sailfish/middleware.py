@@ -2,15 +2,18 @@
 
 Strategy: `ProxyHeadersMiddleware` rewrites `scope["client"]` and `scope["scheme"]` from
 `Forwarded` (RFC 7239; preferred when present) or `X-Forwarded-For` / `X-Forwarded-Proto`, and
-only when the direct peer is trusted. The chain of addresses is read right to left (nearest
-proxy first), skipping trusted proxies; the first untrusted address is the client, because
-everything to its left was written by someone we do not trust. Lifespan scopes pass through
+the `host` header and `scope["server"]` from `Forwarded: host=` or `X-Forwarded-Host` /
+`X-Forwarded-Port`, only when the direct peer is trusted. The chain of addresses is read right
+to left (nearest proxy first), skipping trusted proxies; the first untrusted address is the
+client, because everything to its left was written by someone we do not trust; the proto and
+host of that hop are the ones used. Lifespan scopes pass through
 untouched. `ASGI2Middleware` adapts a two-step ASGI 2 app to the ASGI 3 signature.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from sailfish._types import ASGI2App, ASGIApp, Message, Receive, Scope, Send
 
@@ -19,7 +22,18 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # A peer on a unix socket has no address; list this token to trust such peers.
 UNIX_PEER = "unix:"
-_PROXY_FIELDS = frozenset((b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"))
+_PROXY_FIELDS = frozenset(
+    (
+        b"forwarded",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-forwarded-port",
+    )
+)
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+# RFC 9110 §7.2 Host = uri-host [ ":" port ]: a reg-name or an IP-literal (RFC 3986 §3.2.2).
+_HOST = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.vV]+\])(?::[0-9]{0,5})?")
 
 _SCHEMES = {
     "http": {"http": "http", "https": "https", "ws": "http", "wss": "https"},
@@ -214,11 +228,23 @@ class ProxyHeadersMiddleware:
         apply_proxy_headers(scope, self.trusted_hosts)
 
 
+def _pick(values: list[str], index: int, hops: int) -> str:
+    """The entry of a per-hop list (X-Forwarded-Proto/-Host/-Port) for the chosen hop.
+
+    Aligned with X-Forwarded-For when it has one entry per address; otherwise the last
+    one, which the nearest proxy wrote.
+    """
+    return values[index] if len(values) == hops else values[-1]
+
+
 def apply_proxy_headers(scope: Scope, trusted_hosts: TrustedHosts) -> None:
-    """Rewrite `client`/`scheme` from the proxy fields of a scope whose peer is trusted."""
+    """Rewrite `client`, `scheme`, the `host` header and `server` from the proxy fields of a
+    scope whose peer is trusted."""
     forwarded: list[str] = []
     xff: list[str] = []
     xfp: list[str] = []
+    xfh: list[str] = []
+    xfport: list[str] = []
     for name, value in scope["headers"]:
         if name not in _PROXY_FIELDS:
             continue
@@ -228,38 +254,89 @@ def apply_proxy_headers(scope: Scope, trusted_hosts: TrustedHosts) -> None:
             xff.append(value.decode("latin-1"))
         elif name == b"x-forwarded-proto":
             xfp.append(value.decode("latin-1"))
-    if not (forwarded or xff or xfp):
-        return
+        elif name == b"x-forwarded-host":
+            xfh.append(value.decode("latin-1"))
+        else:
+            xfport.append(value.decode("latin-1"))
+    if not (forwarded or xff or xfp or xfh):
+        return  # X-Forwarded-Port alone qualifies nothing
 
     proto: str | None = None
+    host: str | None = None
+    port: str | None = None
     if forwarded:
-        hops = [hop for hop in parse_forwarded(",".join(forwarded)) if "for" in hop]
+        parsed = parse_forwarded(",".join(forwarded))
+        hops = [hop for hop in parsed if "for" in hop]
         if hops:
             nodes = [_split_node(hop["for"]) for hop in hops]
             index = trusted_hosts.client_index([host for host, _ in nodes])
             scope["client"] = nodes[index]
             proto = hops[index].get("proto")
+            host = hops[index].get("host")
         else:
-            protos = [
-                hop["proto"] for hop in parse_forwarded(",".join(forwarded)) if "proto" in hop
-            ]
+            protos = [hop["proto"] for hop in parsed if "proto" in hop]
             proto = protos[-1] if protos else None
+            hosts = [hop["host"] for hop in parsed if "host" in hop]
+            host = hosts[-1] if hosts else None
     else:
         hosts = [host.strip() for host in ",".join(xff).split(",") if host.strip()]
         protos = [p.strip() for p in ",".join(xfp).split(",") if p.strip()]
+        names = [h.strip() for h in ",".join(xfh).split(",") if h.strip()]
+        ports = [p.strip() for p in ",".join(xfport).split(",") if p.strip()]
+        index = len(hosts) - 1
         if hosts:
             nodes = [_split_node(host) for host in hosts]
             index = trusted_hosts.client_index([host for host, _ in nodes])
             scope["client"] = nodes[index]
-            if protos:
-                proto = protos[index] if len(protos) == len(hosts) else protos[-1]
-        elif protos:
-            proto = protos[-1]
+        if protos:
+            proto = _pick(protos, index, len(hosts))
+        if names:
+            host = _pick(names, index, len(hosts))
+        if ports and names:
+            port = _pick(ports, index, len(hosts))
 
     if proto is not None:
         scheme = _SCHEMES.get(scope["type"], {}).get(proto.lower())
         if scheme is not None:
             scope["scheme"] = scheme
+    if host is not None:
+        _apply_host(scope, host, port)
+
+
+def _apply_host(scope: Scope, host: str, port: str | None) -> None:
+    """Make `host` (and `port`, from X-Forwarded-Port) the request's Host and `server`.
+
+    A value that is not a valid Host (RFC 9110 §7.2) or port is ignored, so nothing a proxy
+    passes through can put bytes into the headers that the parser would have refused.
+    """
+    if not _HOST.fullmatch(host) or (port is not None and not _valid_port(port)):
+        return
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        name += "]"
+        own_port = rest[1:]
+    else:
+        name, _, own_port = host.partition(":")
+    if port is None:
+        port = own_port or None
+        if port is not None and not _valid_port(port):
+            return
+    default = _DEFAULT_PORTS.get(scope["scheme"], 80)
+    number = int(port) if port is not None else default
+    value = name if number == default else f"{name}:{number}"
+    encoded = value.encode("latin-1")
+    headers = scope["headers"]
+    for position, (field, _) in enumerate(headers):
+        if field == b"host":
+            headers[position] = (b"host", encoded)
+            break
+    else:
+        headers.append((b"host", encoded))
+    scope["server"] = (name.strip("[]"), number)
+
+
+def _valid_port(text: str) -> bool:
+    return text.isdigit() and len(text) <= 5 and int(text) <= 65535
 
 
 class ASGI2Middleware:

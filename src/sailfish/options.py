@@ -359,6 +359,22 @@ def _check_forwarded_allow_ips(opt: Option, value: Any) -> None:
             )
 
 
+TLS_CERT_REQS = ("none", "optional", "required")
+TLS_MIN_VERSIONS = ("TLSv1.2", "TLSv1.3")
+
+
+def _cert_reqs_name(value: Any) -> Any:
+    """0, 1, 2 (ssl.CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED) as none, optional, required"""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 3:
+        return TLS_CERT_REQS[value]
+    return value
+
+
+def _check_tls_file(opt: Option, value: Any) -> None:
+    if not isinstance(value, str | os.PathLike) or not str(value):
+        raise ConfigError(f"{opt.display_flag} must be a file path, not {value!r}")
+
+
 # -- uvicorn and gunicorn converters ---------------------------------------------------------
 
 
@@ -551,6 +567,114 @@ class Timeouts:
         _check_group(self)
 
 
+@dataclass
+class TLSSettings:
+    """TLS on the listening sockets (off unless `certfile` is set or an SSLContext is given).
+
+    Attributes:
+        certfile: PEM certificate chain; turns TLS on.
+        keyfile: PEM private key, when it is not in `certfile`.
+        keyfile_password: Password of an encrypted `keyfile`.
+        ca_certs: PEM CA bundle that verifies client certificates (mutual TLS).
+        cert_reqs: Client certificates: "none", "optional" (verified if sent) or "required".
+        ciphers: OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's).
+        min_version: Lowest protocol version accepted.
+        handshake_timeout: Close a connection whose handshake is not done after this long.
+    """
+
+    certfile: str | None = option(
+        None,
+        name="ssl_certfile",
+        path=True,
+        validator=_check_tls_file,
+        help="TLS certificate chain (PEM); turns TLS on.",
+        gunicorn="certfile",
+    )
+    keyfile: str | None = option(
+        None,
+        name="ssl_keyfile",
+        path=True,
+        validator=_check_tls_file,
+        none_means="the key is in --ssl-certfile",
+        help="TLS private key (PEM).",
+        gunicorn="keyfile",
+    )
+    keyfile_password: str | None = option(
+        None, name="ssl_keyfile_password", help="Password of an encrypted --ssl-keyfile."
+    )
+    ca_certs: str | None = option(
+        None,
+        name="ssl_ca_certs",
+        path=True,
+        validator=_check_tls_file,
+        help="CA certificates (PEM) that verify client certificates.",
+        gunicorn="ca_certs",
+    )
+    cert_reqs: str = option(
+        "none",
+        name="ssl_cert_reqs",
+        choices=TLS_CERT_REQS,
+        case_sensitive=False,
+        convert=_cert_reqs_name,
+        help="Client certificates: none, optional (verified if sent) or required (mutual TLS).",
+        gunicorn="cert_reqs",
+        gunicorn_convert=_cert_reqs_name,
+    )
+    ciphers: str | None = option(
+        None,
+        name="ssl_ciphers",
+        none_means="OpenSSL's defaults",
+        help="OpenSSL cipher list for TLS 1.2.",
+        gunicorn="ciphers",
+    )
+    min_version: str = option(
+        "TLSv1.2",
+        name="ssl_min_version",
+        choices=TLS_MIN_VERSIONS,
+        help="Lowest TLS version accepted.",
+    )
+    handshake_timeout: float = option(
+        10.0,
+        name="ssl_handshake_timeout",
+        minimum=0,
+        exclusive_minimum=True,
+        unit="seconds",
+        help="Close a connection whose TLS handshake takes longer than this.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether these settings turn TLS on."""
+        return self.certfile is not None
+
+    def __repr__(self) -> str:
+        # The password never reaches a log line or a traceback through repr().
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if shown["keyfile_password"] is not None:
+            shown["keyfile_password"] = "***"
+        return f"TLSSettings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+    def validate(self) -> None:
+        """Raises ConfigError if a setting is invalid or needs one that is missing."""
+        _check_group(self)
+        if self.certfile is None:
+            for name, value in (
+                ("--ssl-keyfile", self.keyfile),
+                ("--ssl-keyfile-password", self.keyfile_password),
+                ("--ssl-ca-certs", self.ca_certs),
+                ("--ssl-ciphers", self.ciphers),
+            ):
+                if value is not None:
+                    raise ConfigError(f"{name} needs --ssl-certfile")
+            if self.cert_reqs.lower() != "none":
+                raise ConfigError("--ssl-cert-reqs needs --ssl-certfile")
+        elif self.cert_reqs.lower() != "none" and self.ca_certs is None:
+            raise ConfigError(
+                f"--ssl-cert-reqs {self.cert_reqs.lower()} needs --ssl-ca-certs (the CAs "
+                "that verify client certificates)"
+            )
+
+
 @dataclass(kw_only=True)
 class Settings:
     """Every setting of `sailfish.config.Config`, which adds the app and what `load()` makes.
@@ -568,6 +692,8 @@ class Settings:
         proxy_headers: Trust Forwarded / X-Forwarded-* from `forwarded_allow_ips`.
         forwarded_allow_ips: Trusted proxies ("*", IPs, networks, "unix:"); None means the
             FORWARDED_ALLOW_IPS environment variable, else "127.0.0.1".
+        proxy_protocol: Read a PROXY protocol header (v1 or v2) first on every connection;
+            only `forwarded_allow_ips` peers may connect.
         log_level: Level of the sailfish loggers, or None to keep the configuration's.
         access_log: Log one line per response on `sailfish.access`.
         log_config: A dictConfig dict or a .json/.yaml/.ini file path.
@@ -577,6 +703,7 @@ class Settings:
         http: What the server adds to responses.
         limits: Size and count limits.
         timeouts: Deadlines.
+        tls: TLS on the listening sockets.
     """
 
     host: str = option("127.0.0.1", help="Address to bind.", validator=_check_host)
@@ -622,6 +749,11 @@ class Settings:
         uvicorn="forwarded_allow_ips",
         gunicorn="forwarded_allow_ips",
     )
+    proxy_protocol: bool = option(
+        False,
+        help="Expect a PROXY protocol header (v1 or v2) first on every connection; only "
+        "peers in --forwarded-allow-ips may connect.",
+    )
     log_level: str | int | None = option(
         "info",
         choices=tuple(LOG_LEVELS),
@@ -647,6 +779,7 @@ class Settings:
     http: HTTPSettings = _group(HTTPSettings)
     limits: Limits = _group(Limits)
     timeouts: Timeouts = _group(Timeouts)
+    tls: TLSSettings = _group(TLSSettings)
 
     def __post_init__(self) -> None:
         for opt in OPTIONS:
@@ -806,7 +939,13 @@ def from_gunicorn(cfg: Any) -> dict[str, Any]:
 
 # -- docs/options.md -------------------------------------------------------------------------
 
-_GROUP_TITLES = {None: "Server", "http": "HTTP", "limits": "Limits", "timeouts": "Timeouts"}
+_GROUP_TITLES = {
+    None: "Server",
+    "http": "HTTP",
+    "limits": "Limits",
+    "timeouts": "Timeouts",
+    "tls": "TLS",
+}
 
 
 def _cell(text: str) -> str:
@@ -897,6 +1036,9 @@ __all__ = [
     "OPTIONS",
     "Option",
     "Settings",
+    "TLSSettings",
+    "TLS_CERT_REQS",
+    "TLS_MIN_VERSIONS",
     "Timeouts",
     "UNSET",
     "from_gunicorn",

@@ -293,11 +293,19 @@ class Server:
             return protocol_cls(config=config, server_state=state, app_state=app_state, _loop=loop)
 
         backlog = config.limits.backlog
+        # TLS: the loop does the handshake (bounded by ssl_handshake_timeout) before a
+        # protocol exists, so a stalled handshake never holds a connection slot.
+        tls: dict[str, Any] = {}
+        if config.ssl_context is not None:
+            tls = {
+                "ssl": config.ssl_context,
+                "ssl_handshake_timeout": config.tls.handshake_timeout,
+            }
         for sock in self.sockets:
             if _AF_UNIX is not None and sock.family == _AF_UNIX:
-                server = await loop.create_unix_server(factory, sock=sock, backlog=backlog)
+                server = await loop.create_unix_server(factory, sock=sock, backlog=backlog, **tls)
             else:
-                server = await loop.create_server(factory, sock=sock, backlog=backlog)
+                server = await loop.create_server(factory, sock=sock, backlog=backlog, **tls)
             self.servers.append(server)
         self.started = True
         for sock in self.sockets:
@@ -309,7 +317,8 @@ class Server:
         if _AF_UNIX is not None and sock.family == _AF_UNIX:
             return f"unix socket {sock.getsockname()}"
         host, port = sock.getsockname()[:2]
-        return f"http://{_display_address(host, port)}"
+        scheme = "https" if self.config.ssl_context is not None else "http"
+        return f"{scheme}://{_display_address(host, port)}"
 
     async def _main_loop(self) -> None:
         assert self._wakeup is not None

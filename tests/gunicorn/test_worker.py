@@ -13,6 +13,7 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -44,7 +45,9 @@ async def app(scope, receive, send):
         await asyncio.sleep(1.0)
     body = f"pid={os.getpid()} path={scope['path']}".encode()
     await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain")]})
+                "headers": [(b"content-type", b"text/plain"),
+                            (b"x-scheme", scope["scheme"].encode()),
+                            (b"x-tls", b"yes" if "tls" in scope["extensions"] else b"no")]})
     await send({"type": "http.response.body", "body": body})
 """
 
@@ -62,7 +65,10 @@ def _free_port() -> int:
 class Gunicorn:
     """One arbiter process started by a test, and what it printed."""
 
-    def __init__(self, tmp_path: Path, *options: str) -> None:
+    def __init__(
+        self, tmp_path: Path, *options: str, context: ssl.SSLContext | None = None
+    ) -> None:
+        self.context = context  # the client's, for a server started with --certfile
         (tmp_path / "gapp.py").write_text(APP)
         self.port = _free_port()
         self.log_path = tmp_path / "gunicorn.log"
@@ -90,8 +96,15 @@ class Gunicorn:
                 f"gunicorn did not answer within {START_TIMEOUT}s:\n{self.output()}"
             )
 
+    def connect(self, timeout: float = 5.0) -> http.client.HTTPConnection:
+        if self.context is not None:
+            return http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=timeout, context=self.context
+            )
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        connection = self.connect(timeout)
         try:
             connection.request("GET", path)
             response = connection.getresponse()
@@ -121,8 +134,8 @@ class Gunicorn:
 def start(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
     started: list[Gunicorn] = []
 
-    def factory(*options: str) -> Gunicorn:
-        server = Gunicorn(tmp_path, *options)
+    def factory(*options: str, context: ssl.SSLContext | None = None) -> Gunicorn:
+        server = Gunicorn(tmp_path, *options, context=context)
         started.append(server)
         return server
 
@@ -204,3 +217,30 @@ def test_max_requests_restarts_the_worker(start: Callable[..., Gunicorn]) -> Non
         raise AssertionError(f"the worker was not replaced:\n{server.output()}")
     assert "Maximum request limit of 3 exceeded" in server.output()
     assert os.getpid() not in (pid, pids[-1])
+
+
+def test_tls_from_gunicorns_certfile_and_keyfile(
+    start: Callable[..., Gunicorn], tmp_path: Path
+) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    server = start(
+        *("--certfile", str(tmp_path / "cert.pem"), "--keyfile", str(tmp_path / "key.pem")),
+        context=context,
+    )
+    connection = server.connect()
+    try:
+        connection.request("GET", "/secure")
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.read().decode().endswith("path=/secure")
+        assert response.headers["x-scheme"] == "https"
+        assert response.headers["x-tls"] == "yes"
+    finally:
+        connection.close()
+    assert "Listening on https://127.0.0.1:" in server.output()

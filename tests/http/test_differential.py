@@ -195,8 +195,15 @@ VALUE_BYTES = bytes([9, 32, *range(0x21, 0x7F), 0x80, 0xC3, 0xA9, 0xFF])
 HOSTS = [b"example.com", b"localhost:8000", b"[::1]:443", b"127.0.0.1", b"", b"xn--bcher-kva.ch"]
 METHODS = [b"GET", b"POST", b"PUT", b"DELETE", b"PATCH", b"HEAD", b"OPTIONS", b"M-SEARCH", b"get"]
 RESERVED = {b"host", b"content-length", b"transfer-encoding", b"connection", b"upgrade", b"expect"}
-PROXY_NAMES = {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"}
-PROXY_FIELDS = [None, b"Forwarded", b"X-Forwarded-For", b"x-forwarded-PROTO", b"X-Forwarded-Host"]
+PROXY_NAMES = {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
+PROXY_FIELDS = [
+    None,
+    b"Forwarded",
+    b"X-Forwarded-For",
+    b"x-forwarded-PROTO",
+    b"X-Forwarded-Host",
+    b"X-Forwarded-Port",
+]
 
 
 def bytes_from(alphabet: bytes, min_size: int = 0, max_size: int = 12) -> st.SearchStrategy[bytes]:

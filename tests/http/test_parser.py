@@ -813,7 +813,7 @@ def test_upper_case_field_names_set_the_flags(parser_cls: Any) -> None:
     assert request.has_body is True
 
 
-PROXY_NAMES = {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"}
+PROXY_NAMES = {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
 
 
 @pytest.mark.parametrize(
@@ -826,7 +826,10 @@ PROXY_NAMES = {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"}
         pytest.param(b"X-Forwarded-Proto: https", True, id="x_forwarded_proto"),
         pytest.param(b"x-forwarded-PROTO: https", True, id="x_forwarded_proto_mixed"),
         pytest.param(b"X-Forwarded-For:", True, id="empty_value_counts"),
-        pytest.param(b"X-Forwarded-Host: example.org", False, id="x_forwarded_host"),
+        pytest.param(b"X-Forwarded-Host: example.org", True, id="x_forwarded_host"),
+        pytest.param(b"x-FORWARDED-host: example.org", True, id="x_forwarded_host_mixed"),
+        pytest.param(b"X-Forwarded-Port: 443", False, id="x_forwarded_port_alone"),
+        pytest.param(b"X-Forwarded-Hos: example.org", False, id="x_forwarded_hos"),
         pytest.param(b"X-Forwarded: for=192.0.2.60", False, id="x_forwarded"),
         pytest.param(b"Forwardedx: for=192.0.2.60", False, id="forwardedx"),
         pytest.param(b"Forwarde: for=192.0.2.60", False, id="forwarde"),
@@ -862,7 +865,7 @@ def test_forwarded_with_many_fields_and_repeats(parser_cls: Any) -> None:
 
 def test_forwarded_is_judged_per_head(parser_cls: Any) -> None:
     with_field = get(b"/1", b"X-Forwarded-Proto: https")
-    without = get(b"/2", b"X-Forwarded-Host: a")
+    without = get(b"/2", b"X-Forwarded-Port: 443")
     raw = with_field + without + post(b"xy", b"Forwarded: for=a") + without
     for events in (parser_cls().feed(raw), feed_pieces(parser_cls(), raw, 1)):
         requests = [e for e in events if not isinstance(e, dict)]

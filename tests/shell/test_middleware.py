@@ -31,7 +31,8 @@ def run(
         "type": scope_type,
         "scheme": scheme,
         "client": client,
-        "headers": headers,
+        "server": ("10.0.0.2", 8000),
+        "headers": list(headers),
     }
     seen: list[Any] = []
 
@@ -47,6 +48,8 @@ def run(
 
 XFF = b"x-forwarded-for"
 XFP = b"x-forwarded-proto"
+XFH = b"x-forwarded-host"
+XFPORT = b"x-forwarded-port"
 
 
 # -- trust --------------------------------------------------------------------------------
@@ -159,6 +162,7 @@ def test_lifespan_scope_passes_through() -> None:
         "type": "lifespan",
         "scheme": "http",
         "client": ("127.0.0.1", 5000),
+        "server": ("10.0.0.2", 8000),
         "headers": [],
     }
 
@@ -230,6 +234,101 @@ def test_forwarded_from_untrusted_peer_is_ignored() -> None:
     assert scope["scheme"] == "http"
 
 
+# -- X-Forwarded-Host / X-Forwarded-Port / Forwarded: host= -----------------------------------
+
+
+def _host(scope: dict[str, Any]) -> list[bytes]:
+    return [value for name, value in scope["headers"] if name == b"host"]
+
+
+def test_x_forwarded_host_replaces_host_and_server() -> None:
+    scope = run("127.0.0.1", [(b"host", b"app:8000"), (XFF, b"1.2.3.4"), (XFH, b"example.org")])
+    assert _host(scope) == [b"example.org"]
+    assert scope["server"] == ("example.org", 80)
+    assert scope["headers"][0] == (b"host", b"example.org")  # in place, order kept
+
+
+def test_x_forwarded_port_and_proto() -> None:
+    headers = [(b"host", b"app"), (XFH, b"example.org"), (XFPORT, b"8443"), (XFP, b"https")]
+    scope = run("127.0.0.1", headers)
+    assert _host(scope) == [b"example.org:8443"]
+    assert scope["server"] == ("example.org", 8443) and scope["scheme"] == "https"
+
+
+def test_default_port_of_the_scheme_is_left_out() -> None:
+    headers = [(b"host", b"app"), (XFH, b"example.org:443"), (XFP, b"https")]
+    scope = run("127.0.0.1", headers)
+    assert _host(scope) == [b"example.org"] and scope["server"] == ("example.org", 443)
+    scope = run("127.0.0.1", [(b"host", b"app"), (XFH, b"example.org"), (XFPORT, b"80")])
+    assert _host(scope) == [b"example.org"] and scope["server"] == ("example.org", 80)
+
+
+def test_x_forwarded_host_ipv6_literal() -> None:
+    scope = run("127.0.0.1", [(b"host", b"app"), (XFH, b"[2001:db8::1]:8080")])
+    assert _host(scope) == [b"[2001:db8::1]:8080"]
+    assert scope["server"] == ("2001:db8::1", 8080)
+
+
+def test_x_forwarded_host_added_when_the_request_had_none() -> None:
+    scope = run("127.0.0.1", [(XFH, b"example.org")])  # HTTP/1.0 without Host
+    assert _host(scope) == [b"example.org"]
+
+
+def test_x_forwarded_host_list_follows_the_chosen_hop() -> None:
+    headers = [(b"host", b"app"), (XFF, b"1.2.3.4, 10.0.0.5"), (XFH, b"a.example, b.internal")]
+    scope = run("127.0.0.1, 10.0.0.0/8", headers)
+    assert _host(scope) == [b"a.example"]
+    # Not one entry per address: the nearest proxy's (the last) counts.
+    scope = run("127.0.0.1", [(b"host", b"app"), (XFF, b"1.2.3.4"), (XFH, b"x.example, y")])
+    assert _host(scope) == [b"y"]
+
+
+@pytest.mark.parametrize(
+    ("host", "port"),
+    [
+        pytest.param(b"bad host", None, id="space"),
+        pytest.param(b"a\\b", None, id="backslash"),
+        pytest.param(b"example.org:99999", None, id="port_too_big"),
+        pytest.param(b"example.org:123456", None, id="port_too_long"),
+        pytest.param(b"example.org", b"http", id="port_not_digits"),
+        pytest.param(b"example.org", b"70000", id="x_port_too_big"),
+        pytest.param(b"[::1", None, id="open_bracket"),
+    ],
+)
+def test_invalid_forwarded_host_or_port_is_ignored(host: bytes, port: bytes | None) -> None:
+    headers = [(b"host", b"app:8000"), (XFH, host)] + ([(XFPORT, port)] if port else [])
+    scope = run("127.0.0.1", headers)
+    assert _host(scope) == [b"app:8000"] and scope["server"] == ("10.0.0.2", 8000)
+
+
+def test_forwarded_host_from_untrusted_peer_is_ignored() -> None:
+    scope = run("10.9.9.9", [(b"host", b"app"), (XFH, b"evil.example")])
+    assert _host(scope) == [b"app"] and scope["server"] == ("10.0.0.2", 8000)
+
+
+def test_forwarded_host_parameter() -> None:
+    value = b'for=1.2.3.4;host="example.org:8080";proto=https'
+    headers = [(b"host", b"app"), (b"forwarded", value)]
+    scope = run("127.0.0.1", headers)
+    assert _host(scope) == [b"example.org:8080"]
+    assert scope["server"] == ("example.org", 8080) and scope["scheme"] == "https"
+
+
+def test_forwarded_host_of_the_chosen_hop_wins_over_x_forwarded_host() -> None:
+    headers = [
+        (b"host", b"app"),
+        (b"forwarded", b"for=1.2.3.4;host=a.example, for=10.0.0.5;host=internal"),
+        (XFH, b"ignored.example"),
+    ]
+    scope = run("127.0.0.1, 10.0.0.0/8", headers)
+    assert _host(scope) == [b"a.example"]
+
+
+def test_forwarded_host_without_for() -> None:
+    scope = run("127.0.0.1", [(b"host", b"app"), (b"forwarded", b"host=example.org")])
+    assert _host(scope) == [b"example.org"]
+
+
 # -- ASGI2Middleware ----------------------------------------------------------------------
 
 
@@ -261,7 +360,13 @@ def test_every_field_proxy_headers_read_marks_a_request_forwarded(twin: Any) -> 
     # is safe only while the core's names cover every field apply_proxy_headers reads.
     from sailfish.middleware import _PROXY_FIELDS
 
-    for name in _PROXY_FIELDS:
+    for name in _PROXY_FIELDS - {b"x-forwarded-port"}:
         head = b"GET / HTTP/1.1\r\nHost: x\r\n" + name.title() + b": https\r\n\r\n"
         [request] = twin.RequestParser().feed(head)
         assert request.forwarded, name
+    # X-Forwarded-Port alone is not read (it only qualifies X-Forwarded-Host), so a request
+    # with only it need not be marked.
+    assert run("127.0.0.1", [(b"host", b"a"), (XFPORT, b"9")])["headers"] == [
+        (b"host", b"a"),
+        (XFPORT, b"9"),
+    ]

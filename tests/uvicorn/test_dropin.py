@@ -208,7 +208,8 @@ def test_uvicorns_proxy_headers_work_through_the_dropin(allow: str, client: list
         pytest.param(b"X-Forwarded-Proto: https\r\n", True, id="x_forwarded_proto"),
         pytest.param(b"x-forwarded-for: 203.0.113.7\r\n", True, id="x_forwarded_for"),
         pytest.param(b"Forwarded: for=203.0.113.7\r\n", True, id="forwarded"),
-        pytest.param(b"X-Forwarded-Host: example.org\r\n", False, id="other_x_forwarded"),
+        pytest.param(b"X-Forwarded-Host: example.org\r\n", True, id="x_forwarded_host"),
+        pytest.param(b"X-Forwarded-Port: 443\r\n", False, id="other_x_forwarded"),
     ],
 )
 def test_uvicorns_proxy_middleware_runs_only_for_requests_with_proxy_fields(
@@ -266,3 +267,58 @@ def test_a_subclass_of_uvicorns_proxy_middleware_always_runs() -> None:
 
     asyncio.run(main())
     assert calls == ["/tagged"]
+
+
+def test_tls_through_the_dropin(tmp_path: Any) -> None:
+    # uvicorn terminates TLS; the drop-in reads scheme and the tls extension off its transport.
+    trustme = pytest.importorskip("trustme")
+    import ssl
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append((scope["scheme"], scope["extensions"].get("tls")))
+        await hello(scope, receive, send)
+
+    port = _free_port()
+    config = Config(
+        app=app,
+        http="sailfish.uvicorn:HTTPProtocol",
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_config=None,
+        loop="asyncio",
+        ssl_certfile=str(tmp_path / "cert.pem"),
+        ssl_keyfile=str(tmp_path / "key.pem"),
+    )
+    server = Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
+        try:
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            assert response.status == 200 and response.read() == b"hi"
+        finally:
+            connection.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert not thread.is_alive()
+    [(scheme, tls)] = seen
+    assert scheme == "https"
+    assert tls["tls_version"] in (0x0303, 0x0304) and isinstance(tls["cipher_suite"], int)
+    assert tls["server_cert"] is None  # uvicorn built the context: its certificate is unknown

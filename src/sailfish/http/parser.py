@@ -51,7 +51,9 @@ _REQUEST_LINE_BAD = re.compile(rb"[^\x20-\x7e\r\n]|\r(?=[^\n])")
 _CR = 0x0D
 _CRLF = b"\r\n"
 # A head carrying one of these field names makes the Request `forwarded` (docs/core.md).
-_FORWARDED_NAMES = frozenset((b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"))
+_FORWARDED_NAMES = frozenset(
+    (b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host")
+)
 
 
 class Request:
@@ -106,7 +108,7 @@ class Request:
 
     @property
     def forwarded(self) -> bool:
-        """The head has a Forwarded, X-Forwarded-For or X-Forwarded-Proto field line."""
+        """The head has a Forwarded, X-Forwarded-For, -Proto or -Host field line."""
         return self._forwarded
 
     def _key(self) -> tuple[dict[str, Any], bool, bool, bytes | None, bool, bool]:

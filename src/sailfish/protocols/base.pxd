@@ -15,6 +15,8 @@ cdef class Connection:
     cdef public bint coalesce
     cdef public double watch_interval
     cdef public object transport, client, server
+    cdef public bint secure
+    cdef public object tls
     cdef public bint closing, lingering, read_paused, write_paused
     cdef public list drain_waiters
     cdef public double deadline

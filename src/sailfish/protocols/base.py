@@ -11,6 +11,9 @@ it (http1 today; websocket and http2 next) one way to do each connection-level t
   trusts a short body).
 - deadlines: `arm(timeout)` / `disarm()` through one strategy object (sailfish.protocols.
   deadlines), chosen once per connection; `on_timeout()` is called when one passes.
+- TLS: `secure` (the peer reached us over TLS, directly or, per a PROXY header, through a
+  proxy) and `tls` (the ASGI `tls` extension dict, built once per connection, or None);
+  every protocol takes its scope's scheme from `sailfish.tls.scheme(self.secure, ...)`.
 A subclass extends `connection_made` / `connection_lost` (calling these first) and implements
 `data_received`, `on_timeout`, `shutdown`, and `hold_flush` if it wants to keep writes back.
 Never imports the server or a protocol; compiled with Cython in pure-Python mode (base.pxd).
@@ -21,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+
+from sailfish.tls import tls_extension
 
 from .deadlines import deadlines_for
 
@@ -77,6 +82,8 @@ class Connection:
         self.transport: Any = None
         self.client: tuple[str, int] | None = None
         self.server: tuple[str, int] | None = None
+        self.secure = False  # TLS to us, or to the proxy a PROXY header speaks for
+        self.tls: dict[str, Any] | None = None  # the ASGI tls extension of a TLS connection
         self.closing = False  # close() or abort() was called, or the transport is gone
         self.lingering = False  # half-closed: reading and dropping until EOF or the deadline
         self.read_paused = False
@@ -95,6 +102,11 @@ class Connection:
         self.connections.add(self)
         self.client = _address(transport.get_extra_info("peername"))
         self.server = _address(transport.get_extra_info("sockname"))
+        if transport.get_extra_info("sslcontext"):
+            self.secure = True
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None:
+                self.tls = tls_extension(ssl_object)
         self.deadlines.watch(self, self.watch_interval)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -47,12 +47,13 @@ cdef class HTTPProtocol(Connection):
     cdef public object limits, limit_concurrency
     cdef public double timeout_keep_alive, timeout_header_read
     cdef public bint access_log
-    cdef public object trusted_proxies, headers_seen
+    cdef public object trusted_proxies, headers_seen, proxy_peers
     cdef public object parser, writer
     cdef public RequestCycle cycle, receiving, deferred
     cdef public object pipeline, pending_error
     cdef public Py_ssize_t buffered_body
     cdef public bint shutting_down, eof, reading_head, proxy_trusted
+    cdef public object proxy_buffer
     cdef public dict extensions
     cdef public bint upgrading
     cdef public bytearray upgrade_buffer

@@ -9,8 +9,11 @@ cycle talks to its connection only through the methods marked "For the cycle:"; 
 messages go through the connection's `ResponseWriter`, which validates and frames them. An
 `Upgrade` head is offered to the protocol registered for its token in `upgrades`; with none,
 it is served as plain HTTP/1.1. Another server's contract (sailfish.uvicorn) is met through
-`Quirks`, a fixed set of documented switches, not by overriding methods. Nothing here parses
-bytes, builds headers or imports the server. Compiled with the shell (http1.pxd).
+`Quirks`, a fixed set of documented switches, not by overriding methods. With
+`--proxy-protocol`, a connection starts with a PROXY header (sailfish.proxy_protocol parses it,
+sans-IO) that sets the client and server addresses before the HTTP parser sees a byte; only
+peers in `--forwarded-allow-ips` may send one. Nothing here parses bytes, builds headers or
+imports the server. Compiled with the shell (http1.pxd).
 
 Reading order, top-down: `HTTPProtocol.connection_made` -> `data_received` -> `_on_request`
 (the scope finished) -> `_launch`; then, below it, `RequestCycle.run_asgi` -> `receive` /
@@ -27,10 +30,12 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sailfish.errors import HTTPError
+from sailfish.errors import HTTPError, ProxyHeaderError
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
+from sailfish.proxy_protocol import parse_proxy_header
 from sailfish.state import is_shutdown_cancel
+from sailfish.tls import proxied_tls_extension, scheme
 
 from .base import HIGH_WATER, Connection
 from .deadlines import tick_interval
@@ -206,6 +211,8 @@ class HTTPProtocol(Connection):
         self.timeout_header_read = config.timeouts.header_read
         self.access_log = bool(config.access_log)
         self.trusted_proxies = getattr(config, "trusted_proxies", None)
+        # Who may open a connection with a PROXY header; None: no header is expected.
+        self.proxy_peers = getattr(config, "proxy_protocol_peers", None)
         self.watch_interval = min(
             self.watch_interval, tick_interval(self.timeout_keep_alive, self.timeout_header_read)
         )
@@ -223,8 +230,10 @@ class HTTPProtocol(Connection):
         self.eof = False
         self.reading_head = False
         self.proxy_trusted = False  # the peer may set Forwarded / X-Forwarded-*
+        self.proxy_buffer: bytes | None = None  # a PROXY header's bytes so far, while awaited
         self.deferred: RequestCycle | None = None  # to start once this packet is parsed
-        # scope["extensions"] of this connection's HTTP/1.1 requests (HTTP/1.0 ones get {}).
+        # scope["extensions"] of this connection's HTTP/1.1 requests (HTTP/1.0 ones get only
+        # "tls", on a TLS connection).
         self.extensions: dict[str, Any] = {"http.response.trailers": {}}
         self.upgrading = False  # an upgrade handler has the connection: bytes are kept
         self.upgrade_buffer = bytearray()
@@ -251,12 +260,29 @@ class HTTPProtocol(Connection):
         if trusted is not None:
             # The peer of a connection never changes: ask whether it is trusted once.
             self.proxy_trusted = (self.client[0] if self.client else None) in trusted
+        if self.tls is not None:
+            self.extensions["tls"] = self.tls
+        self.parser = self._new_parser()
+        self.writer = self._new_writer()
+        if self.proxy_peers is not None:
+            if (self.client[0] if self.client else None) not in self.proxy_peers:
+                peer = f"{self.client[0]}:{self.client[1]}" if self.client else "a unix socket"
+                self.logger.warning(
+                    "PROXY protocol: connection from %s refused (not in --forwarded-allow-ips)",
+                    peer,
+                )
+                self.close()
+                return
+            self.proxy_buffer = b""
+        self.arm(self.timeout_keep_alive)
+
+    def _new_parser(self) -> Any:
+        """The connection's RequestParser, with its addresses and scheme as they stand."""
         limits = self.limits
-        scheme = "https" if transport.get_extra_info("sslcontext") else "http"
-        self.parser = RequestParser(
+        return RequestParser(
             client=self.client,
             server=self.server,
-            scheme=scheme,
+            scheme=scheme(self.secure),
             root_path=self.root_path,
             max_request_line=limits.max_request_line,
             max_header_size=limits.max_header_size,
@@ -265,8 +291,6 @@ class HTTPProtocol(Connection):
             max_chunk_ext_size=limits.max_chunk_ext_size,
             max_trailer_size=limits.max_trailer_size,
         )
-        self.writer = self._new_writer()
-        self.arm(self.timeout_keep_alive)
 
     def connection_lost(self, exc: Exception | None) -> None:
         Connection.connection_lost(self, exc)
@@ -292,6 +316,10 @@ class HTTPProtocol(Connection):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        if self.proxy_buffer is not None:
+            data = self._on_proxy_data(data)
+            if not data:
+                return
         if self.upgrading:
             self.upgrade_buffer += data  # for the protocol the connection is handed to
             return
@@ -329,6 +357,41 @@ class HTTPProtocol(Connection):
             self.reading_head = True
             self.arm(self.timeout_header_read)
 
+    # -- the PROXY protocol ----------------------------------------------------------------
+
+    def _on_proxy_data(self, data: bytes) -> bytes:
+        """Collect a PROXY header; returns the bytes after it once it is complete, else b""."""
+        buffered = self.proxy_buffer + data if self.proxy_buffer else data
+        try:
+            header = parse_proxy_header(buffered)
+        except ProxyHeaderError as exc:
+            peer = f"{self.client[0]}:{self.client[1]}" if self.client else "a unix socket"
+            self.logger.warning("Invalid PROXY protocol header from %s: %s", peer, exc)
+            self.proxy_buffer = None
+            self.abort()  # nothing to answer: the peer is a proxy that broke the protocol
+            return b""
+        if header is None:
+            if not self.proxy_buffer:
+                self.arm(self.timeout_header_read)  # from the first byte, as for a head
+            self.proxy_buffer = buffered
+            return b""
+        self.proxy_buffer = None
+        if not header.local:
+            self.client = header.client
+            self.server = header.server
+            trusted = self.trusted_proxies
+            if trusted is not None:
+                # Forwarded / X-Forwarded-* count only if the original client is a trusted
+                # proxy itself: the PROXY header has already named the client.
+                self.proxy_trusted = (self.client[0] if self.client else None) in trusted
+            if header.ssl and not self.secure:
+                self.secure = True
+                self.tls = proxied_tls_extension(header.ssl_version, header.ssl_cipher)
+                self.extensions["tls"] = self.tls
+        self.parser = self._new_parser()
+        self.arm(self.timeout_keep_alive)
+        return buffered[header.size :]
+
     # -- events from the parser ------------------------------------------------------------
 
     def _on_upgrade(self, request: Any) -> bool:
@@ -357,7 +420,10 @@ class HTTPProtocol(Connection):
             asgi["spec_version"] = self.quirks.spec_version
         # What works on this connection; one dict per connection, shared by its HTTP/1.1
         # requests (a new dict per request made the collector run measurably more often).
-        scope["extensions"] = self.extensions if scope["http_version"] == "1.1" else {}
+        if scope["http_version"] == "1.1":
+            scope["extensions"] = self.extensions
+        else:
+            scope["extensions"] = {"tls": self.tls} if self.tls is not None else {}
         if self.proxy_trusted and request.forwarded and self.trusted_proxies is not None:
             apply_proxy_headers(scope, self.trusted_proxies)
         cycle = RequestCycle(self, request)
