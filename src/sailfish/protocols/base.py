@@ -252,8 +252,9 @@ class Connection:
                     # What the transport still holds must reach the peer before the file.
                     waiter_fd = await self._writable(out_fd, waiter_fd)
                     continue
+                want = min(count - sent, SENDFILE_SLICE)
                 try:
-                    n = os.sendfile(out_fd, fd, offset + sent, min(count - sent, SENDFILE_SLICE))
+                    n = os.sendfile(out_fd, fd, offset + sent, want)
                 except (BlockingIOError, InterruptedError):
                     waiter_fd = await self._writable(out_fd, waiter_fd)
                     continue
@@ -264,7 +265,10 @@ class Connection:
                 if n == 0:
                     break  # the file ended early
                 sent += n
-                if n == SENDFILE_SLICE:
+                if n < want:
+                    # The socket buffer is full: wait for room rather than try and fail.
+                    waiter_fd = await self._writable(out_fd, waiter_fd)
+                elif n == SENDFILE_SLICE:
                     await asyncio.sleep(0)  # the socket takes more: let other work run first
         finally:
             self.sending_file = False
