@@ -81,6 +81,24 @@ def test_http10_client_gets_no_hint_and_no_trailers(serve: Serve) -> None:
     assert data.endswith(b"\r\n\r\nhello world")
 
 
+def test_starlette_send_early_hints_reaches_the_client(serve: Serve) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def page(request: Request) -> PlainTextResponse:
+        await request.send_early_hints("</style.css>; rel=preload; as=style")
+        return PlainTextResponse("page")
+
+    running = serve(Starlette(routes=[Route("/", page)]))
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/", [("Connection", "close")]))
+        data = conn.read_until_closed()
+    assert data.startswith(b"HTTP/1.1 103 Early Hints\r\nlink: " + LINK + b"\r\n\r\n")
+    assert data.endswith(b"\r\n\r\npage")
+
+
 @pytest.fixture
 def served_file(tmp_path: Path) -> Path:
     path = tmp_path / "file.bin"

@@ -10,6 +10,7 @@ read the other end, slowly where flow control is the point. Responses are parsed
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import socket
@@ -571,3 +572,22 @@ def test_zero_copy_uses_os_sendfile_on_a_plain_socket(data_file: Path) -> None:
         peer.close()
 
     asyncio.run(main())
+
+
+def test_sendfile_refused_for_this_socket_falls_back_to_read_and_write(
+    data_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refusing_sendfile(*args: Any) -> int:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(os, "sendfile", refusing_sendfile)
+    app = Recorder(start(), {"type": "http.response.pathsend", "path": str(data_file)})
+
+    async def main() -> bytes:
+        protocol, transport, peer = await socket_protocol(app)
+        protocol.data_received(SIMPLE_GET.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        with peer:
+            return await read_all(peer)
+
+    ((_, body),) = responses(asyncio.run(main()))
+    assert body == data_file.read_bytes() and not app.raised

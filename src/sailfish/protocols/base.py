@@ -23,6 +23,7 @@ Never imports the server or a protocol; compiled with Cython in pure-Python mode
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 from typing import Any
@@ -54,6 +55,15 @@ def _can_write_eof(transport: Any) -> bool:
         return bool(transport.can_write_eof())
     except NotImplementedError:
         return False
+
+
+# os.sendfile errors that say "not between these two descriptors" (a socket family or a file
+# system that cannot do it), not that the peer or the file failed.
+_SENDFILE_UNSUPPORTED = frozenset(
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOTSOCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "ESPIPE")
+    if hasattr(errno, name)
+)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -245,6 +255,7 @@ class Connection:
         self.sending_file = True
         waiter_fd = -1
         sent = 0
+        unsupported = False
         try:
             out_fd = sock.fileno()
             while sent < count and not self.closing:
@@ -259,6 +270,9 @@ class Connection:
                     waiter_fd = await self._writable(out_fd, waiter_fd)
                     continue
                 except OSError as exc:
+                    if exc.errno in _SENDFILE_UNSUPPORTED:
+                        unsupported = True  # this socket or file: read and write instead
+                        break
                     self.logger.debug("sendfile stopped: %r", exc)
                     self.abort()
                     break
@@ -276,6 +290,8 @@ class Connection:
                 os.close(waiter_fd)
         if self.out:
             self.flush()
+        if unsupported:
+            return sent + await self._copy_file(fd, offset + sent, count - sent)
         return sent
 
     async def _writable(self, out_fd: int, waiter_fd: int) -> int:

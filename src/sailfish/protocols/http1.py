@@ -995,8 +995,10 @@ class RequestCycle:
         if write:
             sent = await conn.sendfile(fd, offset, count)
             if sent < count:
-                if self.disconnected or conn.closing:
-                    if self.disconnected and conn.quirks.silent_disconnect:
+                if conn.closing:
+                    self.disconnected = True  # the connection is gone (or going)
+                if self.disconnected:
+                    if conn.quirks.silent_disconnect:
                         return
                     raise ClientDisconnected("the client disconnected")
                 raise self._app_error(f"the file ended {count - sent} bytes early")
