@@ -264,6 +264,13 @@ def test_external_size_must_be_a_non_negative_int(writer_cls: Any, size: Any) ->
     assert writer.started and not writer.complete
 
 
+def test_external_size_just_below_the_limit_is_framed(writer_cls: Any) -> None:
+    writer = new(writer_cls, server_header=None)
+    writer.start(start_msg(200), *GET_11)
+    before, after, write = writer.frame_external((1 << 63) - 1, True)
+    assert before.endswith(b"\r\n\r\n7fffffffffffffff\r\n") and (after, write) == (b"\r\n", True)
+
+
 def test_external_body_outside_a_response_is_refused(writer_cls: Any) -> None:
     writer = new(writer_cls)
     with pytest.raises(ResponseError):

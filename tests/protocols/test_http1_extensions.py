@@ -591,3 +591,19 @@ def test_sendfile_refused_for_this_socket_falls_back_to_read_and_write(
 
     ((_, body),) = responses(asyncio.run(main()))
     assert body == data_file.read_bytes() and not app.raised
+
+
+def test_writes_during_a_sendfile_wait_for_the_file() -> None:
+    # Whatever the connection writes while a file goes out (a 100 Continue, a pipelined
+    # response) is collected and flushed after the file, never interleaved with it.
+    async def main() -> None:
+        protocol, transport = await connect(Recorder())
+        protocol.sending_file = True
+        protocol.write(b"after", True)
+        protocol.flush()
+        assert transport.take() == b""
+        protocol.sending_file = False
+        protocol.flush()
+        assert transport.take() == b"after"
+
+    run(main())
