@@ -375,8 +375,8 @@ class HTTPProtocol(Connection):
             asgi = scope["asgi"]  # the core makes a new one per request
             asgi["version"] = self.asgi_version
             asgi["spec_version"] = self.quirks.spec_version
-        # What works on this connection; one dict per connection, shared by its HTTP/1.1
-        # requests (a new dict per request made the collector run measurably more often).
+        # What works on this connection; one dict per connection and HTTP version, shared by
+        # its requests (a new dict per request made the collector run measurably more often).
         scope["extensions"] = (
             self.extensions if scope["http_version"] == "1.1" else self.extensions10
         )
