@@ -123,6 +123,13 @@ wheel: $(PY)
 # on CPU 0, wrk on CPU 1. Installs wrk (apt) and the peers into .venv-bench on first use.
 # BENCH_E2E_ARGS: --quick | --duration S --rounds N --scenarios S1,S4 --servers ... (see --help)
 BENCH_E2E_ARGS ?=
-.PHONY: bench-e2e
+# BENCH_FILES_ARGS: bench/e2e/files.py (a 1 MiB and a 100 MiB file: sailfish pathsend, uvicorn
+# + Starlette FileResponse, granian, nginx sendfile) --duration S --rounds N --servers ...
+BENCH_FILES_ARGS ?=
+.PHONY: bench-e2e bench-files
 bench-e2e: compile
 	$(PY) bench/e2e/run.py $(BENCH_E2E_ARGS)
+	$(PY) bench/e2e/files.py $(BENCH_FILES_ARGS)
+
+bench-files: compile
+	$(PY) bench/e2e/files.py $(BENCH_FILES_ARGS)

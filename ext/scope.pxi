@@ -17,7 +17,7 @@ cdef str _V10 = "1.0"
 cdef str _SLASH = "/"
 cdef bytes _SLASH_B = b"/"
 cdef bytes _EMPTY_B = b""
-cdef dict _ASGI = {"version": "3.0", "spec_version": "2.4"}   # copied, never handed out
+cdef dict _ASGI = {"version": "3.0", "spec_version": "2.5"}   # copied, never handed out
 
 # Common methods as ready str objects: a known method costs an INCREF.
 cdef str _M_GET = "GET"

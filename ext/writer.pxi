@@ -6,8 +6,8 @@
 # call allocates exactly one bytes object, head and first framed body together. Status lines
 # are bytes cached at import, the date line a C buffer re-formatted at most once per second.
 # Included by _http.pyx after errors/headers/parser/scope, but uses none of their names: its
-# own module-level names start with `_w_` or `WR_`. Trailers and construction are cold: plain
-# Python objects there.
+# own module-level names start with `_w_` or `WR_`. Trailers, early hints, `frame_external`
+# and construction are cold: plain Python objects there.
 
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -248,6 +248,39 @@ cdef int _w_check_field(object name, object value, str what) except -1:
     return 0
 
 
+# Never in a trailer section, nor declared in `trailer` (see writer.py FORBIDDEN_TRAILERS).
+cdef frozenset _w_forbidden_trailers = frozenset((
+    b"content-length", b"transfer-encoding", b"trailer", b"connection", b"keep-alive",
+    b"proxy-connection", b"te", b"upgrade", b"host", b"content-encoding", b"content-type",
+    b"content-range",
+))
+
+
+cdef int _w_check_declared_trailers(bytes value) except -1:
+    """The `trailer` field: #field-name (RFC 9110 §6.6.2), none of them forbidden (cold)."""
+    for element in value.split(b","):
+        name = element.strip(b" \t")
+        if not name:
+            continue
+        if not _w_all(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name), WR_TCHAR):
+            raise _w_ResponseError(f"trailer: {name!r} is not a field name")
+        if name.lower() in _w_forbidden_trailers:
+            raise _w_ResponseError(f"trailer: {name!r} may not be sent as a trailer field")
+    return 0
+
+
+cdef bytes _w_link(object link):
+    """One Link field value of an early hint, stripped (see writer.py _link)."""
+    if not isinstance(link, bytes) or not _w_all(
+        PyBytes_AS_STRING(link), PyBytes_GET_SIZE(link), WR_FIELD
+    ):
+        raise _w_ResponseError(f"early hint: invalid link {link!r} (bytes field value required)")
+    value = (<bytes>link).strip(b" \t")
+    if not value.startswith(b"<") or b">" not in value:
+        raise _w_ResponseError(f"early hint: {link!r} is not a link value (<uri>; params)")
+    return value
+
+
 cdef list _w_fields(object headers, str what):
     """Validate an iterable of (name, value) pairs of bytes (cold paths: defaults, trailers)."""
     cdef list pairs = []
@@ -415,6 +448,8 @@ cdef class ResponseWriter:
                 app_server = True
             elif nlen == 4 and _w_ieq(np, b"date", 4):
                 app_date = True
+            elif nlen == 7 and _w_ieq(np, b"trailer", 7):
+                _w_check_declared_trailers(value)
             self._reserve(pos + nlen + vlen + 4)
             q = self._buf + pos
             memcpy(q, np, nlen)
@@ -474,7 +509,7 @@ cdef class ResponseWriter:
             data = None
         try:
             if self._state == WR_HEAD:
-                out = self._head(p, n, more)
+                out = self._head(p, n, more, False)
             else:
                 out = self._frame(data, p, n, more)
         finally:
@@ -491,6 +526,9 @@ cdef class ResponseWriter:
                 "http.response.trailers not announced, or before the final body"
             )
         fields = _w_fields(_w_get(message, "headers", ()), "trailers")
+        for name, _ in fields:
+            if name.lower() in _w_forbidden_trailers:
+                raise _w_ResponseError(f"trailers: {name!r} may not be sent as a trailer field")
         more = _w_get(message, "more_trailers", False)
         if not more:
             self._state = WR_DONE
@@ -498,6 +536,63 @@ cdef class ResponseWriter:
             return b""
         out = b"".join([b"%s: %s\r\n" % pair for pair in fields])
         return out if more else out + b"\r\n"
+
+    def early_hint(self, message, http_version):
+        if self._state == WR_HEAD or self._state == WR_BODY or self._state == WR_TRAILERS:
+            raise _w_ResponseError("http.response.early_hint after http.response.start")
+        links = _w_get(message, "links", ())
+        if isinstance(links, (bytes, str)):
+            raise _w_ResponseError(
+                f"early hint: links must be an iterable of bytes, not {links!r}"
+            )
+        try:
+            items = list(links)
+        except TypeError:
+            raise _w_ResponseError(
+                f"early hint: links must be an iterable of bytes, not {links!r}"
+            ) from None
+        lines = [b"link: %s\r\n" % _w_link(link) for link in items]
+        if http_version != "1.1" or not lines:
+            return b""
+        return b"HTTP/1.1 103 Early Hints\r\n" + b"".join(lines) + b"\r\n"
+
+    def frame_external(self, size, more_body):
+        cdef Py_ssize_t n
+        cdef bint more = more_body
+        cdef bytes head = b"", before, after
+        cdef char digits[24]
+        cdef int ndigits
+        if self._state != WR_HEAD and self._state != WR_BODY:
+            raise _w_ResponseError("http.response.body without a response in progress")
+        if type(size) is not int or size < 0:
+            raise _w_ResponseError(f"size must be an int >= 0, not {size!r}")
+        try:
+            n = size
+        except OverflowError:
+            raise _w_ResponseError(f"size must be an int >= 0, not {size!r}") from None
+        if self._state == WR_HEAD:
+            head = self._head(NULL, n, more, True)
+        elif self._framing == WR_LENGTH:
+            self._check_length(n, more)
+            self._remaining -= n
+        before = after = b""
+        if self._framing == WR_CHUNKED:
+            if n:
+                ndigits = _w_digits(digits, <unsigned long long>n, 16)
+                before = PyBytes_FromStringAndSize(digits, ndigits) + b"\r\n"
+                after = b"\r\n"
+            if not more:
+                after += b"0\r\n" if self._announced_trailers else b"0\r\n\r\n"
+        if not more:
+            self._state = WR_TRAILERS if self._announced_trailers else WR_DONE
+        return head + before, after, self._framing != WR_NONE and n > 0
+
+    def reset(self):
+        if self._state == WR_BODY or self._state == WR_TRAILERS:
+            raise _w_ResponseError("reset after the head was written")
+        if self._state == WR_HEAD:
+            self._state = WR_IDLE
+            self._keep_alive = True
 
     @property
     def keep_alive(self):
@@ -520,8 +615,9 @@ cdef class ResponseWriter:
             raise _w_ResponseError("body shorter than its content-length")
         return 0
 
-    cdef bytes _head(self, const char* p, Py_ssize_t n, bint more):
-        """Settle the framing (see writer.py _head); return head + first framed body."""
+    cdef bytes _head(self, const char* p, Py_ssize_t n, bint more, bint external):
+        """Settle the framing (see writer.py _settle); return head + first framed body, or
+        with `external` the head alone (the caller frames and writes the n bytes)."""
         cdef int framing
         cdef char length_digits[24]
         cdef int length_len = 0
@@ -563,7 +659,7 @@ cdef class ResponseWriter:
         if self._date and not self._app_date:
             date_len = _w_refresh_date()
 
-        if framing == WR_NONE:
+        if framing == WR_NONE or external:
             body_len = 0
         elif framing == WR_CHUNKED:
             body_len = _w_chunk_size(n, not more, self._announced_trailers)
@@ -606,12 +702,14 @@ cdef class ResponseWriter:
         q[0] = c'\r'
         q[1] = c'\n'
         q += 2
-        if framing == WR_CHUNKED:
+        if external:
+            pass  # frame_external frames the n bytes
+        elif framing == WR_CHUNKED:
             _w_put_chunk(q, p, n, not more, self._announced_trailers)
         elif framing != WR_NONE:
             memcpy(q, p, n)
-            if framing == WR_LENGTH:
-                self._remaining -= n
+        if framing == WR_LENGTH:
+            self._remaining -= n
 
         self._framing = framing
         self._keep_alive = keep_alive

@@ -97,6 +97,24 @@ class ResponseWriter:
         Raises:
             ResponseError: trailers not announced, or bad header.
         """
+    def early_hint(self, message: Mapping[str, Any], http_version: str) -> bytes:
+        """Frame an `http.response.early_hint` as a 103 response (b"" for HTTP/1.0 or no links).
+
+        Raises:
+            ResponseError: a response is in progress, or a link is not a Link field value.
+        """
+    def frame_external(self, size: int, more_body: bool) -> tuple[bytes, bytes, bool]:
+        """Frame a body of `size` bytes the caller writes: (before, after, write the content).
+
+        Raises:
+            ResponseError: as for `body`, or a bad size.
+        """
+    def reset(self) -> None:
+        """Drop a started response whose head was not returned yet.
+
+        Raises:
+            ResponseError: the head was already returned.
+        """
     @property
     def keep_alive(self) -> bool:
         """The connection may serve another request once this response is complete."""

@@ -69,7 +69,7 @@ def log_access(scope: dict[str, Any], status: int) -> None:
 def quirks_for(config: Any) -> Quirks:
     """uvicorn's behaviour where sailfish's server differs, each pinned by uvicorn's tests."""
     return Quirks(
-        spec_version="2.3",  # uvicorn's ASGI HTTP spec version (sailfish: 2.4)
+        spec_version="2.3",  # uvicorn's ASGI HTTP spec version (sailfish: 2.5)
         continue_on_first_receive=True,
         start_before_validation=True,  # test_invalid_header_name: close, nothing sent
         drop_content_length_with_te=True,  # uvicorn sends chunked when an app sets both

@@ -96,7 +96,7 @@ def check_default_scope(scope: dict[str, Any]) -> None:
         "headers",
     }
     assert scope["type"] == "http"
-    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.4"}
+    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.5"}
     assert scope["server"] is None
     assert scope["client"] is None
     assert scope["scheme"] == "http"
@@ -573,7 +573,7 @@ def test_connection_details_are_copied_into_the_scope(parser_cls: Any) -> None:
     [request] = parser.feed(get(b"/caf%C3%A9?x=1", b"X-A: b"))
     assert request.scope == {
         "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "asgi": {"version": "3.0", "spec_version": "2.5"},
         "http_version": "1.1",
         "server": ("127.0.0.1", 8000),
         "client": ("10.0.0.7", 51000),
@@ -608,7 +608,7 @@ def test_each_request_gets_new_scope_objects(parser_cls: Any) -> None:
     first.scope["headers"].append((b"x", b"y"))
     first.scope["asgi"]["version"] = "2.0"
     assert second.scope["headers"] == [(b"host", b"example.com")]
-    assert second.scope["asgi"] == {"version": "3.0", "spec_version": "2.4"}
+    assert second.scope["asgi"] == {"version": "3.0", "spec_version": "2.5"}
 
 
 @pytest.mark.parametrize(

@@ -55,10 +55,10 @@ class Recorder:
                 break
         self.messages.append(await asyncio.wait_for(receive(), 10))
 
-    async def _pathsend(self, scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.pathsend", "path": "/etc/hostname"})
+    async def _push(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.push", "path": "/style.css", "headers": []})
 
-    async def _pathsend_after_start(self, scope: Any, receive: Any, send: Any) -> None:
+    async def _hint_after_start(self, scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         try:
             await send({"type": "http.response.early_hint", "links": []})
@@ -114,10 +114,16 @@ def test_asgi3_app_scope_versions_and_extensions(serve: Serve) -> None:
         conn.send(b"GET /hello HTTP/1.0\r\n\r\n")
         assert conn.read_response().status == 200
     http11, http10 = app.scopes
-    assert http11["asgi"] == {"version": "3.0", "spec_version": "2.4"}
-    # Exactly what works on the connection: trailers need HTTP/1.1's chunked coding.
-    assert http11["extensions"] == {"http.response.trailers": {}}
-    assert http10["extensions"] == {}
+    assert http11["asgi"] == {"version": "3.0", "spec_version": "2.5"}
+    # Exactly what works on the connection: trailers need HTTP/1.1's chunked coding, early
+    # hints a 1xx response; files go out on both.
+    assert http11["extensions"] == {
+        "http.response.trailers": {},
+        "http.response.early_hint": {},
+        "http.response.pathsend": {},
+        "http.response.zerocopysend": {},
+    }
+    assert http10["extensions"] == {"http.response.pathsend": {}, "http.response.zerocopysend": {}}
     assert http11["extensions"] is not http10["extensions"]
 
 
@@ -154,11 +160,11 @@ def test_unsupported_message_before_start_is_a_500_with_a_traceback(
 ) -> None:
     running = serve(Recorder())
     with caplog.at_level(logging.ERROR, logger="sailfish.error"), Conn(running.port) as conn:
-        conn.send(request("GET", "/pathsend"))
+        conn.send(request("GET", "/push"))
         response = conn.read_response()
     assert response.status == 500
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
-    assert errors and "http.response.pathsend" in str(errors[0].exc_info[1])
+    assert errors and "http.response.push" in str(errors[0].exc_info[1])
 
 
 def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
@@ -166,7 +172,7 @@ def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
 ) -> None:
     running = serve(Recorder())
     with caplog.at_level(logging.ERROR, logger="sailfish.error"), Conn(running.port) as conn:
-        conn.send(request("GET", "/pathsend-after-start"))
+        conn.send(request("GET", "/hint-after-start"))
         data = conn.read_until_closed()
     # The head may have left; no body and no end of a response ever follow it.
     assert b"never sent" not in data

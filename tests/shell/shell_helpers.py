@@ -71,7 +71,7 @@ class StandInProtocol(asyncio.Protocol):
         path, _, query = target.partition(b"?")
         scope = {
             "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "asgi": {"version": "3.0", "spec_version": "2.5"},
             "http_version": "1.1",
             "method": method.decode(),
             "scheme": "http",

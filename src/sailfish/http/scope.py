@@ -128,7 +128,7 @@ def build_scope(
     """
     return {
         "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "asgi": {"version": "3.0", "spec_version": "2.5"},
         "http_version": http_version,
         "server": server,
         "client": client,

@@ -54,6 +54,30 @@ _LAST_CHUNK: Final = b"0\r\n"
 _CHUNKED: Final = b"transfer-encoding: chunked\r\n"
 _CLOSE: Final = b"connection: close\r\n"
 _KEEP_ALIVE: Final = b"connection: keep-alive\r\n"
+_EARLY_HINTS: Final = b"HTTP/1.1 103 Early Hints\r\n"
+
+# Fields that never go in a trailer section: "Many fields cannot be processed outside the
+# header section because their evaluation is necessary prior to receiving the content, such as
+# those that describe message framing, routing, authentication, request modifiers, response
+# controls, or content format." -- RFC 9110 §6.5.1. We refuse the framing and connection
+# fields (a recipient that merged them into the header section would reframe the message),
+# in trailers and as names declared in the `trailer` field.
+FORBIDDEN_TRAILERS: Final = frozenset(
+    (
+        b"content-length",
+        b"transfer-encoding",
+        b"trailer",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"upgrade",
+        b"host",
+        b"content-encoding",
+        b"content-type",
+        b"content-range",
+    )
+)
 
 
 class _State(IntEnum):
@@ -123,6 +147,31 @@ def _fields(headers: object, what: str) -> list[tuple[bytes, bytes]]:
 def _has_close_token(value: bytes) -> bool:
     # Connection = #connection-option; connection-option = token  -- RFC 9110 §7.6.1
     return any(option.strip(b" \t").lower() == b"close" for option in value.split(b","))
+
+
+def _check_declared_trailers(value: bytes) -> None:
+    """The `trailer` field: Trailer = #field-name (RFC 9110 §6.6.2), none of them forbidden."""
+    for element in value.split(b","):
+        name = element.strip(b" \t")
+        if not name:
+            continue  # "a recipient MUST accept empty list elements" -- RFC 9110 §5.6.1
+        if _TOKEN.fullmatch(name) is None:
+            raise ResponseError(f"trailer: {name!r} is not a field name")
+        if name.lower() in FORBIDDEN_TRAILERS:
+            raise ResponseError(f"trailer: {name!r} may not be sent as a trailer field")
+
+
+def _link(link: object) -> bytes:
+    """One Link field value of an early hint: bytes, a field value, starting with a URI
+    reference in angle brackets (link-value = "<" URI-Reference ">" *( OWS ";" OWS
+    link-param ) -- RFC 8288 §3)."""
+    if not _is_value(link):
+        raise ResponseError(f"early hint: invalid link {link!r} (bytes field value required)")
+    assert isinstance(link, bytes)
+    value = link.strip(b" \t")
+    if not value.startswith(b"<") or b">" not in value:
+        raise ResponseError(f"early hint: {link!r} is not a link value (<uri>; params)")
+    return value
 
 
 def _as_bytes(body: object) -> bytes:
@@ -259,6 +308,8 @@ class ResponseWriter:
                 app_server = True
             elif lower == b"date":
                 app_date = True
+            elif lower == b"trailer":
+                _check_declared_trailers(value)
             lines.append(b"%s: %s\r\n" % (name, value))
         # "A sender MUST NOT send a Content-Length header field in any message that contains a
         # Transfer-Encoding header field." -- RFC 9112 §6.2
@@ -330,6 +381,9 @@ class ResponseWriter:
         if self._state != _State.TRAILERS:
             raise ResponseError("http.response.trailers not announced, or before the final body")
         fields = _fields(message.get("headers", ()), "trailers")
+        for name, _ in fields:
+            if name.lower() in FORBIDDEN_TRAILERS:
+                raise ResponseError(f"trailers: {name!r} may not be sent as a trailer field")
         more = bool(message.get("more_trailers", False))
         if not more:
             self._state = _State.DONE
@@ -338,6 +392,82 @@ class ResponseWriter:
         # chunked-body = *chunk last-chunk trailer-section CRLF -- RFC 9112 §7.1
         out = b"".join(b"%s: %s\r\n" % pair for pair in fields)
         return out if more else out + _CRLF
+
+    def early_hint(self, message: Mapping[str, Any], http_version: str) -> bytes:
+        """Frame an `http.response.early_hint` as a 103 (Early Hints) interim response.
+
+        Args:
+            message: the `http.response.early_hint` message (`links`: iterable of bytes, each
+                one Link field value).
+            http_version: the request's version, "1.0" or "1.1".
+
+        Returns:
+            `HTTP/1.1 103 Early Hints` with one `link` field per link; b"" for an HTTP/1.0
+            request ("a server MUST NOT send a 1xx response to an HTTP/1.0 client" -- RFC 9110
+            §15.2) or when there are no links.
+
+        Raises:
+            ResponseError: a response is in progress (hints come before `start`), or a link
+                is not a valid Link field value.
+        """
+        if self._state in (_State.HEAD, _State.BODY, _State.TRAILERS):
+            raise ResponseError("http.response.early_hint after http.response.start")
+        links = message.get("links", ())
+        if isinstance(links, (bytes, str)):
+            raise ResponseError(f"early hint: links must be an iterable of bytes, not {links!r}")
+        try:
+            items = list(links)
+        except TypeError:
+            raise ResponseError(
+                f"early hint: links must be an iterable of bytes, not {links!r}"
+            ) from None
+        lines = [b"link: %s\r\n" % _link(link) for link in items]
+        if http_version != "1.1" or not lines:
+            return b""
+        return b"".join((_EARLY_HINTS, *lines, _CRLF))
+
+    def frame_external(self, size: int, more_body: bool) -> tuple[bytes, bytes, bool]:
+        """Frame a body message of `size` bytes that the caller writes itself (a file).
+
+        Everything `body` does for a message with `size` bytes (the head on the first call,
+        Content-Length checks, the chunk framing), except that the content is not copied.
+
+        Args:
+            size: the number of content bytes the caller will write (>= 0).
+            more_body: as in `http.response.body`.
+
+        Returns:
+            `(before, after, write)`: the bytes to write before and after the content, and
+            whether the content goes on the wire at all (not for HEAD, 1xx, 204, 304).
+
+        Raises:
+            ResponseError: as for `body`, or a negative or non-int size.
+        """
+        if self._state not in (_State.HEAD, _State.BODY):
+            raise ResponseError("http.response.body without a response in progress")
+        # the compiled twin holds sizes in a C Py_ssize_t
+        if type(size) is not int or not 0 <= size < 1 << 63:
+            raise ResponseError(f"size must be an int >= 0, not {size!r}")
+        more = bool(more_body)
+        head = b""
+        if self._state == _State.HEAD:
+            head = self._settle(size, more)
+        before, after = self._frame_parts(size, more)
+        if not more:
+            self._state = _State.TRAILERS if self._announced_trailers else _State.DONE
+        return head + before, after, self._framing != _Framing.NONE and size > 0
+
+    def reset(self) -> None:
+        """Drop a started response of which nothing was returned yet (a 500 replaces it).
+
+        Raises:
+            ResponseError: the head was already returned.
+        """
+        if self._state in (_State.BODY, _State.TRAILERS):
+            raise ResponseError("reset after the head was written")
+        if self._state == _State.HEAD:
+            self._state = _State.IDLE
+            self._keep_alive = True
 
     # -- read-only state ---------------------------------------------------------------------
 
@@ -360,6 +490,19 @@ class ResponseWriter:
 
     def _head(self, data: bytes, more: bool) -> bytes:
         """Settle the framing from the first body message; return head + first framed bytes."""
+        head = self._settle(len(data), more)
+        try:
+            body = self._frame(data, more)
+        except ResponseError:  # pragma: no cover - _settle checked the length already
+            self._framing = _Framing.NONE
+            raise
+        return head + body
+
+    def _settle(self, size: int, more: bool) -> bytes:
+        """Decide the framing for a first body message of `size` bytes; return the head.
+
+        Raises ResponseError (and changes nothing) when `size` breaks the app's Content-Length.
+        """
         framing_line = b""
         if self._no_body:
             framing = _Framing.NONE
@@ -375,22 +518,25 @@ class ResponseWriter:
             # header field can provide the anticipated size" -- RFC 9110 §8.6; the whole body
             # is in this message, so we know it.
             framing = _Framing.LENGTH
-            framing_line = b"content-length: %d\r\n" % len(data)
+            framing_line = b"content-length: %d\r\n" % size
         elif self._http10:
             # RFC 9112 §6.3 rule 8: without a length, the body ends when the server closes.
             framing = _Framing.CLOSE
         else:
             framing = _Framing.CHUNKED
             framing_line = _CHUNKED
-        remaining = len(data) if self._app_length is None else self._app_length
-
-        self._framing = framing
-        self._remaining = remaining
-        try:
-            body = self._frame(data, more)
-        except ResponseError:
-            self._framing = _Framing.NONE
-            raise
+        if framing == _Framing.LENGTH:
+            remaining = size if self._app_length is None else self._app_length
+            # "its decimal value defines the expected message body length in octets"
+            # -- RFC 9112 §6.3: fewer leave the client waiting ("A message that uses a valid
+            # Content-Length is incomplete if the size of the message body received ... is
+            # less than the value given by Content-Length" -- §8), more would be read as the
+            # start of the next response.
+            if size > remaining:
+                raise ResponseError("body longer than its content-length")
+            if not more and size < remaining:
+                raise ResponseError("body shorter than its content-length")
+            self._remaining = remaining
 
         # "The server SHOULD send a "close" connection option in its final response on that
         # connection." -- RFC 9112 §9.6 (after a request with "close"); and a close-delimited
@@ -405,6 +551,7 @@ class ResponseWriter:
             # Literal contract: added even when the app sent its own connection field; and
             # "an HTTP/1.1 response" above is read as "the response to an HTTP/1.1 request".
             connection_line = _KEEP_ALIVE
+        self._framing = framing
         self._keep_alive = keep_alive
         self._state = _State.BODY
 
@@ -418,35 +565,38 @@ class ResponseWriter:
                 framing_line,
                 connection_line,
                 _CRLF,
-                body,
             )
         )
 
     def _frame(self, data: bytes, more: bool) -> bytes:
         """The wire form of one body message under the settled framing."""
+        if self._framing == _Framing.NONE:
+            return b""
+        before, after = self._frame_parts(len(data), more)
+        return before + data + after if data else before + after
+
+    def _frame_parts(self, size: int, more: bool) -> tuple[bytes, bytes]:
+        """The framing around a body message of `size` bytes: (before, after) the content."""
         framing = self._framing
         if framing == _Framing.NONE:
             # RFC 9110 §6.4.1: "All 1xx (Informational), 204 (No Content), and 304 (Not
             # Modified) responses do not include content", nor does a response to HEAD.
-            return b""
+            return b"", b""
         if framing == _Framing.LENGTH:
-            # "its decimal value defines the expected message body length in octets"
-            # -- RFC 9112 §6.3: fewer leave the client waiting ("A message that uses a valid
-            # Content-Length is incomplete if the size of the message body received ... is
-            # less than the value given by Content-Length" -- §8), more would be read as the
-            # start of the next response.
-            if len(data) > self._remaining:
+            # Exactly Content-Length octets (see _settle).
+            if size > self._remaining:
                 raise ResponseError("body longer than its content-length")
-            if not more and len(data) < self._remaining:
+            if not more and size < self._remaining:
                 raise ResponseError("body shorter than its content-length")
-            self._remaining -= len(data)
-            return data
+            self._remaining -= size
+            return b"", b""
         if framing == _Framing.CLOSE:
-            return data
+            return b"", b""
         # chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF -- RFC 9112 §7.1. A zero size
         # would be the last-chunk, so an empty non-final message writes nothing.
-        out = b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+        before = b"%x\r\n" % size if size else b""
+        after = _CRLF if size else b""
         if not more:
             # last-chunk; the trailer section and its CRLF follow (now, or from `trailers`).
-            out += _LAST_CHUNK if self._announced_trailers else _LAST_CHUNK + _CRLF
-        return out
+            after += _LAST_CHUNK if self._announced_trailers else _LAST_CHUNK + _CRLF
+        return before, after

@@ -23,6 +23,7 @@ cdef class Connection:
     cdef public list out
     cdef public Py_ssize_t out_size
     cdef public bint flush_scheduled
+    cdef public bint sending_file
 
     cpdef write(self, data, bint last=*)
     cpdef bint hold_flush(self, bint last)

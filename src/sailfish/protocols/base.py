@@ -14,6 +14,10 @@ it (http1 today; websocket and http2 next) one way to do each connection-level t
 - TLS: `secure` (the peer reached us over TLS, directly or, per a PROXY header, through a
   proxy) and `tls` (the ASGI `tls` extension dict, built once per connection, or None);
   every protocol takes its scope's scheme from `sailfish.tls.scheme(self.secure, ...)`.
+- files: `sendfile(fd, offset, count)` writes part of a file after everything written before:
+  `os.sendfile` on the transport's socket once the transport's buffer is empty (collected
+  writes wait meanwhile), or, on TLS or a transport without a usable socket, reads and writes
+  in slices under flow control; either way memory stays bounded whatever the file's size.
 A subclass extends `connection_made` / `connection_lost` (calling these first) and implements
 `data_received`, `on_timeout`, `shutdown`, and `hold_flush` if it wants to keep writes back.
 Never imports the server or a protocol; compiled with Cython in pure-Python mode (base.pxd).
@@ -22,14 +26,16 @@ Never imports the server or a protocol; compiled with Cython in pure-Python mode
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 from typing import Any
 
 from sailfish.tls import tls_extension
 
 from .deadlines import deadlines_for
 
-__all__ = ["HIGH_WATER", "LINGER_TIMEOUT", "Connection"]
+__all__ = ["HIGH_WATER", "LINGER_TIMEOUT", "READ_SLICE", "SENDFILE_SLICE", "Connection"]
 
 # Collected writes go out past this many bytes (and a protocol pauses reading past it).
 HIGH_WATER = 65536
@@ -37,6 +43,10 @@ HIGH_WATER = 65536
 # ... SHOULD ... close the sending half first, then keep reading (and discarding) for a while"
 # -- the lingering close of RFC 9112 §9.6, bounded by this many seconds.
 LINGER_TIMEOUT = 2.0
+# sendfile(): at most this many bytes per os.sendfile call (the loop gets a turn between calls),
+# and per read in the read-and-write fallback (what one slice holds in memory).
+SENDFILE_SLICE = 1 << 22
+READ_SLICE = 1 << 16
 
 
 def _address(value: Any) -> tuple[str, int] | None:
@@ -50,6 +60,27 @@ def _can_write_eof(transport: Any) -> bool:
         return bool(transport.can_write_eof())
     except NotImplementedError:
         return False
+
+
+# os.sendfile errors that say "not between these two descriptors" (a socket family or a file
+# system that cannot do it), not that the peer or the file failed.
+_SENDFILE_UNSUPPORTED = frozenset(
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOTSOCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "ESPIPE")
+    if hasattr(errno, name)
+)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows has no pread
+    return os.read(fd, size)  # pragma: no cover
 
 
 class Connection:
@@ -93,6 +124,7 @@ class Connection:
         self.out: list[bytes] = []  # collected writes
         self.out_size = 0
         self.flush_scheduled = False
+        self.sending_file = False  # sendfile() owns the socket: collected writes wait
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -147,6 +179,10 @@ class Connection:
         if not self.coalesce or (last and not out and not self.hold_flush(True)):
             # The usual small response: one write, nothing collected before it.
             if data and self.transport is not None and not self.closing:
+                if self.sending_file:
+                    out.append(data)  # after the file (sendfile() flushes when done)
+                    self.out_size += len(data)
+                    return
                 self.transport.write(data)
             return
         if data:
@@ -175,7 +211,7 @@ class Connection:
     def flush(self) -> None:
         """Hand every collected write to the transport, as one write."""
         out = self.out
-        if out:
+        if out and not self.sending_file:
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             self.out_size = 0
@@ -188,6 +224,127 @@ class Connection:
             waiter = asyncio.get_running_loop().create_future()
             self.drain_waiters.append(waiter)
             await waiter
+
+    # -- files -----------------------------------------------------------------------------
+
+    def file_socket(self) -> Any:
+        """The socket `os.sendfile` may write to, or None when there is no usable one.
+
+        None on TLS (the kernel would send the file unencrypted), for a transport without a
+        socket or without `get_write_buffer_size`, on a loop without `add_writer`, and where
+        the platform has no `os.sendfile`.
+        """
+        transport = self.transport
+        if transport is None or not hasattr(os, "sendfile"):
+            return None
+        if transport.get_extra_info("sslcontext") is not None:
+            return None
+        if transport.get_extra_info("ssl_object") is not None:
+            return None
+        sock = transport.get_extra_info("socket")
+        if sock is None or not hasattr(transport, "get_write_buffer_size"):
+            return None
+        if not hasattr(self.loop, "add_writer"):
+            return None
+        try:
+            if sock.fileno() < 0:
+                return None
+        except (AttributeError, OSError, ValueError):
+            return None
+        return sock
+
+    async def sendfile(self, fd: int, offset: int, count: int) -> int:
+        """Write `count` bytes of the open file `fd` from `offset`, after all earlier writes.
+
+        Returns the number of bytes written: `count`, or fewer when the file ended early or
+        the connection closed (an error on the socket or the file aborts the connection).
+        The file's own position is not used or moved.
+        """
+        self.flush()
+        sock = self.file_socket()
+        if sock is None:
+            return await self._copy_file(fd, offset, count)
+        self.sending_file = True
+        waiter_fd = -1
+        sent = 0
+        unsupported = False
+        try:
+            out_fd = sock.fileno()
+            while sent < count and not self.closing:
+                if self.transport.get_write_buffer_size():
+                    # What the transport still holds must reach the peer before the file.
+                    waiter_fd = await self._writable(out_fd, waiter_fd)
+                    continue
+                want = min(count - sent, SENDFILE_SLICE)
+                try:
+                    n = os.sendfile(out_fd, fd, offset + sent, want)
+                except (BlockingIOError, InterruptedError):
+                    waiter_fd = await self._writable(out_fd, waiter_fd)
+                    continue
+                except OSError as exc:
+                    if exc.errno in _SENDFILE_UNSUPPORTED:
+                        unsupported = True  # this socket or file: read and write instead
+                        break
+                    self.logger.debug("sendfile stopped: %r", exc)
+                    self.abort()
+                    break
+                if n == 0:
+                    break  # the file ended early
+                sent += n
+                if n < want:
+                    # The socket buffer is full: wait for room rather than try and fail.
+                    waiter_fd = await self._writable(out_fd, waiter_fd)
+                elif n == SENDFILE_SLICE:
+                    await asyncio.sleep(0)  # the socket takes more: let other work run first
+        finally:
+            self.sending_file = False
+            if waiter_fd >= 0:
+                os.close(waiter_fd)
+        if self.out:
+            self.flush()
+        if unsupported:
+            return sent + await self._copy_file(fd, offset + sent, count - sent)
+        return sent
+
+    async def _writable(self, out_fd: int, waiter_fd: int) -> int:
+        """Wait until the socket takes more bytes, or the connection is lost.
+
+        The loop refuses a second watcher on the transport's own descriptor, so the watch is
+        on a duplicate of it (made once per sendfile; returned for the next call).
+        """
+        if waiter_fd < 0:
+            waiter_fd = os.dup(out_fd)
+        waiter = self.loop.create_future()
+        self.drain_waiters.append(waiter)  # connection_lost() wakes it too
+        self.loop.add_writer(waiter_fd, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            self.loop.remove_writer(waiter_fd)
+        return waiter_fd
+
+    async def _copy_file(self, fd: int, offset: int, count: int) -> int:
+        """sendfile() without a socket: read a slice, write it, wait while the transport is
+        paused (so a slow reader holds at most its high-water mark and one slice)."""
+        sent = 0
+        slices = 0
+        while sent < count and not self.closing:
+            try:
+                data = _pread(fd, min(count - sent, READ_SLICE), offset + sent)
+            except OSError as exc:
+                self.logger.debug("reading a file to send failed: %r", exc)
+                self.abort()
+                break
+            if not data:
+                break  # the file ended early
+            self.transport.write(data)
+            sent += len(data)
+            slices += 1
+            if self.write_paused:
+                await self.drain()
+            elif slices % 16 == 0:
+                await asyncio.sleep(0)  # a transport that never pauses: let other work run
+        return sent
 
     # -- reads -----------------------------------------------------------------------------
 

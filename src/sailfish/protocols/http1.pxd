@@ -54,7 +54,7 @@ cdef class HTTPProtocol(Connection):
     cdef public Py_ssize_t buffered_body
     cdef public bint shutting_down, eof, reading_head, proxy_trusted
     cdef public object proxy_buffer
-    cdef public dict extensions
+    cdef public dict extensions, extensions10
     cdef public bint upgrading
     cdef public bytearray upgrade_buffer
     cdef public object idle_callback

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sailfish.errors import HTTPError, ProxyHeaderError
+from sailfish.errors import HTTPError, ProxyHeaderError, ResponseError
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
 from sailfish.proxy_protocol import parse_proxy_header
@@ -69,9 +71,15 @@ REASONS = {
     505: b"HTTP version not supported.",
 }
 DISCONNECT = "http.disconnect"
+# The response messages of the ASGI extensions (docs: README "ASGI extensions"); send()
+# looks at them only after the three core messages.
+EXTENSION_MESSAGES = frozenset(
+    ("http.response.early_hint", "http.response.pathsend", "http.response.zerocopysend")
+)
 # The response messages this protocol knows; anything else is an app error (see send()).
-RESPONSE_MESSAGES = frozenset(
-    ("http.response.start", "http.response.body", "http.response.trailers")
+RESPONSE_MESSAGES = (
+    frozenset(("http.response.start", "http.response.body", "http.response.trailers"))
+    | EXTENSION_MESSAGES
 )
 NO_WEBSOCKET = (
     "Upgrade to %r requested by %s, but this server has no protocol for it: answered as "
@@ -99,7 +107,7 @@ class Quirks:
     The defaults are sailfish's own behaviour; each switch names what changes.
 
     Attributes:
-        spec_version: scope["asgi"]["spec_version"] (the core writes "2.4").
+        spec_version: scope["asgi"]["spec_version"] (the core writes "2.5").
         continue_on_first_receive: the first receive() sends 100 Continue even when the body
             is already in (sailfish: only while the body is awaited).
         start_before_validation: the response counts as started before its head is
@@ -127,7 +135,7 @@ class Quirks:
     """
 
     def __init__(self, **switches: Any) -> None:
-        self.spec_version = "2.4"
+        self.spec_version = "2.5"
         self.continue_on_first_receive = False
         self.start_before_validation = False
         self.drop_content_length_with_te = False
@@ -232,9 +240,20 @@ class HTTPProtocol(Connection):
         self.proxy_trusted = False  # the peer may set Forwarded / X-Forwarded-*
         self.proxy_buffer: bytes | None = None  # a PROXY header's bytes so far, while awaited
         self.deferred: RequestCycle | None = None  # to start once this packet is parsed
-        # scope["extensions"] of this connection's HTTP/1.1 requests (HTTP/1.0 ones get only
-        # "tls", on a TLS connection).
-        self.extensions: dict[str, Any] = {"http.response.trailers": {}}
+        # scope["extensions"] of this connection's HTTP/1.1 and HTTP/1.0 requests: what works
+        # there. Trailers need the chunked coding and early hints a 1xx response, which
+        # HTTP/1.0 has neither of; files go out on every connection (os.sendfile, or the
+        # read-and-write fallback on TLS). On a TLS connection both also get "tls".
+        self.extensions: dict[str, Any] = {
+            "http.response.trailers": {},
+            "http.response.early_hint": {},
+            "http.response.pathsend": {},
+            "http.response.zerocopysend": {},
+        }
+        self.extensions10: dict[str, Any] = {
+            "http.response.pathsend": {},
+            "http.response.zerocopysend": {},
+        }
         self.upgrading = False  # an upgrade handler has the connection: bytes are kept
         self.upgrade_buffer = bytearray()
         self.idle_callback: Callable[[], None] | None = None  # see when_idle()
@@ -261,7 +280,7 @@ class HTTPProtocol(Connection):
             # The peer of a connection never changes: ask whether it is trusted once.
             self.proxy_trusted = (self.client[0] if self.client else None) in trusted
         if self.tls is not None:
-            self.extensions["tls"] = self.tls
+            self.extensions["tls"] = self.extensions10["tls"] = self.tls
         self.parser = self._new_parser()
         self.writer = self._new_writer()
         if self.proxy_peers is not None:
@@ -387,7 +406,7 @@ class HTTPProtocol(Connection):
             if header.ssl and not self.secure:
                 self.secure = True
                 self.tls = proxied_tls_extension(header.ssl_version, header.ssl_cipher)
-                self.extensions["tls"] = self.tls
+                self.extensions["tls"] = self.extensions10["tls"] = self.tls
         self.parser = self._new_parser()
         self.arm(self.timeout_keep_alive)
         return buffered[header.size :]
@@ -414,16 +433,15 @@ class HTTPProtocol(Connection):
         # The scope is finished here, and only here.
         scope = self.last_scope = request.scope
         scope["state"] = self.app_state.copy()
-        if self.asgi_version != "3.0" or self.quirks.spec_version != "2.4":
+        if self.asgi_version != "3.0" or self.quirks.spec_version != "2.5":
             asgi = scope["asgi"]  # the core makes a new one per request
             asgi["version"] = self.asgi_version
             asgi["spec_version"] = self.quirks.spec_version
-        # What works on this connection; one dict per connection, shared by its HTTP/1.1
-        # requests (a new dict per request made the collector run measurably more often).
-        if scope["http_version"] == "1.1":
-            scope["extensions"] = self.extensions
-        else:
-            scope["extensions"] = {"tls": self.tls} if self.tls is not None else {}
+        # What works on this connection; one dict per connection and HTTP version, shared by
+        # its requests (a new dict per request made the collector run measurably more often).
+        scope["extensions"] = (
+            self.extensions if scope["http_version"] == "1.1" else self.extensions10
+        )
         if self.proxy_trusted and request.forwarded and self.trusted_proxies is not None:
             apply_proxy_headers(scope, self.trusted_proxies)
         cycle = RequestCycle(self, request)
@@ -912,6 +930,9 @@ class RequestCycle:
                     if self.scope["http_version"] == "1.0"
                     else "the response is not chunked (it has a Content-Length)",
                 )
+        elif kind in EXTENSION_MESSAGES:
+            await self._send_extension(kind, message)
+            return
         else:
             raise self._unsupported(kind)
         if writer.complete:
@@ -932,13 +953,132 @@ class RequestCycle:
         """A message type this connection does not support: an app error, even if the app
         catches the exception (a 500 if nothing was sent yet, else the connection aborts).
         Returns the exception for send() to raise."""
-        error = RuntimeError(
+        return self._app_error(
             f"Unexpected ASGI message {kind!r} for an HTTP connection "
             f"(supported here: {', '.join(sorted(RESPONSE_MESSAGES))})."
         )
+
+    def _app_error(self, text: str) -> RuntimeError:
+        """An app error that stands even if the app catches it: logged, then fail()."""
+        error = RuntimeError(text)
         self.conn.logger.error("Exception in ASGI application", exc_info=error)
         self.fail()
         return error
+
+    # -- the extensions' messages (cold: only apps that use them get here) ------------------
+
+    async def _send_extension(self, kind: str, message: dict[str, Any]) -> None:
+        if kind == "http.response.early_hint":
+            await self._early_hint(message)
+            return
+        if not self.response_started:
+            raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
+        if kind == "http.response.pathsend":
+            await self._pathsend(message)
+        else:
+            await self._zerocopysend(message)
+
+    async def _early_hint(self, message: dict[str, Any]) -> None:
+        """103 (Early Hints) before the response; never to HTTP/1.0 (RFC 9110 §15.2), where
+        the extension is not advertised and a hint is dropped (hints are advisory)."""
+        if self.response_started:
+            raise self._app_error("ASGI message 'http.response.early_hint' after the start.")
+        conn = self.conn
+        data = conn.writer.early_hint(message, self.scope["http_version"])
+        if data:
+            conn.write(data)
+            conn.flush()  # the client may fetch the hinted resources while the app works
+            if conn.write_paused:
+                await conn.drain()
+
+    async def _pathsend(self, message: dict[str, Any]) -> None:
+        """The file at message["path"] as the rest of the body, with os.sendfile."""
+        path = message.get("path")
+        if not isinstance(path, str):
+            raise self._file_error(f"http.response.pathsend: path must be a str, not {path!r}")
+        try:
+            fd = os.open(
+                path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+            )
+        except OSError as exc:
+            raise self._file_error(f"http.response.pathsend: cannot open {path!r}: {exc}") from exc
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise self._file_error(f"http.response.pathsend: {path!r} is not a regular file")
+            await self._send_file(fd, 0, info.st_size, False)
+        finally:
+            os.close(fd)
+
+    async def _zerocopysend(self, message: dict[str, Any]) -> None:
+        """`count` bytes of message["file"] from `offset` (default: its position, which then
+        moves past them, as a read would), with os.sendfile. The app closes the file."""
+        file = message.get("file")
+        offset = message.get("offset")
+        count = message.get("count")
+        position = 0
+        try:
+            fd = file if type(file) is int else file.fileno()  # type: ignore[union-attr]
+            if offset is None:
+                position = os.lseek(fd, 0, os.SEEK_CUR)
+            if count is None:
+                count = max(os.fstat(fd).st_size - (position if offset is None else offset), 0)
+        except (AttributeError, OSError, TypeError, ValueError) as exc:
+            raise self._file_error(f"http.response.zerocopysend: bad file {file!r}: {exc}") from exc
+        for name, value in (("offset", offset), ("count", count)):
+            if value is not None and (type(value) is not int or value < 0):
+                raise self._file_error(
+                    f"http.response.zerocopysend: {name} must be an int >= 0, not {value!r}"
+                )
+        start = position if offset is None else offset
+        await self._send_file(fd, start, count, message.get("more_body", False))
+        if offset is None:
+            os.lseek(fd, start + count, os.SEEK_SET)
+
+    def _file_error(self, text: str) -> RuntimeError:
+        """A file that cannot be sent: before the head went out, the response is dropped and
+        the error is the app's (a 500 when it lets it out); after, the connection aborts."""
+        try:
+            self.conn.writer.reset()
+        except ResponseError:
+            return self._app_error(text)
+        self.response_started = False
+        return RuntimeError(text)
+
+    async def _send_file(self, fd: int, offset: int, count: int, more: bool) -> None:
+        conn = self.conn
+        writer = conn.writer
+        try:
+            before, after, write = writer.frame_external(count, more)
+        except ResponseError as exc:
+            raise self._file_error(str(exc)) from exc
+        if before:
+            conn.write(before)
+        if write:
+            sent = await conn.sendfile(fd, offset, count)
+            if sent < count:
+                if conn.closing:
+                    self.disconnected = True  # the connection is gone (or going)
+                if self.disconnected:
+                    if conn.quirks.silent_disconnect:
+                        return
+                    raise ClientDisconnected("the client disconnected")
+                raise self._app_error(f"the file ended {count - sent} bytes early")
+        if self.access_log:
+            self.size += count
+        if writer.complete:
+            conn.write(after, True)
+            self.response_complete = True
+            if self.waiter is not None:
+                self._wake()
+            if self.access_log:
+                self._log_access()
+            conn.response_complete(self)
+        else:
+            if after:
+                conn.write(after)
+            if conn.write_paused:
+                await conn.drain()
 
     def _start_response(self, message: dict[str, Any]) -> None:
         conn = self.conn
