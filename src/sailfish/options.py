@@ -551,6 +551,155 @@ class Timeouts:
         _check_group(self)
 
 
+_UDS_MODE = re.compile(r"(?:0o?)?[0-7]{3,4}")
+
+
+def _check_uds_mode(opt: Option, value: Any) -> None:
+    if not isinstance(value, str) or not _UDS_MODE.fullmatch(value):
+        raise ConfigError(
+            f'{opt.display_flag} must be octal permissions such as 660, not "{value}"'
+        )
+
+
+def _str_list(value: Any) -> list[str]:
+    """A repeatable flag's values (a str, or a tuple from the CLI) as a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _check_str_list(opt: Option, value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ConfigError(f"{opt.display_flag} must be a list of non-empty strings, not {value!r}")
+
+
+@dataclass
+class ProcessSettings:
+    """The process model: workers under a supervisor, recycling, reload, sockets, pid file.
+
+    More than one worker, `reload`, or a recycling limit (`max_requests`, `max_worker_memory`,
+    `worker_lifetime`) runs a supervisor process (sailfish.supervisor) that binds the sockets
+    and starts the workers; otherwise the server runs in this one process.
+
+    Attributes:
+        workers: Worker processes; None reads WEB_CONCURRENCY, else 1.
+        reuse_port: Linux: one SO_REUSEPORT listener per worker, else one shared socket.
+        healthcheck_timeout: Kill and replace a worker whose heartbeat is older than this.
+        max_requests: Recycle a worker after this many requests (None: never).
+        max_requests_jitter: Add 0..this many requests to each worker's max_requests.
+        max_worker_memory: Recycle a worker whose resident memory exceeds this many MiB.
+        worker_lifetime: Recycle a worker after this many seconds.
+        reload: Restart the workers when a watched file changes (needs watchfiles).
+        reload_dirs: Directories to watch (default: the current directory).
+        reload_includes: Glob patterns of file names to watch (default: *.py).
+        reload_excludes: Glob patterns of file names or directories to ignore.
+        uds_mode: Permissions of the unix socket (`uds`), octal text; None: 666.
+        pid_file: Write the server's process id to this file while it runs.
+    """
+
+    workers: int | None = option(
+        None,
+        minimum=1,
+        maximum=1024,
+        env_fallback=("WEB_CONCURRENCY", "1"),
+        help="Worker processes; more than 1 runs them under a supervisor.",
+    )
+    reuse_port: bool = option(
+        True,
+        help="Linux: one SO_REUSEPORT listener per worker; off: all workers share one socket.",
+    )
+    healthcheck_timeout: float = option(
+        10.0,
+        name="timeout_worker_healthcheck",
+        minimum=0,
+        exclusive_minimum=True,
+        unit="seconds",
+        help="Kill and replace a worker whose heartbeat is older than this many seconds.",
+    )
+    max_requests: int | None = option(
+        None, minimum=1, none_means="no limit", help="Recycle a worker after this many requests."
+    )
+    max_requests_jitter: int = option(
+        0, minimum=0, help="Add a random 0 to this many requests to each worker's --max-requests."
+    )
+    max_worker_memory: int | None = option(
+        None,
+        minimum=1,
+        unit="MiB",
+        none_means="no limit",
+        help="Recycle a worker whose resident memory (RSS) exceeds this many MiB.",
+    )
+    worker_lifetime: float | None = option(
+        None,
+        minimum=0,
+        exclusive_minimum=True,
+        unit="seconds",
+        none_means="forever",
+        help="Recycle a worker after it has served this many seconds.",
+    )
+    reload: bool = option(False, help="Restart the worker when a watched file changes.")
+    reload_dirs: list[str] = option(
+        factory=list,
+        flag="--reload-dir",
+        multiple=True,
+        convert=_str_list,
+        validator=_check_str_list,
+        accepts="directory, repeatable",
+        help="Watch this directory with --reload (repeatable; default: the current one).",
+    )
+    reload_includes: list[str] = option(
+        factory=list,
+        flag="--reload-include",
+        multiple=True,
+        convert=_str_list,
+        validator=_check_str_list,
+        accepts="glob pattern, repeatable",
+        help="With --reload, watch file names matching this glob (repeatable; default: *.py).",
+    )
+    reload_excludes: list[str] = option(
+        factory=list,
+        flag="--reload-exclude",
+        multiple=True,
+        convert=_str_list,
+        validator=_check_str_list,
+        accepts="glob pattern, repeatable",
+        help="With --reload, ignore names matching this glob (repeatable; .* and *.pyc always).",
+    )
+    uds_mode: str | None = option(
+        None,
+        validator=_check_uds_mode,
+        accepts="octal permissions, e.g. 660",
+        none_means="666",
+        help="Permissions of the --uds socket file, in octal.",
+    )
+    pid_file: str | None = option(
+        None, help="Write the server's process id to this file; removed at exit."
+    )
+
+    def __post_init__(self) -> None:
+        if self.workers is None:
+            text = os.environ.get("WEB_CONCURRENCY", "1")
+            try:
+                self.workers = int(text)
+            except ValueError:
+                self.workers = text  # type: ignore[assignment]  # validate() names it
+
+    def validate(self) -> None:
+        """Raises ConfigError if a setting is out of range."""
+        _check_group(self)
+
+    @property
+    def supervised(self) -> bool:
+        """Whether a supervisor runs the server in worker processes."""
+        return bool(
+            (self.workers or 1) > 1
+            or self.reload
+            or self.max_requests is not None
+            or self.max_worker_memory is not None
+            or self.worker_lifetime is not None
+        )
+
+
 @dataclass(kw_only=True)
 class Settings:
     """Every setting of `sailfish.config.Config`, which adds the app and what `load()` makes.
@@ -577,6 +726,7 @@ class Settings:
         http: What the server adds to responses.
         limits: Size and count limits.
         timeouts: Deadlines.
+        process: Workers, supervisor, reload, sockets and pid file.
     """
 
     host: str = option("127.0.0.1", help="Address to bind.", validator=_check_host)
@@ -647,6 +797,7 @@ class Settings:
     http: HTTPSettings = _group(HTTPSettings)
     limits: Limits = _group(Limits)
     timeouts: Timeouts = _group(Timeouts)
+    process: ProcessSettings = _group(ProcessSettings)
 
     def __post_init__(self) -> None:
         for opt in OPTIONS:
@@ -806,7 +957,13 @@ def from_gunicorn(cfg: Any) -> dict[str, Any]:
 
 # -- docs/options.md -------------------------------------------------------------------------
 
-_GROUP_TITLES = {None: "Server", "http": "HTTP", "limits": "Limits", "timeouts": "Timeouts"}
+_GROUP_TITLES = {
+    None: "Server",
+    "http": "HTTP",
+    "limits": "Limits",
+    "timeouts": "Timeouts",
+    "process": "Processes",
+}
 
 
 def _cell(text: str) -> str:
@@ -896,6 +1053,7 @@ __all__ = [
     "Limits",
     "OPTIONS",
     "Option",
+    "ProcessSettings",
     "Settings",
     "Timeouts",
     "UNSET",
