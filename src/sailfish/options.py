@@ -583,7 +583,7 @@ class ProcessSettings:
 
     Attributes:
         workers: Worker processes; None reads WEB_CONCURRENCY, else 1.
-        reuse_port: Linux: one SO_REUSEPORT listener per worker, else one shared socket.
+        reuse_port: Linux: one SO_REUSEPORT listener per worker instead of one shared socket.
         healthcheck_timeout: Kill and replace a worker whose heartbeat is older than this.
         max_requests: Recycle a worker after this many requests (None: never).
         max_requests_jitter: Add 0..this many requests to each worker's max_requests.
@@ -605,8 +605,10 @@ class ProcessSettings:
         help="Worker processes; more than 1 runs them under a supervisor.",
     )
     reuse_port: bool = option(
-        True,
-        help="Linux: one SO_REUSEPORT listener per worker; off: all workers share one socket.",
+        False,
+        flag="--reuse-port/--no-reuse-port",
+        help="Linux: one SO_REUSEPORT listener per worker (kernel hashing) instead of one "
+        "socket shared by all workers (balanced accepts).",
     )
     healthcheck_timeout: float = option(
         10.0,
@@ -686,6 +688,8 @@ class ProcessSettings:
 
     def validate(self) -> None:
         """Raises ConfigError if a setting is out of range."""
+        if isinstance(self.workers, str):  # from WEB_CONCURRENCY, see __post_init__
+            raise ConfigError(f'WEB_CONCURRENCY must be a number of workers, not "{self.workers}"')
         _check_group(self)
 
     @property

@@ -50,7 +50,7 @@ from sailfish.server import Server
 logger = logging.getLogger("sailfish.error")
 
 HEARTBEAT = 0.1  # seconds between board updates
-STALE = 0.5  # a worker whose row is older than this is not waited for by the accept gate
+STALE = 2.0  # a worker whose row is older than this is not waited for by the accept gate
 SLACK = 1  # connections a worker may hold above the least loaded live worker
 ACCEPT_BATCH = 16  # connections accepted per wake-up at most
 GATE_RETRY = 0.002  # seconds before a gated worker looks again
