@@ -354,6 +354,7 @@ class Supervisor:
                     parent=self.pid,
                 )
             finally:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the server is done: just exit
                 for stream in (sys.stdout, sys.stderr):
                     with contextlib.suppress(Exception):
                         stream.flush()
@@ -716,6 +717,10 @@ def run(config: Config) -> None:
     """
     config.validate()
     settings = config.process
+    if settings.supervised and not hasattr(os, "fork"):  # pragma: no cover (Windows)
+        raise ConfigError(
+            "--workers, --reload and worker recycling need os.fork(), which this platform lacks"
+        )
     if settings.reload:
         if not isinstance(config.app, str):
             raise ConfigError("--reload needs the app as an import string, for example main:app")
