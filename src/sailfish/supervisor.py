@@ -61,6 +61,7 @@ TICK = 0.05  # seconds between health and recycling checks
 BACKOFF_MAX = 10.0  # seconds: the longest wait before restarting a crashed worker
 STABLE = 30.0  # a worker serving this long resets its slot's crash count
 KILL_MARGIN = 5.0  # seconds past twice the graceful timeout before stragglers are killed
+BOOT_HOLD = 10.0  # seconds the first workers up hold back accepts for the others to start
 MAX_WORKERS = 1024
 RELOAD_EXCLUDES = (".*", "*.py[cod]", "*.sw.*", "~*", "__pycache__")
 
@@ -148,6 +149,7 @@ class Supervisor:
         self.kill_at: float | None = None
         self.fatal: SailfishFailure | None = None
         self.booted = False
+        self.boot_deadline = 0.0
         self.watcher: int | None = None
         self.watcher_fd: int | None = None
         self._wake_r, self._wake_w = socket.socketpair()
@@ -181,6 +183,8 @@ class Supervisor:
                     self._start_watcher()
                 for _ in range(self.settings.workers or 1):
                     self._add_slot()
+                self.board.expected = len(self.slots)
+                self.boot_deadline = time.monotonic() + BOOT_HOLD
                 self._loop()
             finally:
                 self._restore_signals()
@@ -211,6 +215,8 @@ class Supervisor:
                     self._signal_all(signal.SIGKILL)
                     self.kill_at = None
                 continue
+            if self.board.expected and (self.booted or now >= self.boot_deadline):
+                self.board.expected = 0  # every worker serves, or we waited long enough
             self._check_health(now)
             self._check_recycling(now)
             self._respawn(now)

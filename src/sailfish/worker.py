@@ -62,7 +62,9 @@ MAX_MESSAGE = 2000  # characters of an error sent up the status pipe
 FREE, STARTING, SERVING, RETIRING = 0, 1, 2, 3
 _ROW = struct.Struct("=qqdqqqq8x")  # pid, state, beat, connections, requests, rss, accepted
 ROW_SIZE = _ROW.size  # 64
-_HEADER = struct.Struct("=q56x")  # rows in use (a high-water mark)
+_USED = struct.Struct("=q")  # header, offset 0: rows in use (a high-water mark)
+_EXPECTED = struct.Struct("=q")  # header, offset 8: workers expected while the server boots
+_HEADER_SIZE = 64
 
 
 class Board:
@@ -79,15 +81,24 @@ class Board:
 
     def __init__(self, rows: int) -> None:
         self.rows = rows
-        self.memory = mmap.mmap(-1, _HEADER.size + rows * ROW_SIZE)
+        self.memory = mmap.mmap(-1, _HEADER_SIZE + rows * ROW_SIZE)
 
     def _offset(self, row: int) -> int:
-        return _HEADER.size + row * ROW_SIZE
+        return _HEADER_SIZE + row * ROW_SIZE
 
     @property
     def used(self) -> int:
         """Rows that were ever claimed (readers scan only these)."""
-        return int(_HEADER.unpack_from(self.memory, 0)[0])
+        return int(_USED.unpack_from(self.memory, 0)[0])
+
+    @property
+    def expected(self) -> int:
+        """Supervisor: how many workers the booting server waits for; 0 once it serves."""
+        return int(_EXPECTED.unpack_from(self.memory, 8)[0])
+
+    @expected.setter
+    def expected(self, count: int) -> None:
+        _EXPECTED.pack_into(self.memory, 8, count)
 
     def claim(self, pid: int) -> int:
         """Supervisor: a free row for a new worker, marked STARTING."""
@@ -96,7 +107,7 @@ class Board:
             if self.read(row)[1] == FREE:
                 _ROW.pack_into(self.memory, self._offset(row), pid, STARTING, 0.0, 0, 0, 0, 0)
                 if row >= used:
-                    _HEADER.pack_into(self.memory, 0, row + 1)
+                    _USED.pack_into(self.memory, 0, row + 1)
                 return row
         raise RuntimeError("no free worker row")  # the supervisor caps the worker count
 
@@ -133,15 +144,23 @@ class Board:
         )
 
     def fewest_connections(self, exclude: int, now: float) -> int | None:
-        """The fewest open connections of any other worker that serves and beat recently."""
+        """The fewest open connections of any other worker that serves and beat recently.
+
+        While the server boots, a worker expected but not serving yet counts as one with no
+        connections, so the first worker up does not take every connection made meanwhile.
+        """
         fewest: int | None = None
+        serving = 1  # the asking worker
         for row in range(self.used):
             if row == exclude:
                 continue
             _pid, state, beat, connections, _r, _m, _a = self.read(row)
             if state == SERVING and now - beat < STALE:
+                serving += 1
                 if fewest is None or connections < fewest:
                     fewest = connections
+        if serving < self.expected:
+            return 0
         return fewest
 
 

@@ -302,6 +302,26 @@ def test_max_requests_recycles_workers_under_load_without_a_failure(
     assert stop(process) == 0
 
 
+@pytest.mark.parametrize(
+    ("flags", "cause"),
+    [
+        pytest.param(("--worker-lifetime", "0.3"), "(--worker-lifetime 0.3s)", id="lifetime"),
+        pytest.param(("--max-worker-memory", "1"), "(--max-worker-memory 1 MiB)", id="memory"),
+    ],
+)
+def test_lifetime_and_memory_recycle_the_worker_without_a_failure(
+    serve_process: Callable, load: Callable[..., Load], flags: tuple[str, str], cause: str
+) -> None:
+    process = serve_process(APP, "--workers", "1", *flags)
+    running = load(process.port, clients=2)
+    process.wait_for_stderr(cause, count=2, timeout=10)
+    process.wait_for_stderr("stopped (exit code 0)", count=1, timeout=10)
+    running.stop()
+    assert running.failures == []
+    assert len(running.pids) >= 2
+    assert stop(process) == 0
+
+
 def test_sigttin_adds_and_sigttou_removes_a_worker(serve_process: Callable) -> None:
     process = serve_process(APP, "--workers", "2", "--no-reuse-port")
     os.kill(process.popen.pid, signal.SIGTTIN)

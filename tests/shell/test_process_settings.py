@@ -143,6 +143,11 @@ def test_board_rows() -> None:
     assert board.fewest_connections(exclude=first, now=now) == 3
     assert board.fewest_connections(exclude=second, now=now) == 5
     assert board.fewest_connections(exclude=second, now=now + 60) is None  # stale rows
+    board.expected = 3  # booting: a third worker is not serving yet
+    assert board.fewest_connections(exclude=first, now=now) == 0
+    board.expected = 2
+    assert board.fewest_connections(exclude=first, now=now) == 3
+    board.expected = 0  # booted
     board.release(second)
     assert board.read(second)[1] == FREE
     assert board.fewest_connections(exclude=first, now=now) is None
