@@ -189,6 +189,8 @@ class Supervisor:
             finally:
                 self._restore_signals()
         finally:
+            if self.workers:  # an error of ours ended the loop: don't leave workers behind
+                self._signal_all(signal.SIGTERM)
             self._stop_watcher()
             self.listeners.close()
             for slot in self.slots:
@@ -471,13 +473,15 @@ class Supervisor:
     # -- exits ----------------------------------------------------------------------------
 
     def _reap(self) -> None:
-        while True:
+        # Our children only, by pid: an embedding process may have children of its own.
+        children = [*self.workers, *([self.watcher] if self.watcher is not None else [])]
+        for child in children:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
+                pid, status = os.waitpid(child, os.WNOHANG)
+            except ChildProcessError:  # reaped by someone else: gone, status unknown
+                pid, status = child, 1 << 8
             if pid == 0:
-                return
+                continue
             code = os.waitstatus_to_exitcode(status)
             if pid == self.watcher:
                 self.watcher = None

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,7 @@ from waiting import poll_until, wait_for
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
 APP = "apps.pids:app"
+START_TIMEOUT = 30.0  # a supervisor is listening once every worker is up
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32" or not hasattr(os, "fork"), reason="workers need fork()"
@@ -133,6 +135,16 @@ class Load:
 
 
 @pytest.fixture
+def serve_workers(serve_process: Callable[..., Any]) -> Callable[..., Any]:
+    """serve_process with a start bound for N processes on a loaded machine."""
+
+    def factory(*args: str, **kwargs: Any) -> Any:
+        return serve_process(*args, start_timeout=START_TIMEOUT, **kwargs)
+
+    return factory
+
+
+@pytest.fixture
 def load() -> Iterator[Callable[..., Load]]:
     started: list[Load] = []
 
@@ -159,8 +171,8 @@ def stop(process: object, timeout: float = 15.0) -> int:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_workers_serve_and_share_the_connections(serve_process: Callable, mode: str) -> None:
-    process = serve_process(APP, "--workers", "2", mode)
+def test_workers_serve_and_share_the_connections(serve_workers: Callable, mode: str) -> None:
+    process = serve_workers(APP, "--workers", "2", mode)
     pids = held_pids(process.port, 16)
     spread = collections.Counter(pids)
     assert len(spread) == 2, spread
@@ -175,8 +187,8 @@ def test_workers_serve_and_share_the_connections(serve_process: Callable, mode: 
     assert "Finished supervisor process" in process.stderr
 
 
-def test_web_concurrency_sets_the_worker_count(serve_process: Callable) -> None:
-    process = serve_process(APP, "--no-reuse-port", env={"WEB_CONCURRENCY": "3"})
+def test_web_concurrency_sets_the_worker_count(serve_workers: Callable) -> None:
+    process = serve_workers(APP, "--no-reuse-port", env={"WEB_CONCURRENCY": "3"})
     assert len(set(held_pids(process.port, 12))) == 3
     assert stop(process) == 0
 
@@ -186,9 +198,9 @@ def test_web_concurrency_sets_the_worker_count(serve_process: Callable) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
-    serve_process: Callable, load: Callable[..., Load], mode: str
+    serve_workers: Callable, load: Callable[..., Load], mode: str
 ) -> None:
-    process = serve_process(APP, "--workers", "2", mode)
+    process = serve_workers(APP, "--workers", "2", mode)
     workers = set(held_pids(process.port, 16))
     running = load(process.port, clients=6)
     wait_for(lambda: running.ok > 50, what="the load under way")
@@ -204,8 +216,8 @@ def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
     assert stop(process) == 0
 
 
-def test_a_hung_worker_is_killed_and_replaced(serve_process: Callable) -> None:
-    process = serve_process(
+def test_a_hung_worker_is_killed_and_replaced(serve_workers: Callable) -> None:
+    process = serve_workers(
         APP, "--workers", "1", "--max-requests", "1000000", "--timeout-worker-healthcheck", "0.5"
     )
     _status, first = get(process.port)
@@ -269,9 +281,9 @@ def test_a_worker_failing_at_startup_stops_the_server(app: str, code: int, messa
 
 @pytest.mark.parametrize("mode", MODES)
 def test_sighup_restarts_every_worker_under_load_without_a_failure(
-    serve_process: Callable, load: Callable[..., Load], mode: str
+    serve_workers: Callable, load: Callable[..., Load], mode: str
 ) -> None:
-    process = serve_process(APP, "--workers", "2", mode, "--timeout-keep-alive", "1")
+    process = serve_workers(APP, "--workers", "2", mode, "--timeout-keep-alive", "1")
     before = set(held_pids(process.port, 16))
     running = load(process.port, clients=6)
     wait_for(lambda: running.ok > 50, what="the load under way")
@@ -288,9 +300,9 @@ def test_sighup_restarts_every_worker_under_load_without_a_failure(
 
 
 def test_max_requests_recycles_workers_under_load_without_a_failure(
-    serve_process: Callable, load: Callable[..., Load]
+    serve_workers: Callable, load: Callable[..., Load]
 ) -> None:
-    process = serve_process(
+    process = serve_workers(
         APP, "--workers", "2", "--max-requests", "200", "--max-requests-jitter", "20"
     )
     running = load(process.port)
@@ -310,9 +322,9 @@ def test_max_requests_recycles_workers_under_load_without_a_failure(
     ],
 )
 def test_lifetime_and_memory_recycle_the_worker_without_a_failure(
-    serve_process: Callable, load: Callable[..., Load], flags: tuple[str, str], cause: str
+    serve_workers: Callable, load: Callable[..., Load], flags: tuple[str, str], cause: str
 ) -> None:
-    process = serve_process(APP, "--workers", "1", *flags)
+    process = serve_workers(APP, "--workers", "1", *flags)
     running = load(process.port, clients=2)
     process.wait_for_stderr(cause, count=2, timeout=10)
     process.wait_for_stderr("stopped (exit code 0)", count=1, timeout=10)
@@ -322,8 +334,8 @@ def test_lifetime_and_memory_recycle_the_worker_without_a_failure(
     assert stop(process) == 0
 
 
-def test_sigttin_adds_and_sigttou_removes_a_worker(serve_process: Callable) -> None:
-    process = serve_process(APP, "--workers", "2", "--no-reuse-port")
+def test_sigttin_adds_and_sigttou_removes_a_worker(serve_workers: Callable) -> None:
+    process = serve_workers(APP, "--workers", "2", "--no-reuse-port")
     os.kill(process.popen.pid, signal.SIGTTIN)
     wait_for(lambda: len(set(held_pids(process.port, 12))) == 3, what="three workers")
     os.kill(process.popen.pid, signal.SIGTTOU)
@@ -341,12 +353,12 @@ def test_sigttin_adds_and_sigttou_removes_a_worker(serve_process: Callable) -> N
 
 
 def test_reload_restarts_the_worker_when_a_file_changes(
-    serve_process: Callable, tmp_path: Path
+    serve_workers: Callable, tmp_path: Path
 ) -> None:
     pytest.importorskip("watchfiles")
     module = tmp_path / "reloaded.py"
     module.write_text(_answering("one"), encoding="utf-8")
-    process = serve_process(
+    process = serve_workers(
         "reloaded:app", "--app-dir", str(tmp_path), "--reload", "--reload-dir", str(tmp_path)
     )
     assert get(process.port)[1] == "one"
@@ -400,7 +412,7 @@ def test_systemd_socket_activation(workers: str) -> None:
         ["bash", "-c", command], pass_fds=(fd,), cwd=REPO, stderr=subprocess.PIPE, text=True
     )
     listener.close()  # the server holds it now
-    answered = poll_until(lambda: _answer(port) is not None, 10)
+    answered = poll_until(lambda: _answer(port) is not None, START_TIMEOUT)
     popen.send_signal(signal.SIGTERM)
     _out, err = popen.communicate(timeout=15)
     assert answered, err
@@ -419,7 +431,9 @@ def test_uds_mode_and_pid_file(tmp_path: Path, workers: str) -> None:
         text=True,
     )
     try:
-        wait_for(lambda: _unix_answer(path) is not None, timeout=10, what="the unix socket")
+        wait_for(
+            lambda: _unix_answer(path) is not None, timeout=START_TIMEOUT, what="the unix socket"
+        )
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o660
         assert pid_file.read_text().strip() == str(popen.pid)
     finally:
