@@ -187,6 +187,17 @@ def test_workers_serve_and_share_the_connections(serve_workers: Callable, mode: 
     assert "Finished supervisor process" in process.stderr
 
 
+def test_sigterm_stops_every_worker_within_the_graceful_timeout(serve_workers: Callable) -> None:
+    process = serve_workers(APP, "--workers", "2", "--timeout-graceful-shutdown", "0.5")
+    slow = threading.Thread(target=lambda: _swallow(lambda: get(process.port, "/slow?t=60")))
+    slow.start()
+    process.wait_for_stderr("slow ")
+    assert stop(process, timeout=10) == 0
+    slow.join(10)
+    assert "Cancelled 1 request(s) still running at shutdown" in process.stderr
+    assert process.stderr.count("Finished server process") == 2
+
+
 def test_web_concurrency_sets_the_worker_count(serve_workers: Callable) -> None:
     process = serve_workers(APP, "--no-reuse-port", env={"WEB_CONCURRENCY": "3"})
     assert len(set(held_pids(process.port, 12))) == 3
@@ -334,13 +345,14 @@ def test_lifetime_and_memory_recycle_the_worker_without_a_failure(
     assert stop(process) == 0
 
 
-def test_sigttin_adds_and_sigttou_removes_a_worker(serve_workers: Callable) -> None:
-    process = serve_workers(APP, "--workers", "2", "--no-reuse-port")
+@pytest.mark.parametrize("mode", MODES)
+def test_sigttin_adds_and_sigttou_removes_a_worker(serve_workers: Callable, mode: str) -> None:
+    process = serve_workers(APP, "--workers", "2", mode)
     os.kill(process.popen.pid, signal.SIGTTIN)
-    wait_for(lambda: len(set(held_pids(process.port, 12))) == 3, what="three workers")
+    wait_for(lambda: len(set(held_pids(process.port, 24))) == 3, what="three workers")
     os.kill(process.popen.pid, signal.SIGTTOU)
     process.wait_for_stderr("stopped (exit code 0)")
-    assert len(set(held_pids(process.port, 12))) == 2
+    assert len(set(held_pids(process.port, 24))) == 2
     os.kill(process.popen.pid, signal.SIGTTOU)
     process.wait_for_stderr("stopped (exit code 0)", count=2)
     os.kill(process.popen.pid, signal.SIGTTOU)
