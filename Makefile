@@ -125,3 +125,11 @@ BENCH_E2E_ARGS ?=
 .PHONY: bench-e2e
 bench-e2e: compile
 	$(PY) bench/e2e/run.py $(BENCH_E2E_ARGS)
+
+# Worker processes (2 workers each): spread across workers, failed requests during SIGHUP
+# restarts and recycles, against uvicorn and granian. Uses .venv-bench (make bench-e2e makes it).
+# BENCH_WORKERS_ARGS: --scenarios balance,churn,sighup,recycle --servers ... --rounds N
+BENCH_WORKERS_ARGS ?=
+.PHONY: bench-workers
+bench-workers: compile
+	.venv-bench/bin/python bench/e2e/workers.py $(BENCH_WORKERS_ARGS)

@@ -1,5 +1,6 @@
 """Worker processes: load spread across 2 workers, and failed requests during restarts.
 
+    make bench-workers                  # = .venv-bench/bin/python bench/e2e/workers.py
     BENCH_VENV=path/to/.venv-bench path/to/.venv-bench/bin/python bench/e2e/workers.py
     ... bench/e2e/workers.py --servers sailfish,uvicorn --scenarios sighup --duration 3
 
@@ -231,6 +232,8 @@ def main() -> int:
         "--rounds", type=int, default=1, help="repeat balance and churn; report the worst round"
     )
     args = parser.parse_args()
+    if not (VENV / "bin" / "python").exists():
+        sys.exit(f"error: no peers venv at {VENV}: run `make bench-e2e` once (it creates it)")
     with contextlib.suppress(ImportError):
         import uvloop
 

@@ -331,6 +331,11 @@ class Supervisor:
         if slot.listener is not None and slot.listener not in self.listeners.sockets:
             # The worker stops accepting now. Without net.ipv4.tcp_migrate_req a connection
             # the kernel queued here in the meantime is reset when the listener closes.
+            if not socks.migrate_req_enabled():
+                logger.info(
+                    "Closing the worker's SO_REUSEPORT listener: connections queued on it are "
+                    "reset (net.ipv4.tcp_migrate_req=1 would hand them to the others)"
+                )
             slot.listener.close()
 
     def _sockets_for(self, slot: Slot) -> list[socket.socket]:
