@@ -192,10 +192,7 @@ class Supervisor:
             if self.workers:  # an error of ours ended the loop: don't leave workers behind
                 self._signal_all(signal.SIGTERM)
             self._stop_watcher()
-            self.listeners.close()
-            for slot in self.slots:
-                if slot.listener is not None and slot.listener not in self.listeners.sockets:
-                    slot.listener.close()
+            self._close_listeners()
             self.selector.close()
             self._wake_r.close()
             self._wake_w.close()
@@ -289,11 +286,21 @@ class Supervisor:
             if timeout is not None:
                 self.kill_at = time.monotonic() + 2 * timeout + KILL_MARGIN
             self._signal_all(signal.SIGTERM)
+            # The workers stop accepting now; once our descriptors are closed too, a new
+            # connection is refused at once (a balancer moves on) instead of waiting in a
+            # queue nobody serves until the drain ends.
+            self._close_listeners()
         elif self.stopping == 2:
             logger.info("Forcing the workers to stop")
             self._signal_all(signal.SIGTERM)  # a worker's second signal forces its shutdown
         else:
             self._signal_all(signal.SIGKILL)
+
+    def _close_listeners(self) -> None:
+        for slot in self.slots:
+            if slot.listener is not None and slot.listener not in self.listeners.sockets:
+                slot.listener.close()
+        self.listeners.close()  # and remove the unix socket file
 
     def _signal_all(self, sig: int) -> None:
         for pid in list(self.workers):

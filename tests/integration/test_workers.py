@@ -188,11 +188,15 @@ def test_workers_serve_and_share_the_connections(serve_workers: Callable, mode: 
 
 
 def test_sigterm_stops_every_worker_within_the_graceful_timeout(serve_workers: Callable) -> None:
-    process = serve_workers(APP, "--workers", "2", "--timeout-graceful-shutdown", "0.5")
+    process = serve_workers(APP, "--workers", "2", "--timeout-graceful-shutdown", "2")
     slow = threading.Thread(target=lambda: _swallow(lambda: get(process.port, "/slow?t=60")))
     slow.start()
     process.wait_for_stderr("slow ")
-    assert stop(process, timeout=10) == 0
+    process.popen.send_signal(signal.SIGTERM)
+    # While the slow request drains, new connections are refused, not queued unserved.
+    wait_for(lambda: _refused(process.port), timeout=1.5, what="connections refused")
+    assert process.popen.poll() is None
+    assert process.wait(10) == 0
     slow.join(10)
     assert "Cancelled 1 request(s) still running at shutdown" in process.stderr
     assert process.stderr.count("Finished server process") == 2
@@ -245,6 +249,14 @@ def _swallow(function: Callable[[], object]) -> None:
         function()
     except (OSError, http.client.HTTPException):
         pass
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def _answer(port: int) -> str | None:
