@@ -238,6 +238,7 @@ class Supervisor:
             signal.SIGTTIN,
             signal.SIGTTOU,
             signal.SIGCHLD,
+            signal.SIGUSR1,  # a worker's "retire"; ignored here rather than fatal
         ):
             self._previous[sig] = signal.signal(sig, self._on_signal)
 
@@ -399,8 +400,8 @@ class Supervisor:
     def _become_worker(self, slot: Slot) -> None:  # pragma: no cover - runs in the child
         """In the forked child: drop what belongs to the supervisor."""
         signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
-            signal.signal(sig, signal.SIG_IGN)
+        for sig in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
+            signal.signal(sig, signal.SIG_IGN)  # SIGUSR1 until the worker's server handles it
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         self.selector.close()  # closes our copy of the epoll descriptor only
