@@ -133,3 +133,11 @@ bench-e2e: compile
 
 bench-files: compile
 	$(PY) bench/e2e/files.py $(BENCH_FILES_ARGS)
+
+# Worker processes (2 workers each): spread across workers, failed requests during SIGHUP
+# restarts and recycles, against uvicorn and granian. Uses .venv-bench (make bench-e2e makes it).
+# BENCH_WORKERS_ARGS: --scenarios balance,churn,sighup,recycle --servers ... --rounds N
+BENCH_WORKERS_ARGS ?=
+.PHONY: bench-workers
+bench-workers: compile
+	.venv-bench/bin/python bench/e2e/workers.py $(BENCH_WORKERS_ARGS)

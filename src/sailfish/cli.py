@@ -101,12 +101,12 @@ def _with_table_options(function: F) -> F:
 )
 def command(app: str, **options: Any) -> None:
     """Serve APP (module:attribute)."""
-    from sailfish.server import Server
+    from sailfish import supervisor
 
     options["headers"] = list(options["headers"])
     config = Config.from_options(app, **options)
     config.validate()
-    Server(config).run()
+    supervisor.run(config)  # this process's Server, or workers under a supervisor
 
 
 def _one_line(exc: BaseException) -> str:

@@ -675,6 +675,159 @@ class TLSSettings:
             )
 
 
+_UDS_MODE = re.compile(r"(?:0o?)?[0-7]{3,4}")
+
+
+def _check_uds_mode(opt: Option, value: Any) -> None:
+    if not isinstance(value, str) or not _UDS_MODE.fullmatch(value):
+        raise ConfigError(
+            f'{opt.display_flag} must be octal permissions such as 660, not "{value}"'
+        )
+
+
+def _str_list(value: Any) -> list[str]:
+    """A repeatable flag's values (a str, or a tuple from the CLI) as a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _check_str_list(opt: Option, value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ConfigError(f"{opt.display_flag} must be a list of non-empty strings, not {value!r}")
+
+
+@dataclass
+class ProcessSettings:
+    """The process model: workers under a supervisor, recycling, reload, sockets, pid file.
+
+    More than one worker, `reload`, or a recycling limit (`max_requests`, `max_worker_memory`,
+    `worker_lifetime`) runs a supervisor process (sailfish.supervisor) that binds the sockets
+    and starts the workers; otherwise the server runs in this one process.
+
+    Attributes:
+        workers: Worker processes; None reads WEB_CONCURRENCY, else 1.
+        reuse_port: Linux: one SO_REUSEPORT listener per worker instead of one shared socket.
+        healthcheck_timeout: Kill and replace a worker whose heartbeat is older than this.
+        max_requests: Recycle a worker after this many requests (None: never).
+        max_requests_jitter: Add 0..this many requests to each worker's max_requests.
+        max_worker_memory: Recycle a worker whose resident memory exceeds this many MiB.
+        worker_lifetime: Recycle a worker after this many seconds.
+        reload: Restart the workers when a watched file changes (needs watchfiles).
+        reload_dirs: Directories to watch (default: the current directory).
+        reload_includes: Glob patterns of file names to watch (default: *.py).
+        reload_excludes: Glob patterns of file names or directories to ignore.
+        uds_mode: Permissions of the unix socket (`uds`), octal text; None: 666.
+        pid_file: Write the server's process id to this file while it runs.
+    """
+
+    workers: int | None = option(
+        None,
+        minimum=1,
+        maximum=1024,
+        env_fallback=("WEB_CONCURRENCY", "1"),
+        help="Worker processes; more than 1 runs them under a supervisor.",
+    )
+    reuse_port: bool = option(
+        False,
+        flag="--reuse-port/--no-reuse-port",
+        help="Linux: one SO_REUSEPORT listener per worker (kernel hashing) instead of one "
+        "socket shared by all workers (balanced accepts).",
+    )
+    healthcheck_timeout: float = option(
+        10.0,
+        name="timeout_worker_healthcheck",
+        minimum=0,
+        exclusive_minimum=True,
+        unit="seconds",
+        help="Kill and replace a worker whose heartbeat is older than this many seconds.",
+    )
+    max_requests: int | None = option(
+        None, minimum=1, none_means="no limit", help="Recycle a worker after this many requests."
+    )
+    max_requests_jitter: int = option(
+        0, minimum=0, help="Add a random 0 to this many requests to each worker's --max-requests."
+    )
+    max_worker_memory: int | None = option(
+        None,
+        minimum=1,
+        unit="MiB",
+        none_means="no limit",
+        help="Recycle a worker whose resident memory (RSS) exceeds this many MiB.",
+    )
+    worker_lifetime: float | None = option(
+        None,
+        minimum=0,
+        exclusive_minimum=True,
+        unit="seconds",
+        none_means="forever",
+        help="Recycle a worker after it has served this many seconds.",
+    )
+    reload: bool = option(False, help="Restart the worker when a watched file changes.")
+    reload_dirs: list[str] = option(
+        factory=list,
+        flag="--reload-dir",
+        multiple=True,
+        convert=_str_list,
+        validator=_check_str_list,
+        accepts="directory, repeatable",
+        help="Watch this directory with --reload (repeatable; default: the current one).",
+    )
+    reload_includes: list[str] = option(
+        factory=list,
+        flag="--reload-include",
+        multiple=True,
+        convert=_str_list,
+        validator=_check_str_list,
+        accepts="glob pattern, repeatable",
+        help="With --reload, watch file names matching this glob (repeatable; default: *.py).",
+    )
+    reload_excludes: list[str] = option(
+        factory=list,
+        flag="--reload-exclude",
+        multiple=True,
+        convert=_str_list,
+        validator=_check_str_list,
+        accepts="glob pattern, repeatable",
+        help="With --reload, ignore names matching this glob (repeatable; .* and *.pyc always).",
+    )
+    uds_mode: str | None = option(
+        None,
+        validator=_check_uds_mode,
+        accepts="octal permissions, e.g. 660",
+        none_means="666",
+        help="Permissions of the --uds socket file, in octal.",
+    )
+    pid_file: str | None = option(
+        None, help="Write the server's process id to this file; removed at exit."
+    )
+
+    def __post_init__(self) -> None:
+        if self.workers is None:
+            text = os.environ.get("WEB_CONCURRENCY", "1")
+            try:
+                self.workers = int(text)
+            except ValueError:
+                self.workers = text  # type: ignore[assignment]  # validate() names it
+
+    def validate(self) -> None:
+        """Raises ConfigError if a setting is out of range."""
+        if isinstance(self.workers, str):  # from WEB_CONCURRENCY, see __post_init__
+            raise ConfigError(f'WEB_CONCURRENCY must be a number of workers, not "{self.workers}"')
+        _check_group(self)
+
+    @property
+    def supervised(self) -> bool:
+        """Whether a supervisor runs the server in worker processes."""
+        return bool(
+            (self.workers or 1) > 1
+            or self.reload
+            or self.max_requests is not None
+            or self.max_worker_memory is not None
+            or self.worker_lifetime is not None
+        )
+
+
 @dataclass(kw_only=True)
 class Settings:
     """Every setting of `sailfish.config.Config`, which adds the app and what `load()` makes.
@@ -704,6 +857,7 @@ class Settings:
         limits: Size and count limits.
         timeouts: Deadlines.
         tls: TLS on the listening sockets.
+        process: Workers, supervisor, reload, sockets and pid file.
     """
 
     host: str = option("127.0.0.1", help="Address to bind.", validator=_check_host)
@@ -780,6 +934,7 @@ class Settings:
     limits: Limits = _group(Limits)
     timeouts: Timeouts = _group(Timeouts)
     tls: TLSSettings = _group(TLSSettings)
+    process: ProcessSettings = _group(ProcessSettings)
 
     def __post_init__(self) -> None:
         for opt in OPTIONS:
@@ -945,6 +1100,7 @@ _GROUP_TITLES = {
     "limits": "Limits",
     "timeouts": "Timeouts",
     "tls": "TLS",
+    "process": "Processes",
 }
 
 
@@ -1035,6 +1191,7 @@ __all__ = [
     "Limits",
     "OPTIONS",
     "Option",
+    "ProcessSettings",
     "Settings",
     "TLSSettings",
     "TLS_CERT_REQS",

@@ -21,7 +21,6 @@ import logging
 import os
 import signal
 import socket
-import stat
 import sys
 import threading
 from asyncio import FIRST_COMPLETED
@@ -29,9 +28,9 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
+from sailfish import sockets
 from sailfish._compat import pure_core_warning
 from sailfish.config import Config
-from sailfish.errors import StartupError
 from sailfish.lifespan import LifespanOff, LifespanOn
 from sailfish.logging import configure_logging
 from sailfish.loops import loop_factory
@@ -47,11 +46,6 @@ _AF_UNIX: int | None = getattr(socket, "AF_UNIX", None)
 _TICK = 0.1  # seconds between checks while draining and while serving
 
 ProtocolFactory = Callable[..., asyncio.BaseProtocol]
-
-
-def _reason(exc: OSError) -> str:
-    text = exc.strerror or str(exc) or type(exc).__name__
-    return text[:1].lower() + text[1:]
 
 
 def _display_address(host: str, port: int) -> str:
@@ -214,52 +208,9 @@ class Server:
     # -- startup --------------------------------------------------------------------------
 
     def _bind(self) -> list[socket.socket]:
-        config = self.config
-        if config.fd is not None:
-            try:
-                return [socket.socket(fileno=config.fd)]
-            except OSError as exc:
-                raise StartupError(f"could not use socket fd {config.fd}: {_reason(exc)}") from exc
-        if config.uds is not None:
-            return [self._bind_unix(config.uds)]
-
-        host, port = config.host, config.port
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            if sys.platform != "win32":  # on Windows SO_REUSEADDR lets others steal the port
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            where = _display_address(host, port)
-            raise StartupError(f"could not bind to {where}: {_reason(exc)}") from exc
-        return [sock]
-
-    def _bind_unix(self, path: str) -> socket.socket:
-        assert _AF_UNIX is not None  # validate() refuses --uds where there is no AF_UNIX
-        where = f"unix socket {path}"
-        with contextlib.suppress(FileNotFoundError):
-            if not stat.S_ISSOCK(os.stat(path).st_mode):
-                raise StartupError(f"could not bind to {where}: a file that is not a socket exists")
-            probe = socket.socket(_AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(path)
-            except OSError:
-                os.unlink(path)  # stale: nobody listens on it any more
-            else:
-                raise StartupError(f"could not bind to {where}: address already in use")
-            finally:
-                probe.close()
-        sock = socket.socket(_AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.bind(path)
-            os.chmod(path, 0o666)
-        except OSError as exc:
-            sock.close()
-            raise StartupError(f"could not bind to {where}: {_reason(exc)}") from exc
-        self._uds_path = path
-        return sock
+        listeners = sockets.bind(self.config)  # --fd, systemd's LISTEN_FDS, --uds, host:port
+        self._uds_path = listeners.uds_path
+        return listeners.sockets
 
     async def _startup_lifespan(self) -> bool:
         """Run lifespan startup; False if a forced exit interrupted it."""
@@ -508,7 +459,9 @@ def run(app: Any, **kwargs: Any) -> None:
         ConfigError: invalid settings, or an app that cannot be loaded.
         StartupError: a socket cannot be bound or the app's lifespan startup failed.
     """
-    Server(Config.from_options(app, **kwargs)).run()
+    from sailfish import supervisor  # workers, reload and --pid-file live there
+
+    supervisor.run(Config.from_options(app, **kwargs))
 
 
 __all__ = ["HANDLED_SIGNALS", "Server", "run"]

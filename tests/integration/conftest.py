@@ -217,7 +217,12 @@ def serve_process() -> Iterator[Callable[..., Process]]:
     """Factory: `serve_process("apps.raw:app", *cli_args)` -> a listening child process."""
     children: list[Process] = []
 
-    def factory(app: str, *args: str, env: dict[str, str] | None = None) -> Process:
+    def factory(
+        app: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        start_timeout: float = START_TIMEOUT,
+    ) -> Process:
         child_env = dict(os.environ)
         child_env.update(env or {})
         child_env["PYTHONUNBUFFERED"] = "1"
@@ -252,7 +257,7 @@ def serve_process() -> Iterator[Callable[..., Process]]:
             reader.start()
             process.readers.append(reader)
         poll_until(
-            lambda: _LISTENING.search(process.stderr) or popen.poll() is not None, START_TIMEOUT
+            lambda: _LISTENING.search(process.stderr) or popen.poll() is not None, start_timeout
         )
         match = _LISTENING.search(process.stderr)
         if match:

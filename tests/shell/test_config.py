@@ -131,8 +131,8 @@ def test_from_options_groups_flat_names() -> None:
 
 
 def test_from_options_rejects_unknown_option() -> None:
-    with pytest.raises(ConfigError, match='unknown option "reload"'):
-        Config.from_options("m:a", reload=True)
+    with pytest.raises(ConfigError, match='unknown option "reloader"'):
+        Config.from_options("m:a", reloader=True)
 
 
 def test_from_options_accepts_groups() -> None:

@@ -221,8 +221,8 @@ def test_lifespan_failure_releases_the_port() -> None:
 
 
 def test_run_function_and_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigError, match='unknown option "workers"'):
-        run(hello_app, workers=4)
+    with pytest.raises(ConfigError, match='unknown option "processes"'):
+        run(hello_app, processes=4)
     pytest.importorskip("uvloop")
     with server_in_thread(make_config(loop="uvloop")) as server:
         assert get(port_of(server), "/uv").endswith(b"hello /uv")

@@ -705,6 +705,16 @@ class HTTPProtocol(Connection):
         self.pipeline.clear()
         self.eof = True  # response_complete closes the connection
 
+    def end_keep_alive(self) -> None:
+        """Drain without the keep-alive race: the next response says `connection: close`.
+
+        Unlike `shutdown()`, an idle connection is not closed now: its client may have a
+        request on the wire, which a close would lose (RFC 9112 §9.3.1 lets the client retry
+        only idempotent ones). It closes after its next response, or at its keep-alive
+        deadline. For a worker whose successor already serves the same socket.
+        """
+        self.shutting_down = True
+
     def on_timeout(self) -> None:
         if self.cycle is not None or self.pipeline:
             return

@@ -1,0 +1,3 @@
+"""An app module that raises while importing: a worker's startup failure."""
+
+raise RuntimeError("broken on purpose")
