@@ -48,10 +48,6 @@ _TICK = 0.1  # seconds between checks while draining and while serving
 ProtocolFactory = Callable[..., asyncio.BaseProtocol]
 
 
-def _display_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 class Server:
     """One listening server running one application.
 
@@ -263,13 +259,8 @@ class Server:
             logger.info("Listening on %s (Press CTRL+C to quit)", self._describe(sock))
 
     def _describe(self, sock: socket.socket) -> str:
-        if self.config.fd is not None:
-            return f"socket fd {self.config.fd}"
-        if _AF_UNIX is not None and sock.family == _AF_UNIX:
-            return f"unix socket {sock.getsockname()}"
-        host, port = sock.getsockname()[:2]
-        scheme = "https" if self.config.ssl_context is not None else "http"
-        return f"{scheme}://{_display_address(host, port)}"
+        inherited = "fd" if self.config.fd is not None else None
+        return sockets.describe(sock, inherited, secure=self.config.ssl_context is not None)
 
     async def _main_loop(self) -> None:
         assert self._wakeup is not None

@@ -221,14 +221,14 @@ def bind_unix(path: str, mode: int = DEFAULT_UDS_MODE) -> socket.socket:
     return sock
 
 
-def describe(sock: socket.socket, inherited: str | None = None) -> str:
-    """How the "Listening on" line names a socket."""
+def describe(sock: socket.socket, inherited: str | None = None, *, secure: bool = False) -> str:
+    """How the "Listening on" line names a socket (https:// when it serves TLS)."""
     if AF_UNIX is not None and sock.family == AF_UNIX:
         return f"unix socket {sock.getsockname()}"
     if inherited == "fd":
         return f"socket fd {sock.fileno()}"
     host, port = sock.getsockname()[:2]
-    return f"http://{display_address(host, port)}"
+    return f"{'https' if secure else 'http'}://{display_address(host, port)}"
 
 
 __all__ = [

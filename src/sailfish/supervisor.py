@@ -473,7 +473,11 @@ class Supervisor:
             for sock in self.listeners.sockets:
                 logger.info(
                     "Listening on %s (Press CTRL+C to quit)",
-                    socks.describe(sock, self.listeners.inherited),
+                    socks.describe(
+                        sock,
+                        self.listeners.inherited,
+                        secure=self.config.ssl is not None or self.config.tls.enabled,
+                    ),
                 )
 
     def _retire(self, worker: Worker) -> None:

@@ -365,12 +365,8 @@ class WorkerServer(Server):
             return protocol_cls(config=config, server_state=state, app_state=app_state, _loop=loop)
 
         tls: dict[str, Any] = {}
-        context = getattr(config, "ssl_context", None)  # set where TLS is configured
-        if context is not None:
-            tls = {"ssl": context}
-            handshake = getattr(getattr(config, "tls", None), "handshake_timeout", None)
-            if handshake is not None:
-                tls["ssl_handshake_timeout"] = handshake
+        if config.ssl_context is not None:
+            tls = {"ssl": config.ssl_context, "ssl_handshake_timeout": config.tls.handshake_timeout}
         gate = self._may_accept if self.gated else None
         for sock in self.sockets:
             acceptor = Acceptor(sock, factory, self._connections, gate, tls)

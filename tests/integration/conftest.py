@@ -167,7 +167,7 @@ def loop_name(request: pytest.FixtureRequest) -> str:
 
 # -- subprocess ------------------------------------------------------------------------------------
 
-_LISTENING = re.compile(r"Listening on http://127\.0\.0\.1:(\d+)")
+_LISTENING = re.compile(r"Listening on https?://127\.0\.0\.1:(\d+)")
 
 
 @dataclass

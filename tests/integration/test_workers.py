@@ -14,6 +14,7 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -476,3 +477,26 @@ def _unix_answer(path: Path) -> bytes | None:
             return data if data.startswith(b"HTTP/1.1 200") else None
     except OSError:
         return None
+
+
+def test_workers_serve_tls(serve_workers: Callable, tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = tmp_path / "server.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
+    process = serve_workers(APP, "--workers", "2", "--ssl-certfile", str(cert))
+    assert f"Listening on https://127.0.0.1:{process.port}" in process.stderr
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    pids = set()
+    for _ in range(8):
+        conn = http.client.HTTPSConnection("127.0.0.1", process.port, timeout=5, context=context)
+        try:
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            assert response.status == 200
+            pids.add(int(response.read()))
+        finally:
+            conn.close()
+    assert pids and process.popen.pid not in pids  # the workers answered, over TLS
+    assert stop(process) == 0
