@@ -372,6 +372,21 @@ def test_ws_none_serves_an_upgrade_as_plain_http(serve: Serve) -> None:
     assert caught.value.response.body == b"http"
 
 
+def test_proxy_headers_from_a_trusted_proxy_reach_the_websocket_scope(serve: Serve) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": f"{scope['client'][0]} {scope['scheme']}"})
+        await send({"type": "websocket.close"})
+
+    running = serve(app, forwarded_allow_ips="127.0.0.1")
+    headers = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    with connect(running, additional_headers=headers) as ws:
+        assert ws.recv(TIMEOUT) == "203.0.113.7 wss"
+    with connect(running) as ws:  # no proxy fields: the peer itself
+        assert ws.recv(TIMEOUT) == "127.0.0.1 ws"
+
+
 # -- frameworks --------------------------------------------------------------------------------
 
 
