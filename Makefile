@@ -14,7 +14,7 @@ help:
 	@echo "make test       build, then run the suite compiled and pure (SAILFISH_NO_EXTENSIONS=1)"
 	@echo "make system-deps  (root, Debian) the programs the integration tests drive: nginx, haproxy, chromium, ..."
 	@echo "make compile    (re)build the extension in place"
-	@echo "make bench      parser/writer micro-benchmarks against h11 and httptools, then the shell alone"
+	@echo "make bench      core micro-benchmarks (HTTP vs h11/httptools, WebSocket vs websockets/wsproto), then the shell"
 	@echo "make bench-e2e  whole servers under wrk (peers in .venv-bench): CPU per request, req/s"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
@@ -78,6 +78,7 @@ stubtest: compile
 bench: compile
 	$(PY) -m pip install -q --group bench
 	$(PY) bench/bench_core.py
+	$(PY) bench/bench_ws.py
 	$(PY) bench/bench_shell.py
 
 clean:

@@ -23,11 +23,9 @@ from wsutil import client_frame, feed
 def twins() -> list[SimpleNamespace]:
     out = [load_twin("py")]
     try:
-        c = load_twin("c")
+        out.append(load_twin("c"))
     except pytest.skip.Exception:
-        return out
-    if c.FrameParser is not None:
-        out.append(c)
+        pass
     return out
 
 
