@@ -49,7 +49,13 @@ from .base import Connection
 from .deadlines import tick_interval
 from .http1 import ClientDisconnected
 
-__all__ = ["CLOSE_TIMEOUT", "WebSocketProtocol", "handshake_headers", "upgrade_handler"]
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "DEFLATE_SETTINGS",
+    "WebSocketProtocol",
+    "handshake_headers",
+    "upgrade_handler",
+]
 
 access_logger = logging.getLogger("sailfish.access")
 
@@ -69,6 +75,15 @@ NO_TIMER = 0
 PING_DUE = 1
 PONG_DUE = 2
 CLOSE_DUE = 3
+
+# permessage-deflate, when on: a 4 KiB window each way and zlib memLevel 5 (websockets' and
+# uvicorn's server settings) hold about a quarter of zlib's defaults per connection, for a
+# little less compression (bench/RESULTS.md).
+DEFLATE_SETTINGS: dict[str, Any] = {
+    "server_max_window_bits": 12,
+    "client_max_window_bits": 12,
+    "mem_level": 5,
+}
 
 TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 REASONS = {
@@ -494,7 +509,7 @@ class WebSocketProtocol(Connection):
         deflate = None
         extensions = None
         if self.per_message_deflate and handshake.extensions is not None:
-            negotiated = negotiate_deflate(handshake.extensions, enabled=True)
+            negotiated = negotiate_deflate(handshake.extensions, **DEFLATE_SETTINGS)
             if negotiated is not None:
                 extensions, deflate = negotiated
         headers = self.headers
