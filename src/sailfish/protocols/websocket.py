@@ -674,13 +674,17 @@ class WebSocketProtocol(Connection):
             self.state = CLOSED
             self.close()
 
-    def shutdown(self) -> None:
-        """Graceful shutdown: an open connection starts the close handshake with 1012 (Service
-        Restart) and the app hears it; one still in its handshake gets 503; a close handshake
-        under way ends now."""
+    def shutdown(self, code: int = 1012) -> None:
+        """Graceful shutdown: an open connection starts the close handshake with `code` and the
+        app hears it; one still in its handshake gets 503; a close handshake under way ends now.
+
+        Args:
+            code: 1012 (Service Restart), what the server sends: a client may reconnect soon.
+                A host that knows the service is not coming back passes 1001 (Going Away).
+        """
         state = self.state
         if state == OPEN:
-            self._send_close(1012, "", False)
+            self._send_close(code, "", False)
         elif state == CONNECTING:
             self._reject(503)
         elif state == CLOSING or state == CLOSED:
