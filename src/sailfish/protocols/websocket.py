@@ -59,8 +59,8 @@ __all__ = [
 
 access_logger = logging.getLogger("sailfish.access")
 
-# "the server ... SHOULD close the underlying TCP connection ... after ... receiving a Close"
-# -- RFC 6455 §7.1.1. We wait this many seconds for the peer's reply to our close frame.
+# "The underlying TCP connection, in most normal cases, SHOULD be closed first by the server"
+# -- RFC 6455 §7.1.1: so after our close frame we wait for the peer's, this many seconds.
 CLOSE_TIMEOUT = 10.0
 
 # Connection states.
@@ -601,12 +601,14 @@ class WebSocketProtocol(Connection):
         if self.state == OPEN:
             # "If an endpoint receives a Close frame and did not previously send a Close
             # frame, the endpoint MUST send a Close frame in response. ... It SHOULD do so
-            # as soon as practical. An endpoint MAY delay sending its Close frame until its
+            # as soon as practical. An endpoint MAY delay sending a Close frame until its
             # current message is sent" -- RFC 6455 §5.5.1; the server then closes TCP first.
-            self.write(self.frames.close(1000 if code == 1005 else code, ""))
-            message: dict[str, Any] = {"type": "websocket.disconnect", "code": code}
-            message["reason"] = reason
-            self._disconnected(message)
+            try:
+                reply = self.frames.close(code, "")  # the received code, echoed
+            except ValueError:  # 1005 (no code) cannot be sent
+                reply = self.frames.close(1000, "")
+            self.write(reply)
+            self._disconnected({"type": "websocket.disconnect", "code": code, "reason": reason})
             self.peer_closed = True
         self.timer = NO_TIMER
         self.disarm()
@@ -654,7 +656,7 @@ class WebSocketProtocol(Connection):
         if self.closing:
             return
         if timer == CLOSE_DUE:
-            # "the server MAY close the connection" once the reply is late -- RFC 6455 §7.1.1
+            # The peer never answered our close frame: RFC 6455 leaves the wait to us.
             self.state = CLOSED
             self.close()
         elif timer == PING_DUE and self.state == OPEN:
