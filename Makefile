@@ -58,7 +58,7 @@ test-asan: $(DEPS)
 	SAILFISH_DEBUG=1 SAILFISH_SANITIZE=1 $(PY) setup.py -q build_ext --inplace --force
 	ASAN_OPTIONS=detect_leaks=0 \
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
-	SAILFISH_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/http
+	SAILFISH_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/http tests/ws
 	$(PY) setup.py -q build_ext --inplace --force
 
 lint: $(DEPS)

@@ -284,3 +284,16 @@ def test_public_names() -> None:
     err = WebSocketError(1009, "message too big")
     assert (err.code, err.reason) == (1009, "message too big")
     assert "1009" in str(err)
+
+
+def test_a_deflate_of_the_other_twin_is_refused() -> None:
+    twins = both()
+    if len(twins) < 2:
+        pytest.skip("needs both twins")
+    py, c = twins
+    for a, b in ((py, c), (c, py)):
+        deflate = a.negotiate_deflate(b"permessage-deflate")[1]
+        with pytest.raises(TypeError):
+            b.FrameParser(deflate=deflate)
+        with pytest.raises(TypeError):
+            b.FrameWriter(deflate=deflate)
