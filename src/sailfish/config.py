@@ -150,13 +150,6 @@ class Config(Settings):
                 raise ConfigError(f"ssl must be an ssl.SSLContext, not {self.ssl!r}")
             if self.tls.certfile is not None:
                 raise ConfigError("ssl (an SSLContext) and --ssl-certfile cannot be used together")
-        if self.proxy_protocol and (self.ssl is not None or self.tls.certfile is not None):
-            # The header comes before the TLS ClientHello, but the loop starts the handshake
-            # on the first byte; reading one before the other needs a TLS layer of our own.
-            raise ConfigError(
-                "--proxy-protocol with TLS in sailfish is not supported: let the proxy "
-                "terminate TLS (HAProxy: ssl + send-proxy-v2)"
-            )
 
     def load(self) -> None:
         """Import and wrap the application; sets `loaded_app` and `asgi_version`.

@@ -32,6 +32,7 @@ from typing import Any
 
 from sailfish import sockets
 from sailfish._compat import pure_core_warning
+from sailfish.acceptor import Acceptor, proxy_prelude
 from sailfish.config import Config
 from sailfish.lifespan import LifespanOff, LifespanOn
 from sailfish.logging import configure_logging
@@ -255,12 +256,23 @@ class Server:
                 "ssl": config.ssl_context,
                 "ssl_handshake_timeout": config.tls.handshake_timeout,
             }
-        for sock in self.sockets:
-            if _AF_UNIX is not None and sock.family == _AF_UNIX:
-                server = await loop.create_unix_server(factory, sock=sock, backlog=backlog, **tls)
-            else:
-                server = await loop.create_server(factory, sock=sock, backlog=backlog, **tls)
-            self.servers.append(server)
+        if tls and config.proxy_protocol_peers is not None:
+            # The PROXY header comes before the ClientHello: read it off the raw socket first.
+            prelude = proxy_prelude(config.proxy_protocol_peers, config.tls.handshake_timeout)
+            for sock in self.sockets:
+                sock.listen(backlog)
+                acceptor = Acceptor(sock, factory, lambda: 0, None, tls, prelude)
+                acceptor.start()
+                self.servers.append(acceptor)
+        else:
+            for sock in self.sockets:
+                if _AF_UNIX is not None and sock.family == _AF_UNIX:
+                    server = await loop.create_unix_server(
+                        factory, sock=sock, backlog=backlog, **tls
+                    )
+                else:
+                    server = await loop.create_server(factory, sock=sock, backlog=backlog, **tls)
+                self.servers.append(server)
         self.started = True
         for sock in self.sockets:
             logger.info("Listening on %s (Press CTRL+C to quit)", self._describe(sock))

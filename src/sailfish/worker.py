@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import logging
 import mmap
@@ -38,10 +37,10 @@ import struct
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from sailfish.acceptor import Acceptor, proxy_prelude
 from sailfish.config import Config
 from sailfish.errors import ConfigError, StartupError
 from sailfish.importer import AppImportError
@@ -52,8 +51,6 @@ logger = logging.getLogger("sailfish.error")
 HEARTBEAT = 0.1  # seconds between board updates
 STALE = 2.0  # a worker whose row is older than this is not waited for by the accept gate
 SLACK = 1  # connections a worker may hold above the least loaded live worker
-ACCEPT_BATCH = 16  # connections accepted per wake-up at most
-GATE_RETRY = 0.002  # seconds before a gated worker looks again
 EXIT_ERROR = 1
 MAX_MESSAGE = 2000  # characters of an error sent up the status pipe
 
@@ -176,113 +173,6 @@ def resident_memory() -> int:
         return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-# -- accepting -------------------------------------------------------------------------------
-
-
-class Acceptor(asyncio.AbstractServer):
-    """Accepts connections from one listening socket on the loop, optionally gated.
-
-    Stands in for the asyncio server `loop.create_server` would make, so `Server._shutdown`
-    closes it the same way. The socket is shared with other processes; closing stops this
-    worker accepting and closes its descriptor only.
-    """
-
-    def __init__(
-        self,
-        sock: socket.socket,
-        factory: Callable[[], asyncio.BaseProtocol],
-        count: Callable[[], int],
-        gate: Callable[[int], bool] | None,
-        tls: dict[str, Any],
-    ) -> None:
-        self.sock = sock
-        self.factory = factory
-        self.count = count
-        self.gate = gate
-        self.tls = tls
-        self.loop = asyncio.get_running_loop()
-        self.accepted = 0
-        self.pending = 0  # accepted, transport not made yet
-        self.serving = False
-        self.retry: asyncio.TimerHandle | None = None
-        self.tcp = sock.family in (socket.AF_INET, socket.AF_INET6)
-
-    def start(self) -> None:
-        self.sock.setblocking(False)
-        self.serving = True
-        self.loop.add_reader(self.sock.fileno(), self._readable)
-
-    def _pause(self, delay: float) -> None:
-        self.loop.remove_reader(self.sock.fileno())
-        self.retry = self.loop.call_later(delay, self._resume)
-
-    def _resume(self) -> None:
-        self.retry = None
-        if self.serving:
-            self.loop.add_reader(self.sock.fileno(), self._readable)
-
-    def _readable(self) -> None:
-        for _ in range(ACCEPT_BATCH):
-            if self.gate is not None and not self.gate(self.count() + self.pending):
-                self._pause(GATE_RETRY)
-                return
-            try:
-                conn, _address = self.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except ConnectionAbortedError:
-                continue
-            except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    logger.error("Could not accept a connection: %s; pausing accepts", exc)
-                    self._pause(0.1)
-                    return
-                raise
-            self.accepted += 1
-            self.pending += 1
-            self.loop.create_task(self._connect(conn))
-
-    async def _connect(self, conn: socket.socket) -> None:
-        try:
-            conn.setblocking(False)
-            if self.tcp:
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            await self.loop.connect_accepted_socket(self.factory, conn, **self.tls)
-        except Exception as exc:  # noqa: BLE001 - one connection's failure, e.g. a TLS handshake
-            logger.debug("Connection failed before it started: %r", exc)
-            conn.close()
-        finally:
-            self.pending -= 1
-
-    # -- asyncio.AbstractServer ---------------------------------------------------------
-
-    def close(self) -> None:
-        if not self.serving:
-            return
-        self.serving = False
-        if self.retry is not None:
-            self.retry.cancel()
-            self.retry = None
-        with contextlib.suppress(OSError, ValueError):
-            self.loop.remove_reader(self.sock.fileno())
-
-    async def wait_closed(self) -> None:
-        return None
-
-    def get_loop(self) -> asyncio.AbstractEventLoop:
-        return self.loop
-
-    def is_serving(self) -> bool:
-        return self.serving
-
-    async def start_serving(self) -> None:
-        if not self.serving:
-            self.start()
-
-    async def serve_forever(self) -> None:
-        raise NotImplementedError("a worker's Server runs the loop")
-
-
 # -- the worker's server ---------------------------------------------------------------------
 
 
@@ -365,11 +255,15 @@ class WorkerServer(Server):
             return protocol_cls(config=config, server_state=state, app_state=app_state, _loop=loop)
 
         tls: dict[str, Any] = {}
+        prelude = None
         if config.ssl_context is not None:
             tls = {"ssl": config.ssl_context, "ssl_handshake_timeout": config.tls.handshake_timeout}
+            if config.proxy_protocol_peers is not None:
+                # The PROXY header comes before the ClientHello: read it off the raw socket.
+                prelude = proxy_prelude(config.proxy_protocol_peers, config.tls.handshake_timeout)
         gate = self._may_accept if self.gated else None
         for sock in self.sockets:
-            acceptor = Acceptor(sock, factory, self._connections, gate, tls)
+            acceptor = Acceptor(sock, factory, self._connections, gate, tls, prelude)
             acceptor.start()
             self.acceptors.append(acceptor)
             self.servers.append(acceptor)
@@ -460,7 +354,6 @@ __all__ = [
     "RETIRING",
     "SERVING",
     "STARTING",
-    "Acceptor",
     "Board",
     "WorkerServer",
     "resident_memory",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Callable
@@ -237,3 +238,95 @@ def test_unix_socket_peer_trusted_with_unix_entry(tmp_path: Path) -> None:
         server.should_exit = True
         thread.join(10)
     assert not thread.is_alive()
+
+
+# -- the PROXY header in front of TLS (TLS passthrough: HAProxy `mode tcp` + send-proxy-v2) ------
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContext]:
+    """The server's certificate file, and a client context that trusts it."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = tmp_path_factory.mktemp("tls") / "server.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return cert, client
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        pytest.param([V1], id="v1"),
+        pytest.param([v2()[:5], v2()[5:17], v2()[17:]], id="v2_split"),
+    ],
+)
+def test_header_before_the_tls_handshake(
+    proxied: Callable[..., Any],
+    tls_files: tuple[Path, ssl.SSLContext],
+    loop_name: str,
+    pieces: list[bytes],
+) -> None:
+    cert, client = tls_files
+    running = proxied(loop=loop_name, ssl_certfile=str(cert))
+    raw = _connect(running.port)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for piece in pieces:
+        raw.sendall(piece)
+    with client.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+        first = _exchange(sock, GET)
+        second = _exchange(sock, GET)
+    expected = V1.split()[2:4] if pieces == [V1] else [b"203.0.113.7", b"198.51.100.9"]
+    for seen in (first, second):
+        assert seen["client"][0] == expected[0].decode()
+        assert seen["server"][0] == expected[1].decode()
+        assert seen["scheme"] == "https"
+        assert seen["tls"]["tls_version"] in (0x0303, 0x0304)  # the server's own TLS
+
+
+def test_untrusted_peer_is_closed_before_tls(
+    proxied: Callable[..., Any],
+    tls_files: tuple[Path, ssl.SSLContext],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    running = proxied(forwarded_allow_ips="10.1.2.3", ssl_certfile=str(tls_files[0]))
+    with caplog.at_level(logging.WARNING, "sailfish.error"), _connect(running.port) as sock:
+        sock.sendall(V1)
+        assert _closed_unanswered(sock)
+    assert "PROXY protocol: connection from 127.0.0.1:" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", id="tls_without_header"),
+        pytest.param(b"PROXY " + b"x" * 200, id="v1_too_long"),
+    ],
+)
+def test_bad_header_before_tls_closes_only_its_connection(
+    proxied: Callable[..., Any],
+    tls_files: tuple[Path, ssl.SSLContext],
+    data: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cert, client = tls_files
+    running = proxied(ssl_certfile=str(cert))
+    raw = _connect(running.port)
+    raw.sendall(V1)
+    with client.wrap_socket(raw, server_hostname="127.0.0.1") as good:
+        _exchange(good, GET)
+        with caplog.at_level(logging.WARNING, "sailfish.error"), _connect(running.port) as bad:
+            bad.sendall(data)
+            assert _closed_unanswered(bad)
+        assert "Invalid PROXY protocol header from 127.0.0.1:" in caplog.text
+        assert _exchange(good, GET)["client"][0] == "192.0.2.1"
+
+
+def test_header_before_tls_times_out(
+    proxied: Callable[..., Any], tls_files: tuple[Path, ssl.SSLContext]
+) -> None:
+    running = proxied(ssl_certfile=str(tls_files[0]), ssl_handshake_timeout=0.3)
+    with _connect(running.port) as sock:
+        sock.sendall(V1[:10])
+        assert _closed_unanswered(sock)  # within the 5 s socket timeout

@@ -411,11 +411,6 @@ def test_rfc4514_escapes() -> None:
             id="bad_min_version",
         ),
         pytest.param(
-            ["--ssl-certfile", "{cert}", "--proxy-protocol"],
-            "--proxy-protocol with TLS in sailfish is not supported",
-            id="proxy_protocol_with_tls",
-        ),
-        pytest.param(
             ["--ssl-certfile", "{cert}", "--ssl-handshake-timeout", "0"],
             "--ssl-handshake-timeout must be > 0",
             id="zero_handshake_timeout",

@@ -500,3 +500,33 @@ def test_workers_serve_tls(serve_workers: Callable, tmp_path: Path) -> None:
             conn.close()
     assert pids and process.popen.pid not in pids  # the workers answered, over TLS
     assert stop(process) == 0
+
+
+def test_workers_read_a_proxy_header_before_tls(serve_workers: Callable, tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = tmp_path / "server.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
+    process = serve_workers(
+        APP,
+        "--workers",
+        "2",
+        "--ssl-certfile",
+        str(cert),
+        "--proxy-protocol",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+    )
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    raw = socket.create_connection(("127.0.0.1", process.port), timeout=5)
+    raw.sendall(b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n")
+    with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 200")
+    assert stop(process) == 0
+    access = "".join(process.stdout_lines)
+    assert '192.0.2.1:56324 - "GET / HTTP/1.1" 200' in access  # the header's client

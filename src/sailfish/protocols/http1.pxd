@@ -53,7 +53,7 @@ cdef class HTTPProtocol(Connection):
     cdef public object pipeline, pending_error
     cdef public Py_ssize_t buffered_body
     cdef public bint shutting_down, eof, reading_head, proxy_trusted
-    cdef public object proxy_buffer
+    cdef public object proxy_buffer, proxy_preset
     cdef public dict extensions, extensions10
     cdef public bint upgrading
     cdef public bytearray upgrade_buffer

@@ -239,6 +239,7 @@ class HTTPProtocol(Connection):
         self.reading_head = False
         self.proxy_trusted = False  # the peer may set Forwarded / X-Forwarded-*
         self.proxy_buffer: bytes | None = None  # a PROXY header's bytes so far, while awaited
+        self.proxy_preset: Any = None  # a PROXY header read before the TLS handshake
         self.deferred: RequestCycle | None = None  # to start once this packet is parsed
         # scope["extensions"] of this connection's HTTP/1.1 and HTTP/1.0 requests: what works
         # there. Trailers need the chunked coding and early hints a 1xx response, which
@@ -291,6 +292,10 @@ class HTTPProtocol(Connection):
                     peer,
                 )
                 self.close()
+                return
+            if self.proxy_preset is not None:
+                self._apply_proxy_header(self.proxy_preset)  # read before the TLS handshake
+                self.proxy_preset = None
                 return
             self.proxy_buffer = b""
         self.arm(self.timeout_keep_alive)
@@ -395,6 +400,16 @@ class HTTPProtocol(Connection):
             self.proxy_buffer = buffered
             return b""
         self.proxy_buffer = None
+        self._apply_proxy_header(header)
+        return buffered[header.size :]
+
+    def accept_prelude(self, header: Any) -> None:
+        """The PROXY header read off the raw socket before TLS (sailfish.acceptor)."""
+        self.proxy_preset = header
+
+    def _apply_proxy_header(self, header: Any) -> None:
+        """Take the connection's addresses (and TLS, if the proxy says) from a PROXY header;
+        the head's deadline starts."""
         if not header.local:
             self.client = header.client
             self.server = header.server
@@ -409,7 +424,6 @@ class HTTPProtocol(Connection):
                 self.extensions["tls"] = self.extensions10["tls"] = self.tls
         self.parser = self._new_parser()
         self.arm(self.timeout_keep_alive)
-        return buffered[header.size :]
 
     # -- events from the parser ------------------------------------------------------------
 
