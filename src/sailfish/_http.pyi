@@ -105,3 +105,6 @@ class ResponseWriter:
     @property
     def complete(self) -> bool:
         """The current response is fully framed."""
+
+def build_environ(scope: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The PEP 3333 environ of an ASGI HTTP scope: a copy of `base` plus the request's keys."""

@@ -365,8 +365,7 @@ def test_wsgi_apps_are_refused_with_interface_auto(app: Any, reason: str) -> Non
     with pytest.raises(ConfigError) as info:
         loaded(app)
     assert str(info.value) == (
-        f"APP looks like a WSGI application ({reason}); sailfish serves ASGI apps "
-        "(WSGI support: --interface wsgi, not yet available)"
+        f"APP looks like a WSGI application ({reason}); serve it with --interface wsgi"
     )
 
 

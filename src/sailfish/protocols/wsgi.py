@@ -1,0 +1,217 @@
+"""WSGI requests over HTTPProtocol: the loop's side of a request run on the thread pool.
+
+Strategy: with `--interface wsgi`, HTTPProtocol asks its `wsgi` runner (a `WSGIRunner`) for
+each request's cycle and hands the cycle to it instead of starting a task. A `WSGICycle` is a
+RequestCycle (so the connection's pipelining, keep-alive, 100-continue, error answers and
+access log apply unchanged) whose app runs on a worker thread as a `sailfish.wsgi.runner.Call`:
+the environ comes from the core (`build_environ`, from the scope the parser built), the body
+goes to the thread through a `WSGIInput`, and the thread's output comes back through one
+loop callback, `deliver`, which frames it with the connection's ResponseWriter (the same one
+ASGI responses use). Reading pauses while the pool's queue is longer than its thread count.
+Nothing here runs app code or blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sailfish.protocols import RequestCycle
+from sailfish.wsgi import build_environ
+from sailfish.wsgi.runner import Call, WorkerPool, WSGIApp, WSGIInput, base_environ, empty_input
+
+__all__ = ["WSGICycle", "WSGIRunner"]
+
+
+class WSGIRunner:
+    """What an HTTPProtocol needs to serve a WSGI app (one per server, shared).
+
+    Args:
+        app: The WSGI application.
+        pool: The worker threads it runs on.
+        logger: Where app errors and `wsgi.errors` go.
+        multiprocess: `wsgi.multiprocess` (the server runs several worker processes).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        pool: WorkerPool,
+        logger: logging.Logger | None = None,
+        multiprocess: bool = False,
+    ) -> None:
+        self.app = app
+        self.pool = pool
+        self.logger = logger if logger is not None else logging.getLogger("sailfish.error")
+        self.base = base_environ(self.logger, multiprocess)
+        self.stalled: list[Any] = []  # connections paused while the queue is full
+
+    def cycle(self, conn: Any, request: Any) -> WSGICycle:
+        """The cycle of a request whose scope the protocol has just finished."""
+        return WSGICycle(conn, request, self)
+
+    def launch(self, cycle: WSGICycle) -> None:
+        """Queue the cycle's app call; past `pool.size` waiting calls, stop reading `conn`."""
+        cycle.started = True  # handed over: the connection must not hold writes for it
+        pool = self.pool
+        pool.submit(cycle.work)
+        if pool.backlog > pool.size:
+            conn = cycle.conn
+            conn.pause_reading()
+            self.stalled.append(conn)
+
+    def check_backlog(self) -> None:
+        """After a response: resume the stalled connections once the queue has room."""
+        if self.stalled and self.pool.backlog <= self.pool.size // 2:
+            stalled, self.stalled = self.stalled, []
+            for conn in stalled:
+                conn.resume_reading()
+
+
+class WSGICycle(RequestCycle):
+    """One WSGI request on an HTTPProtocol connection (see the module docstring).
+
+    Args:
+        conn: The connection (as for RequestCycle).
+        request: The core's Request, its scope finished (proxy headers applied).
+        runner: The server's WSGIRunner.
+    """
+
+    def __init__(self, conn: Any, request: Any, runner: WSGIRunner) -> None:
+        RequestCycle.__init__(self, conn, request)
+        self.runner = runner
+        self.queued = 0  # body bytes given to the input
+        self.told = 0  # of those, reported to the connection as taken
+        environ = build_environ(self.scope, runner.base)
+        if request.has_body:
+            loop = conn.loop
+            self.input = WSGIInput(
+                (lambda: loop.call_soon_threadsafe(self._send_continue))
+                if request.expect_continue
+                else None,
+                lambda size: loop.call_soon_threadsafe(self.taken, size),
+            )
+        else:
+            self.input = empty_input()
+        environ["wsgi.input"] = self.input
+        self.call = Call(
+            runner.app,
+            environ,
+            conn.loop,
+            self.deliver,
+            conn.logger,
+            self.scope["method"] == "HEAD",
+        )
+
+    # -- the worker thread ---------------------------------------------------------------------
+
+    def work(self) -> None:
+        if not self.abandoned:
+            self.call.run()
+
+    # -- fed by the connection -----------------------------------------------------------------
+
+    def on_body(self, message: dict[str, Any]) -> None:
+        more = message["more_body"]
+        if not more:
+            self.body_done = True
+        if self.response_complete:
+            return
+        data = message["body"]
+        self.input.feed(data, not more)
+        if data:
+            self.queued += len(data)
+            self.conn.body_queued(len(data))
+
+    def on_disconnect(self) -> None:
+        self.disconnected = True
+        self.input.abort()
+        self.call.stop()
+
+    def on_eof(self) -> None:
+        self.peer_done = True
+        if not self.body_done:
+            self.on_disconnect()
+
+    def taken(self, size: int) -> None:
+        """The app's thread took `size` body bytes (read flow control)."""
+        size = min(size, self.queued - self.told)
+        if size > 0:
+            self.told += size
+            self.conn.body_taken(size)
+
+    # -- the thread's output -------------------------------------------------------------------
+
+    def deliver(self) -> None:
+        """Drain the call's outbox: frame and write what the app produced."""
+        call = self.call
+        call.scheduled = False
+        outbox = call.outbox
+        conn = self.conn
+        if self.response_complete or self.disconnected or conn.closing:
+            outbox.clear()
+            call.stop()
+            return
+        body: Any = None
+        final = False
+        failed: BaseException | None = None
+        while outbox:
+            item = outbox.popleft()
+            if type(item) is bytes:
+                body = item if body is None else body + item
+            elif type(item) is dict:
+                try:
+                    self._start_response(item)
+                except Exception as exc:
+                    conn.logger.error("Exception in WSGI application", exc_info=exc)
+                    failed = exc
+                    break
+            elif item is None:
+                final = True
+            else:
+                failed = item
+                break
+        if failed is not None:
+            call.stop()
+            outbox.clear()
+            if body is not None and self.response_started:
+                self._write(body, False)
+            self.fail()
+            self.runner.check_backlog()
+            return
+        if body is None and not final:
+            return
+        self._write(body if body is not None else b"", final)
+
+    def _write(self, body: bytes, final: bool) -> None:
+        conn = self.conn
+        try:
+            data = conn.writer.body(
+                {"type": "http.response.body", "body": body, "more_body": not final}
+            )
+        except Exception as exc:
+            conn.logger.error("Exception in WSGI application", exc_info=exc)
+            self.call.stop()
+            self.fail()
+            return
+        if self.access_log:
+            self.size += len(body)
+        if final:
+            conn.write(data, True)
+            self.response_complete = True
+            if self.access_log:
+                self._log_access()
+            self.taken(self.queued - self.told)  # what the app left unread is released
+            conn.response_complete(self)
+            self.runner.check_backlog()
+            return
+        if data:
+            conn.write(data)
+        if conn.write_paused:
+            conn.loop.create_task(self._ack_after_drain(len(body)))
+        else:
+            self.call.ack(len(body))
+
+    async def _ack_after_drain(self, size: int) -> None:
+        await self.conn.drain()
+        self.call.ack(size)

@@ -1,0 +1,565 @@
+"""WSGI apps on a bounded thread pool: the worker-thread side of one request.
+
+Strategy: the event loop never runs WSGI code. A request's `Call` is handed to `WorkerPool`,
+whose threads run `Call.run`: the app, `start_response`, the returned iterable and its `close()`.
+Output crosses back through an outbox (a deque) that the loop drains with one callback: the
+first item appended schedules it (`call_soon_threadsafe`), later ones ride along, so a small
+response (head, body, end) costs the loop one wake-up and goes out as one write. Items are the
+start message (a dict, as ASGI's `http.response.start`), body chunks (bytes), `None` (the end)
+or an exception (the app failed: a 500 if nothing was sent, else the response is cut). The
+thread waits only when more than HIGH_WATER bytes are unacknowledged (`acked`, written by the
+loop) and wakes when the loop acknowledges or the client is gone (`gone`). The request body
+comes in through `WSGIInput`, which the loop feeds and the thread reads. Both the server's own
+protocol (sailfish.protocols.wsgi) and `WSGIMiddleware` consume Calls; nothing here touches a
+socket or a transport.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from queue import SimpleQueue
+from typing import Any
+
+__all__ = [
+    "Call",
+    "ClientGone",
+    "FileWrapper",
+    "HIGH_WATER",
+    "LogStream",
+    "WSGIInput",
+    "WorkerPool",
+    "base_environ",
+    "empty_input",
+]
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# The thread stops producing while this many bytes wait to be written (and the loop stops
+# reading a request body past it: see WSGIInput).
+HIGH_WATER = 65536
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Field values: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5); CR, LF and NUL are never allowed.
+_BAD_VALUE = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
+_STATUS = re.compile(r"([2-5][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?")
+_NO_BODY_STATUS = frozenset((204, 304))
+
+
+class ClientGone(OSError):
+    """Raised into the app (by `write()` or `wsgi.input`) once the client has gone."""
+
+
+class WorkerPool:
+    """A fixed number of worker threads, started as they are needed, and a job queue.
+
+    Jobs past the busy threads wait in the queue, in order; `backlog` says how many wait.
+    A thread is started only when no started thread is idle, up to `threads`.
+
+    Args:
+        threads: The most threads that run jobs at once.
+        name: Thread name prefix.
+    """
+
+    def __init__(self, threads: int, name: str = "sailfish-wsgi") -> None:
+        if threads < 1:
+            raise ValueError("a worker pool needs at least one thread")
+        self.size = threads
+        self.name = name
+        self.queue: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+        self.idle = 0  # started threads waiting for a job (under `lock`)
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run `job()` on a worker thread (queued while every thread is busy)."""
+        self.queue.put(job)
+        with self.lock:
+            start = self.idle == 0 and len(self.threads) < self.size
+            if start:
+                self.idle += 1  # counted now: the next submit must not start another
+                thread = threading.Thread(
+                    target=self._work, name=f"{self.name}-{len(self.threads)}", daemon=True
+                )
+                self.threads.append(thread)
+        if start:
+            thread.start()
+
+    @property
+    def backlog(self) -> int:
+        """Jobs that wait for a thread (approximate while threads take jobs)."""
+        return self.queue.qsize()
+
+    def _work(self) -> None:
+        get = self.queue.get
+        lock = self.lock
+        while True:
+            job = get()
+            with lock:
+                self.idle -= 1
+            if job is None:
+                return
+            job()
+            with lock:
+                self.idle += 1
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop the threads once the queued jobs are done; wait up to `timeout` seconds."""
+        threads, self.threads = self.threads, []
+        for _ in threads:
+            self.queue.put(None)
+        for thread in threads:
+            thread.join(timeout)
+
+
+class LogStream:
+    """`wsgi.errors`: a text stream whose lines go to a logger (at ERROR)."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self.lock = threading.Lock()
+        self.partial = ""
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            lines = (self.partial + text).split("\n")
+            self.partial = lines.pop()
+        for line in lines:
+            self.logger.error("%s", line)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        with self.lock:
+            partial, self.partial = self.partial, ""
+        if partial:
+            self.logger.error("%s", partial)
+
+
+class FileWrapper:
+    """`wsgi.file_wrapper`: iterate a file in blocks (PEP 3333 "Optional Platform-Specific
+    File Handling"); `close()` closes the file."""
+
+    def __init__(self, filelike: Any, blksize: int = 8192) -> None:
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = self.filelike.read
+        while True:
+            block = read(self.blksize)
+            if not block:
+                return
+            yield block
+
+    def fileno(self) -> int | None:
+        """The file's descriptor when it is a regular file sendfile can read, else None."""
+        try:
+            fd = self.filelike.fileno()
+            import stat
+
+            return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        except (AttributeError, OSError, ValueError):
+            return None
+
+
+def base_environ(logger: logging.Logger, multiprocess: bool = False) -> dict[str, Any]:
+    """The environ keys every request of one server shares (build_environ copies them)."""
+    return {
+        "wsgi.version": (1, 0),
+        "wsgi.errors": LogStream(logger),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": multiprocess,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": FileWrapper,
+    }
+
+
+class WSGIInput:
+    """`wsgi.input`: the request body as it arrives, read by the app's thread.
+
+    The loop calls `feed` (bytes, and whether they are the last) and `abort` (the body will
+    never be whole). Reads block until they can be answered: `read(n)` until n bytes or the
+    end, `readline` until a newline, the size or the end; never past the end.
+
+    Args:
+        on_first_read: Called (from the app's thread) before the first read that has to
+            wait for bytes: sends `100 Continue` when the client asked for it.
+        on_taken: Called (from the app's thread) with a count of bytes taken, at least
+            every HIGH_WATER // 2 bytes and before every wait, for read flow control.
+    """
+
+    def __init__(
+        self,
+        on_first_read: Callable[[], None] | None = None,
+        on_taken: Callable[[int], None] | None = None,
+    ) -> None:
+        self.lock = threading.Condition(threading.Lock())
+        self.buffer = bytearray()
+        self.done = False
+        self.failed = False
+        self.on_first_read = on_first_read
+        self.on_taken = on_taken
+        self.untold = 0
+
+    # -- the loop's side ----------------------------------------------------------------------
+
+    def feed(self, data: bytes, last: bool) -> None:
+        with self.lock:
+            self.buffer += data
+            if last:
+                self.done = True
+            self.lock.notify()
+
+    def abort(self) -> None:
+        with self.lock:
+            self.failed = True
+            self.lock.notify()
+
+    # -- the app's side ------------------------------------------------------------------------
+
+    def _take(self, size: int) -> bytes:
+        # Called with the lock held.
+        buffer = self.buffer
+        data = bytes(buffer[:size])
+        del buffer[:size]
+        self.untold += len(data)
+        return data
+
+    def _wait(self) -> None:
+        """Wait for more bytes (lock held); raises ClientGone if they will never come."""
+        if self.failed:
+            raise ClientGone("the client disconnected before the request body was complete")
+        if self.on_first_read is not None:
+            callback, self.on_first_read = self.on_first_read, None
+            callback()
+        self._tell()
+        self.lock.wait()
+        if self.failed and not self.done:
+            raise ClientGone("the client disconnected before the request body was complete")
+
+    def _tell(self) -> None:
+        if self.untold and self.on_taken is not None:
+            untold, self.untold = self.untold, 0
+            self.on_taken(untold)
+
+    def read(self, size: int | None = -1) -> bytes:
+        with self.lock:
+            if size is None or size < 0:
+                while not self.done:
+                    self._wait()
+                data = self._take(len(self.buffer))
+            else:
+                while len(self.buffer) < size and not self.done:
+                    self._wait()
+                data = self._take(size)
+            if self.untold >= HIGH_WATER // 2:
+                self._tell()
+            return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        with self.lock:
+            limit = -1 if size is None or size < 0 else size
+            start = 0
+            while True:
+                end = self.buffer.find(b"\n", start)
+                if end >= 0:
+                    take = end + 1
+                    break
+                if limit >= 0 and len(self.buffer) >= limit:
+                    take = limit
+                    break
+                if self.done:
+                    take = len(self.buffer)
+                    break
+                start = len(self.buffer)
+                self._wait()
+            if limit >= 0:
+                take = min(take, limit)
+            data = self._take(take)
+            if self.untold >= HIGH_WATER // 2:
+                self._tell()
+            return data
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines: list[bytes] = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    def close(self) -> None:
+        """Nothing to release; here for apps that close their input."""
+
+
+class _EmptyInput(WSGIInput):
+    """`wsgi.input` of a request without a body: every read is b"" at once."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return b""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return b""
+
+
+def empty_input() -> WSGIInput:
+    return _EmptyInput()
+
+
+class Call:
+    """One request's WSGI call: run on a worker thread, output drained by the loop.
+
+    Args:
+        app: The WSGI application.
+        environ: The request's environ (with `wsgi.input`).
+        loop: The event loop that owns the connection.
+        deliver: The loop-side callback that drains `outbox`; it must set `scheduled` to
+            False before taking items.
+        logger: Where app errors go.
+        head: The request is HEAD (the body is produced but dropped, and not counted).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        environ: dict[str, Any],
+        loop: Any,
+        deliver: Callable[[], None],
+        logger: logging.Logger,
+        head: bool = False,
+    ) -> None:
+        self.app = app
+        self.environ = environ
+        self.loop = loop
+        self.deliver = deliver
+        self.logger = logger
+        self.head = head
+        self.outbox: deque[Any] = deque()
+        self.scheduled = False
+        self.message: dict[str, Any] | None = None  # the start message, once given
+        self.headers_sent = False
+        self.length: int | None = None  # the app's Content-Length
+        self.count = 0  # body bytes produced
+        self.counted = True  # the body is counted against length (not HEAD, 204, 304)
+        self.sent = 0  # bytes handed to the loop (this thread writes it)
+        self.acked = 0  # bytes the loop has written on (the loop writes it)
+        self.gone = False  # the loop says: produce nothing more
+        self.writable = threading.Event()
+
+    # -- the worker thread ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the app and stream its response into the outbox. Never raises."""
+        result: Any = None
+        try:
+            result = self.app(self.environ, self.start_response)
+            if type(result) is list or type(result) is tuple:
+                self._send_all(result)
+            else:
+                for chunk in result:
+                    if self.gone:
+                        break
+                    if chunk:
+                        self._send(chunk)
+                else:
+                    self._end()
+        except BaseException as exc:
+            self._failed(exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:
+                    self.logger.error("Exception in WSGI application's close()", exc_info=exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self.gone and isinstance(exc, ClientGone):
+            self.logger.debug("WSGI application stopped after a disconnect: %r", exc)
+        else:
+            self.logger.error("Exception in WSGI application", exc_info=exc)
+        self._push(exc)
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        """PEP 3333 `start_response`: check and remember the status and headers.
+
+        Raises:
+            the exc_info exception, if given after the headers were sent; RuntimeError if
+            called twice without exc_info; TypeError or ValueError for a status or header
+            that is not a latin-1 native string without control characters.
+        """
+        if exc_info is not None:
+            try:
+                if self.headers_sent:
+                    # "if exc_info is provided, and the HTTP headers have already been sent,
+                    # start_response must raise an error" -- PEP 3333
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.message is not None:
+            raise RuntimeError("start_response() was called twice without exc_info")
+        self.message = _start_message(status, headers)
+        code = self.message["status"]
+        self.counted = not self.head and code not in _NO_BODY_STATUS
+        self.length = self.message.pop("length")
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """PEP 3333's `write()` callable: send `data` now (the headers first)."""
+        if self.message is None:
+            raise RuntimeError("write() called before start_response()")
+        if self.gone:
+            raise ClientGone("the client disconnected")
+        if data:
+            self._send(data)
+
+    def _chunk(self, chunk: Any) -> bytes:
+        data: bytes = chunk
+        if type(chunk) is not bytes:
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise TypeError(
+                    f"a WSGI response body yields bytes, not {type(chunk).__name__} (PEP 3333)"
+                )
+            data = bytes(chunk)
+        if self.counted:
+            self.count += len(data)
+            if self.length is not None and self.count > self.length:
+                raise ValueError(
+                    f"the WSGI application sent more than its Content-Length ({self.length})"
+                )
+        return data
+
+    def _head(self) -> dict[str, Any]:
+        message = self.message
+        if message is None:
+            raise RuntimeError("the WSGI application returned without calling start_response()")
+        self.headers_sent = True
+        return message
+
+    def _send(self, chunk: Any) -> None:
+        data = self._chunk(chunk)
+        if not self.headers_sent:
+            self.outbox.append(self._head())
+        self.sent += len(data)
+        self._push(data)
+        if self.sent - self.acked > HIGH_WATER:
+            self._wait_writable()
+
+    def _wait_writable(self) -> None:
+        while self.sent - self.acked > HIGH_WATER and not self.gone:
+            self.writable.clear()
+            if self.sent - self.acked > HIGH_WATER and not self.gone:
+                self.writable.wait()
+        if self.gone:
+            raise ClientGone("the client disconnected")
+
+    def _send_all(self, chunks: list[Any] | tuple[Any, ...]) -> None:
+        """A list or tuple is already in memory: everything goes in one hand-over."""
+        data = [self._chunk(chunk) for chunk in chunks]
+        self._check_length()
+        body = data[0] if len(data) == 1 else b"".join(data)
+        outbox = self.outbox
+        if not self.headers_sent:
+            outbox.append(self._head())
+        if body:
+            outbox.append(body)
+        self._push(None)
+
+    def _end(self) -> None:
+        self._check_length()
+        if not self.headers_sent:
+            self.outbox.append(self._head())
+        self._push(None)
+
+    def _check_length(self) -> None:
+        if self.counted and self.length is not None and self.count < self.length:
+            raise ValueError(
+                f"the WSGI application sent {self.count} bytes, less than its "
+                f"Content-Length ({self.length})"
+            )
+
+    def _push(self, item: Any) -> None:
+        self.outbox.append(item)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon_threadsafe(self.deliver)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def ack(self, size: int) -> None:
+        """The loop has written `size` more bytes on (the transport is not paused)."""
+        self.acked += size
+        self.writable.set()
+
+    def stop(self) -> None:
+        """The client is gone or the response failed: the thread stops producing."""
+        self.gone = True
+        self.writable.set()
+
+
+def _start_message(status: Any, headers: Any) -> dict[str, Any]:
+    """The http.response.start message of a WSGI status and header list, checked.
+
+    The reason phrase is not kept: the writer sends the standard one for the code.
+    """
+    if not isinstance(status, str):
+        raise TypeError(f"status must be a str, not {type(status).__name__}")
+    match = _STATUS.fullmatch(status)
+    if match is None:
+        raise ValueError(f"invalid status {status!r} (expected '<200-599> <reason>')")
+    if not isinstance(headers, list):
+        raise TypeError(f"headers must be a list, not {type(headers).__name__}")
+    pairs = []
+    length: int | None = None
+    for item in headers:
+        if type(item) is not tuple or len(item) != 2:
+            raise TypeError(f"each header must be a (name, value) tuple, not {item!r}")
+        name, value = item
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"header names and values must be str: {item!r}")
+        try:
+            raw_name = name.encode("latin-1")
+            raw_value = value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(f"header {name!r} is not latin-1") from None
+        if _TOKEN.fullmatch(raw_name) is None:
+            raise ValueError(f"invalid header name {name!r}")
+        if _BAD_VALUE.search(raw_value) is not None:
+            raise ValueError(f"invalid header value for {name!r} (control character)")
+        if raw_name.lower() == b"content-length":
+            if not raw_value.isdigit() or (length is not None and int(raw_value) != length):
+                raise ValueError(f"invalid Content-Length {value!r}")
+            length = int(raw_value)
+        pairs.append((raw_name, raw_value))
+    return {
+        "type": "http.response.start",
+        "status": int(match.group(1)),
+        "headers": pairs,
+        "length": length,
+    }
