@@ -254,42 +254,40 @@ class WSGIInput:
             self.on_taken(untold)
 
     def read(self, size: int | None = -1) -> bytes:
+        # What a read gathers leaves the buffer before each wait, so the loop may go on
+        # reading past HIGH_WATER for a read that asks for more than that.
         with self.lock:
             if size is None or size < 0:
-                while not self.done:
-                    self._wait()
-                data = self._take(len(self.buffer))
-            else:
-                while len(self.buffer) < size and not self.done:
-                    self._wait()
-                data = self._take(size)
-            if self.untold >= HIGH_WATER // 2:
-                self._tell()
-            return data
+                size = -1
+            elif len(self.buffer) >= size or (self.done and self.buffer):
+                return self._finish(self._take(size))
+            parts = bytearray()
+            while True:
+                want = len(self.buffer) if size < 0 else size - len(parts)
+                parts += self._take(want)
+                if (size >= 0 and len(parts) >= size) or self.done:
+                    return self._finish(bytes(parts))
+                self._wait()
 
     def readline(self, size: int | None = -1) -> bytes:
         with self.lock:
             limit = -1 if size is None or size < 0 else size
-            start = 0
+            parts = bytearray()
             while True:
-                end = self.buffer.find(b"\n", start)
+                room = len(self.buffer) if limit < 0 else min(len(self.buffer), limit - len(parts))
+                end = self.buffer.find(b"\n", 0, room)
                 if end >= 0:
-                    take = end + 1
-                    break
-                if limit >= 0 and len(self.buffer) >= limit:
-                    take = limit
-                    break
-                if self.done:
-                    take = len(self.buffer)
-                    break
-                start = len(self.buffer)
+                    parts += self._take(end + 1)
+                    return self._finish(bytes(parts))
+                parts += self._take(room)
+                if (limit >= 0 and len(parts) >= limit) or self.done:
+                    return self._finish(bytes(parts))
                 self._wait()
-            if limit >= 0:
-                take = min(take, limit)
-            data = self._take(take)
-            if self.untold >= HIGH_WATER // 2:
-                self._tell()
-            return data
+
+    def _finish(self, data: bytes) -> bytes:
+        if self.untold >= HIGH_WATER // 2:
+            self._tell()
+        return data
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
         lines: list[bytes] = []
@@ -360,6 +358,7 @@ class Call:
         self.scheduled = False
         self.message: dict[str, Any] | None = None  # the start message, once given
         self.headers_sent = False
+        self.ended = False  # the end of the response is in the outbox
         self.length: int | None = None  # the app's Content-Length
         self.count = 0  # body bytes produced
         self.counted = True  # the body is counted against length (not HEAD, 204, 304)
@@ -384,7 +383,8 @@ class Call:
                     if chunk:
                         self._send(chunk)
                 else:
-                    self._end()
+                    if not self.ended:
+                        self._end()
         except BaseException as exc:
             self._failed(exc)
             if not isinstance(exc, Exception):
@@ -464,9 +464,18 @@ class Call:
 
     def _send(self, chunk: Any) -> None:
         data = self._chunk(chunk)
+        if self.ended:
+            return  # the response is complete already (see below); more was an error
         if not self.headers_sent:
             self.outbox.append(self._head())
         self.sent += len(data)
+        if self.count == self.length and self.counted:
+            # The declared Content-Length is reached: the end goes with the last bytes, so a
+            # one-chunk response is one hand-over (and one write) whatever its iterable.
+            self.outbox.append(data)
+            self.ended = True
+            self._push(None)
+            return
         self._push(data)
         if self.sent - self.acked > HIGH_WATER:
             self._wait_writable()
