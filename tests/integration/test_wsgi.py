@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import subprocess
 import threading
 import wsgiref.validate
 from collections.abc import Callable, Iterator
@@ -666,9 +667,21 @@ def test_falcon_under_curl(serve: Serve) -> None:
     app = falcon.App()
     app.add_route("/r", Resource())
     running = wsgi(serve, app)
-    import subprocess
-
     out = subprocess.run(
         [curl, "-s", "-f", f"{running.url}/r?q=z"], capture_output=True, timeout=TIMEOUT, check=True
     )
     assert out.stdout == b'{"agent": "curl", "q": "z"}'
+
+
+def test_command_line_interface_wsgi_under_curl(serve_process: Callable[..., Any]) -> None:
+    from system import require_program
+
+    curl = require_program("curl")
+    child = serve_process("apps.wsgi_app:app", "--interface", "wsgi", "--wsgi-threads", "2")
+    out = subprocess.run(
+        [curl, "-s", "-f", "--data-binary", "payload", f"{child.url}/p%20q"],
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    assert out.stdout == b"POST /p q sailfish-wsgi-0 payload"
