@@ -186,7 +186,7 @@ class Config(Settings):
         elif interface == "wsgi":
             # The protocol runs the app through `wsgi`; `loaded_app` is the same app as ASGI
             # (lifespan, and hosts that call the ASGI app), on the same threads.
-            from sailfish.protocols.wsgi import WSGIRunner
+            from sailfish.protocols import WSGIRunner
             from sailfish.wsgi import WSGIMiddleware
             from sailfish.wsgi.runner import WorkerPool
 

@@ -8,7 +8,8 @@ the environ comes from the core (`build_environ`, from the scope the parser buil
 goes to the thread through a `WSGIInput`, and the thread's output comes back through one
 loop callback, `deliver`, which frames it with the connection's ResponseWriter (the same one
 ASGI responses use). Reading pauses while the pool's queue is longer than its thread count.
-Nothing here runs app code or blocks.
+Nothing here runs app code or blocks. Compiled with the shell (wsgi.pxd); import it from
+sailfish.protocols.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sailfish.protocols import RequestCycle
 from sailfish.wsgi import build_environ
 from sailfish.wsgi.runner import Call, WorkerPool, WSGIApp, WSGIInput, base_environ, empty_input
+
+from .http1 import RequestCycle
 
 __all__ = ["WSGICycle", "WSGIRunner"]
 
@@ -45,6 +47,7 @@ class WSGIRunner:
         self.logger = logger if logger is not None else logging.getLogger("sailfish.error")
         self.base = base_environ(self.logger, multiprocess)
         self.stalled: list[Any] = []  # connections paused while the queue is full
+        self.batch: list[Any] = []  # jobs of this loop iteration, not yet handed over
 
     def cycle(self, conn: Any, request: Any) -> WSGICycle:
         """The cycle of a request whose scope the protocol has just finished."""
@@ -54,11 +57,20 @@ class WSGIRunner:
         """Queue the cycle's app call; past `pool.size` waiting calls, stop reading `conn`."""
         cycle.started = True  # handed over: the connection must not hold writes for it
         pool = self.pool
-        pool.submit(cycle.work)
-        if pool.backlog > pool.size:
+        # Handed to the pool once per loop iteration, all together: waking a thread for each
+        # request would switch away from the loop in the middle of its iteration.
+        batch = self.batch
+        batch.append(cycle.work)
+        if len(batch) == 1:
+            cycle.conn.loop.call_soon(self._flush)
+        if pool.backlog + len(batch) > pool.size:
             conn = cycle.conn
             conn.pause_reading()
             self.stalled.append(conn)
+
+    def _flush(self) -> None:
+        batch, self.batch = self.batch, []
+        self.pool.submit_many(batch)
 
     def check_backlog(self) -> None:
         """After a response: resume the stalled connections once the queue has room."""

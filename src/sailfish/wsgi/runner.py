@@ -70,37 +70,60 @@ class WorkerPool:
             raise ValueError("a worker pool needs at least one thread")
         self.size = threads
         self.name = name
-        self.queue: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
+        self.queue: SimpleQueue[Any] = SimpleQueue()  # a job, a list of jobs, or None
         self.threads: list[threading.Thread] = []
         self.lock = threading.Lock()
         self.idle = 0  # started threads waiting for a job (under `lock`)
+        self.waiting = 0  # jobs submitted and not yet taken by a thread (under `lock`)
 
     def submit(self, job: Callable[[], None]) -> None:
         """Run `job()` on a worker thread (queued while every thread is busy)."""
-        self.queue.put(job)
+        self.submit_many([job])
+
+    def submit_many(self, jobs: list[Callable[[], None]]) -> None:
+        """Run each of `jobs` on a worker thread: one hand-over (one thread woken) for all.
+
+        The thread that takes them runs the first and puts the rest back first, so each
+        idle thread that wakes takes the next one: they still run in parallel, but the
+        wake-ups happen on the worker threads, not on the event loop's.
+        """
         with self.lock:
-            start = self.idle == 0 and len(self.threads) < self.size
-            if start:
-                self.idle += 1  # counted now: the next submit must not start another
-                thread = threading.Thread(
-                    target=self._work, name=f"{self.name}-{len(self.threads)}", daemon=True
-                )
-                self.threads.append(thread)
-        if start:
-            thread.start()
+            self.waiting += len(jobs)
+            if self.idle == 0 and len(self.threads) < self.size:
+                self._start()
+        self.queue.put(jobs[0] if len(jobs) == 1 else jobs)
+
+    def _start(self) -> None:
+        # Called with the lock held. Counted idle now: the next submit must not start another.
+        self.idle += 1
+        thread = threading.Thread(
+            target=self._work, name=f"{self.name}-{len(self.threads)}", daemon=True
+        )
+        self.threads.append(thread)
+        thread.start()
 
     @property
     def backlog(self) -> int:
-        """Jobs that wait for a thread (approximate while threads take jobs)."""
-        return self.queue.qsize()
+        """Jobs that wait for a thread."""
+        return self.waiting
 
     def _work(self) -> None:
         get = self.queue.get
         lock = self.lock
+        put = self.queue.put
         while True:
             job = get()
             with lock:
                 self.idle -= 1
+                if job is not None:
+                    self.waiting -= 1
+                if type(job) is list:
+                    jobs = job
+                    job = jobs.pop(0)
+                    if jobs:
+                        put(jobs[0] if len(jobs) == 1 else jobs)
+                        if self.idle == 0 and len(self.threads) < self.size:
+                            self._start()
             if job is None:
                 return
             job()
@@ -365,7 +388,7 @@ class Call:
         self.sent = 0  # bytes handed to the loop (this thread writes it)
         self.acked = 0  # bytes the loop has written on (the loop writes it)
         self.gone = False  # the loop says: produce nothing more
-        self.writable = threading.Event()
+        self.writable: threading.Event | None = None  # made by the thread when it must wait
 
     # -- the worker thread ---------------------------------------------------------------------
 
@@ -481,10 +504,15 @@ class Call:
             self._wait_writable()
 
     def _wait_writable(self) -> None:
+        writable = self.writable
+        if writable is None:
+            # Made only now: most responses never wait. The loop sets it once it is here, and
+            # the checks below come after it is here, so no acknowledgement is missed.
+            writable = self.writable = threading.Event()
         while self.sent - self.acked > HIGH_WATER and not self.gone:
-            self.writable.clear()
+            writable.clear()
             if self.sent - self.acked > HIGH_WATER and not self.gone:
-                self.writable.wait()
+                writable.wait()
         if self.gone:
             raise ClientGone("the client disconnected")
 
@@ -524,12 +552,22 @@ class Call:
     def ack(self, size: int) -> None:
         """The loop has written `size` more bytes on (the transport is not paused)."""
         self.acked += size
-        self.writable.set()
+        writable = self.writable
+        if writable is not None:
+            writable.set()
 
     def stop(self) -> None:
         """The client is gone or the response failed: the thread stops producing."""
         self.gone = True
-        self.writable.set()
+        writable = self.writable
+        if writable is not None:
+            writable.set()
+
+
+# Checked headers, by (name, value) as the app gave them: validation is paid once per distinct
+# header. Content-Length is never cached (its value is read for every response); bounded.
+_CHECKED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_CHECKED_MAX = 1024
 
 
 def _start_message(status: Any, headers: Any) -> dict[str, Any]:
@@ -546,7 +584,12 @@ def _start_message(status: Any, headers: Any) -> dict[str, Any]:
         raise TypeError(f"headers must be a list, not {type(headers).__name__}")
     pairs = []
     length: int | None = None
+    cache = _CHECKED
     for item in headers:
+        pair = cache.get(item) if type(item) is tuple else None
+        if pair is not None:  # a header already checked (apps repeat most of theirs)
+            pairs.append(pair)
+            continue
         if type(item) is not tuple or len(item) != 2:
             raise TypeError(f"each header must be a (name, value) tuple, not {item!r}")
         name, value = item
@@ -565,6 +608,8 @@ def _start_message(status: Any, headers: Any) -> dict[str, Any]:
             if not raw_value.isdigit() or (length is not None and int(raw_value) != length):
                 raise ValueError(f"invalid Content-Length {value!r}")
             length = int(raw_value)
+        elif len(cache) < _CHECKED_MAX and type(name) is str and type(value) is str:
+            cache[item] = (raw_name, raw_value)
         pairs.append((raw_name, raw_value))
     return {
         "type": "http.response.start",
