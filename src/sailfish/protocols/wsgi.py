@@ -18,7 +18,15 @@ import logging
 from typing import Any
 
 from sailfish.wsgi import build_environ
-from sailfish.wsgi.runner import Call, WorkerPool, WSGIApp, WSGIInput, base_environ, empty_input
+from sailfish.wsgi.runner import (
+    EMPTY_INPUT,
+    Call,
+    EmptyInput,
+    WorkerPool,
+    WSGIApp,
+    WSGIInput,
+    base_environ,
+)
 
 from .http1 import RequestCycle
 
@@ -95,6 +103,7 @@ class WSGICycle(RequestCycle):
         self.queued = 0  # body bytes given to the input
         self.told = 0  # of those, reported to the connection as taken
         environ = build_environ(self.scope, runner.base)
+        self.input: WSGIInput | EmptyInput
         if request.has_body:
             loop = conn.loop
             self.input = WSGIInput(
@@ -104,7 +113,7 @@ class WSGICycle(RequestCycle):
                 lambda size: loop.call_soon_threadsafe(self.taken, size),
             )
         else:
-            self.input = empty_input()
+            self.input = EMPTY_INPUT
         environ["wsgi.input"] = self.input
         self.call = Call(
             runner.app,

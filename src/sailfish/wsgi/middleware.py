@@ -17,13 +17,14 @@ from typing import Any
 
 from sailfish._types import Receive, Scope, Send
 from sailfish.wsgi.runner import (
+    EMPTY_INPUT,
     HIGH_WATER,
     Call,
+    EmptyInput,
     WorkerPool,
     WSGIApp,
     WSGIInput,
     base_environ,
-    empty_input,
 )
 
 __all__ = ["WSGIMiddleware"]
@@ -91,9 +92,9 @@ class _Exchange:
         environ = build_environ(scope if type(scope) is dict else dict(scope), owner.base)
         has_body = _may_have_body(scope)
         if has_body:
-            self.input = WSGIInput(self._first_read, self._taken)
+            self.input: WSGIInput | EmptyInput = WSGIInput(self._first_read, self._taken)
         else:
-            self.input = empty_input()
+            self.input = EMPTY_INPUT
         environ["wsgi.input"] = self.input
         self.call = Call(
             owner.app, environ, self.loop, self.wake.set, owner.logger, scope["method"] == "HEAD"

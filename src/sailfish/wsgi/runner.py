@@ -34,6 +34,8 @@ __all__ = [
     "WSGIInput",
     "WorkerPool",
     "base_environ",
+    "EMPTY_INPUT",
+    "EmptyInput",
     "empty_input",
 ]
 
@@ -335,8 +337,9 @@ class WSGIInput:
         """Nothing to release; here for apps that close their input."""
 
 
-class _EmptyInput(WSGIInput):
-    """`wsgi.input` of a request without a body: every read is b"" at once."""
+class EmptyInput:
+    """`wsgi.input` of a request without a body: every read is b"" at once. Stateless, so one
+    instance serves every such request (no lock to make per request)."""
 
     def read(self, size: int | None = -1) -> bytes:
         return b""
@@ -344,9 +347,27 @@ class _EmptyInput(WSGIInput):
     def readline(self, size: int | None = -1) -> bytes:
         return b""
 
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        return []
 
-def empty_input() -> WSGIInput:
-    return _EmptyInput()
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+    def close(self) -> None:
+        pass
+
+    def feed(self, data: bytes, last: bool) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+EMPTY_INPUT = EmptyInput()
+
+
+def empty_input() -> EmptyInput:
+    return EMPTY_INPUT
 
 
 class Call:
