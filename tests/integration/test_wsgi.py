@@ -21,7 +21,7 @@ from wsgiref.validate import validator
 
 import httpx
 import pytest
-from integ_helpers import Closed, Conn, request, wait_for
+from integ_helpers import Closed, Conn, assert_bytes, request, wait_for
 
 Serve = Callable[..., Any]
 TIMEOUT = 5.0
@@ -530,22 +530,77 @@ def test_bodyless_responses(serve: Serve, method: str, status: str) -> None:
         assert second.body == (b"body" if "204" not in status else b"")
 
 
-def test_file_wrapper(serve: Serve, tmp_path: Path) -> None:
+@pytest.mark.parametrize("declared", [True, False], ids=["app_length", "file_size"])
+def test_file_wrapper_uses_sendfile(
+    serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loop_name: str, declared: bool
+) -> None:
     data = os.urandom(300_000)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    calls: list[int] = []
+    real_sendfile = os.sendfile
+
+    def sendfile(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        calls.append(count)
+        return real_sendfile(out_fd, in_fd, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", sendfile)
+    files: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        headers = [("Content-Type", "application/octet-stream")]
+        if declared:
+            headers.append(("Content-Length", str(len(data) - 1000)))
+        start_response("200 OK", headers)
+        file = open(path, "rb")  # noqa: SIM115 - the wrapper closes it
+        file.seek(1000)  # from the file's position on
+        files.append(file)
+        return environ["wsgi.file_wrapper"](file, 65536)
+
+    # Not under the validator: it wraps the iterable, which hides the FileWrapper.
+    running = serve(app, interface="wsgi", loop=loop_name)
+    with Conn(running.port) as conn:
+        conn.send(request() * 2)
+        for _ in range(2):
+            response = conn.read_response()
+            assert response.header("content-length") == str(len(data) - 1000)
+            assert_bytes(response.body, data[1000:])
+    assert calls  # the bytes went by sendfile
+    wait_for(lambda: all(f.closed for f in files), what="the files to be closed")
+
+
+def test_file_wrapper_under_the_validator_is_iterated(serve: Serve, tmp_path: Path) -> None:
+    data = os.urandom(100_000)
     path = tmp_path / "blob"
     path.write_bytes(data)
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
-        start_response(
-            "200 OK",
-            [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(data)))],
-        )
-        return environ["wsgi.file_wrapper"](open(path, "rb"), 65536)
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](open(path, "rb"), 8192)
 
     running = wsgi(serve, app)
     with httpx.Client(base_url=running.url, timeout=TIMEOUT) as client:
         assert client.get("/").content == data
-        assert client.get("/").content == data
+        assert client.head("/").content == b""
+
+
+def test_client_gone_during_sendfile_closes_the_file(serve: Serve, tmp_path: Path) -> None:
+    path = tmp_path / "big"
+    path.write_bytes(b"z" * 20_000_000)  # far more than the socket buffers hold
+    files: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        file = open(path, "rb")  # noqa: SIM115 - the wrapper closes it
+        files.append(file)
+        return environ["wsgi.file_wrapper"](file)
+
+    running = serve(app, interface="wsgi")
+    conn = Conn(running.port)
+    conn.send(request())
+    assert conn.read_head().status == 200
+    conn.close()
+    wait_for(lambda: files and files[0].closed, what="the file to be closed")
 
 
 # -- the thread pool ---------------------------------------------------------------------------

@@ -15,13 +15,16 @@ sailfish.protocols.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from sailfish.wsgi import build_environ
 from sailfish.wsgi.runner import (
     EMPTY_INPUT,
+    SENDFILE,
     Call,
     EmptyInput,
+    SendFile,
     WorkerPool,
     WSGIApp,
     WSGIInput,
@@ -102,6 +105,7 @@ class WSGICycle(RequestCycle):
         self.runner = runner
         self.queued = 0  # body bytes given to the input
         self.told = 0  # of those, reported to the connection as taken
+        self.raw = False  # a file response's head is out: body bytes go unframed
         environ = build_environ(self.scope, runner.base)
         self.input: WSGIInput | EmptyInput
         if request.has_body:
@@ -122,6 +126,7 @@ class WSGICycle(RequestCycle):
             self.deliver,
             conn.logger,
             self.scope["method"] == "HEAD",
+            SENDFILE,
         )
 
     # -- the worker thread ---------------------------------------------------------------------
@@ -170,8 +175,7 @@ class WSGICycle(RequestCycle):
         outbox = call.outbox
         conn = self.conn
         if self.response_complete or self.disconnected or conn.closing:
-            outbox.clear()
-            call.stop()
+            self._drop()
             return
         body: Any = None
         final = False
@@ -180,6 +184,14 @@ class WSGICycle(RequestCycle):
             item = outbox.popleft()
             if type(item) is bytes:
                 body = item if body is None else body + item
+            elif type(item) is SendFile:
+                try:
+                    self._send_file(item)
+                except Exception as exc:
+                    item.ready.set()
+                    conn.logger.error("Exception in WSGI application", exc_info=exc)
+                    failed = exc
+                    break
             elif type(item) is dict:
                 try:
                     self._start_response(item)
@@ -193,8 +205,7 @@ class WSGICycle(RequestCycle):
                 failed = item
                 break
         if failed is not None:
-            call.stop()
-            outbox.clear()
+            self._drop()
             if body is not None and self.response_started:
                 self._write(body, False)
             self.fail()
@@ -204,8 +215,64 @@ class WSGICycle(RequestCycle):
             return
         self._write(body if body is not None else b"", final)
 
+    def _drop(self) -> None:
+        """Produce nothing more: the response is answered, cut, or its client gone."""
+        call = self.call
+        call.stop()
+        for item in call.outbox:
+            if type(item) is SendFile:
+                item.ready.set()  # its thread waits for the socket: it will not come
+        call.outbox.clear()
+
+    def _send_file(self, plan: SendFile) -> None:
+        """Start a file response: the head now, then the socket for the thread's sendfile.
+
+        The writer frames it as it would a HEAD response (the head, with the Content-Length
+        the thread put in, and no body), and the body bytes go out raw after it: by sendfile
+        from the thread on a duplicate of the socket's descriptor when the transport is a
+        plain socket with nothing waiting to be written, else as chunks through `_write`.
+        """
+        conn = self.conn
+        message = plan.message
+        conn.writer.start(
+            message, "HEAD", self.scope["http_version"], conn.response_keep_alive(self)
+        )
+        self.response_started = True
+        self.status = message["status"]
+        self.raw = True
+        conn.write(conn.writer.body({"type": "http.response.body", "body": b""}))
+        conn.flush()
+        transport = conn.transport
+        if (
+            SENDFILE
+            and transport is not None
+            and not conn.closing
+            and transport.get_extra_info("sslcontext") is None
+            and transport.get_write_buffer_size() == 0
+        ):
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    plan.sock = os.dup(sock.fileno())
+                except (OSError, ValueError):
+                    plan.sock = None
+        plan.ready.set()
+
     def _write(self, body: bytes, final: bool) -> None:
         conn = self.conn
+        if self.raw:
+            # After a file response's head: the writer is done, the bytes go as they are.
+            if final:
+                self._complete(b"")
+                return
+            conn.write(body)
+            if self.access_log:
+                self.size += len(body)
+            if conn.write_paused:
+                conn.loop.create_task(self._ack_after_drain(len(body)))
+            else:
+                self.call.ack(len(body))
+            return
         try:
             data = conn.writer.body(
                 {"type": "http.response.body", "body": body, "more_body": not final}
@@ -218,13 +285,7 @@ class WSGICycle(RequestCycle):
         if self.access_log:
             self.size += len(body)
         if final:
-            conn.write(data, True)
-            self.response_complete = True
-            if self.access_log:
-                self._log_access()
-            self.taken(self.queued - self.told)  # what the app left unread is released
-            conn.response_complete(self)
-            self.runner.check_backlog()
+            self._complete(data)
             return
         if data:
             conn.write(data)
@@ -232,6 +293,18 @@ class WSGICycle(RequestCycle):
             conn.loop.create_task(self._ack_after_drain(len(body)))
         else:
             self.call.ack(len(body))
+
+    def _complete(self, data: bytes) -> None:
+        conn = self.conn
+        conn.write(data, True)
+        self.response_complete = True
+        if self.access_log:
+            if self.raw:
+                self.size = self.call.count
+            self._log_access()
+        self.taken(self.queued - self.told)  # what the app left unread is released
+        conn.response_complete(self)
+        self.runner.check_backlog()
 
     async def _ack_after_drain(self, size: int) -> None:
         await self.conn.drain()

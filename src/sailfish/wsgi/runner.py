@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import select
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +32,8 @@ __all__ = [
     "FileWrapper",
     "HIGH_WATER",
     "LogStream",
+    "SENDFILE",
+    "SendFile",
     "WSGIInput",
     "WorkerPool",
     "base_environ",
@@ -40,6 +43,9 @@ __all__ = [
 ]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# os.sendfile for wsgi.file_wrapper needs both (not on Windows).
+SENDFILE = hasattr(os, "sendfile") and hasattr(select, "poll")
 
 # The thread stops producing while this many bytes wait to be written (and the loop stops
 # reading a request body past it: see WSGIInput).
@@ -370,6 +376,20 @@ def empty_input() -> EmptyInput:
     return EMPTY_INPUT
 
 
+class SendFile:
+    """An outbox item: the head of a file response, then the socket for os.sendfile.
+
+    The loop starts the response with `message`, writes the head, sets `sock` to a duplicate
+    of the socket's descriptor (or leaves it None: send plain chunks) and sets `ready`.
+    """
+
+    def __init__(self, message: dict[str, Any], count: int) -> None:
+        self.message = message
+        self.count = count
+        self.sock: int | None = None
+        self.ready = threading.Event()
+
+
 class Call:
     """One request's WSGI call: run on a worker thread, output drained by the loop.
 
@@ -391,6 +411,7 @@ class Call:
         deliver: Callable[[], None],
         logger: logging.Logger,
         head: bool = False,
+        sendfile: bool = False,
     ) -> None:
         self.app = app
         self.environ = environ
@@ -398,6 +419,7 @@ class Call:
         self.deliver = deliver
         self.logger = logger
         self.head = head
+        self.sendfile = sendfile  # the consumer takes SendFile items (a plain socket)
         self.outbox: deque[Any] = deque()
         self.scheduled = False
         self.message: dict[str, Any] | None = None  # the start message, once given
@@ -420,6 +442,8 @@ class Call:
             result = self.app(self.environ, self.start_response)
             if type(result) is list or type(result) is tuple:
                 self._send_all(result)
+            elif type(result) is FileWrapper and self.sendfile and self._send_file(result):
+                pass
             else:
                 for chunk in result:
                     if self.gone:
@@ -440,6 +464,64 @@ class Call:
                     close()
                 except Exception as exc:
                     self.logger.error("Exception in WSGI application's close()", exc_info=exc)
+
+    def _send_file(self, wrapper: FileWrapper) -> bool:
+        """Send a regular file's bytes with os.sendfile; False to iterate the wrapper instead.
+
+        The loop writes the head (announcing the Content-Length: the app's, else the file's
+        size from its position) and hands over a duplicate of the socket's descriptor, so a
+        closed connection can never make this write into a reused descriptor; the transport
+        writes nothing meanwhile (this response is the connection's only one in progress).
+        If the loop cannot hand the socket over, the bytes follow as plain chunks.
+        """
+        fd = wrapper.fileno()
+        message = self.message
+        if fd is None or message is None or not self.counted:
+            return False
+        try:
+            offset = wrapper.filelike.tell()
+            size = os.fstat(fd).st_size - offset
+        except (AttributeError, OSError, ValueError):
+            return False
+        count = self.length if self.length is not None else size
+        if count > size:
+            return False  # the app promises more than the file has: the iteration fails
+        if self.length is None:
+            message["headers"].append((b"content-length", str(count).encode("ascii")))
+            self.length = count
+        plan = SendFile(message, count)
+        self.headers_sent = True
+        self._push(plan)
+        while not plan.ready.wait(1.0):
+            if self.gone:
+                raise ClientGone("the client disconnected")
+        if plan.sock is None:
+            if self.gone:
+                raise ClientGone("the client disconnected")
+            return False  # plain chunks after the head, as the loop asked
+        sent = 0
+        try:
+            poller = select.poll()
+            poller.register(plan.sock, select.POLLOUT)
+            while sent < count and not self.gone:
+                try:
+                    n = os.sendfile(plan.sock, fd, offset + sent, count - sent)
+                except BlockingIOError:
+                    poller.poll(1000)
+                    continue
+                except OSError:
+                    break
+                if n == 0:
+                    break  # the file shrank
+                sent += n
+        finally:
+            os.close(plan.sock)
+        self.count = sent
+        if sent < count:
+            raise ClientGone(f"sendfile stopped after {sent} of {count} bytes")
+        self.ended = True
+        self._push(None)
+        return True
 
     def _failed(self, exc: BaseException) -> None:
         if self.gone and isinstance(exc, ClientGone):
