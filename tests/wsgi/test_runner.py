@@ -198,3 +198,18 @@ def test_head_is_not_counted_against_content_length() -> None:
 
     call, _ = run_call(app, head=True)
     assert list(call.outbox)[-1] is None  # not an error: HEAD sends no body
+
+
+def test_pool_after_shutdown_starts_new_threads() -> None:
+    pool = WorkerPool(2)
+    done = threading.Semaphore(0)
+    pool.submit(done.release)
+    assert done.acquire(timeout=TIMEOUT)
+    old = list(pool.threads)
+    pool.shutdown(TIMEOUT)
+    assert not any(thread.is_alive() for thread in old)
+    pool.submit_many([done.release] * 3)
+    for _ in range(3):
+        assert done.acquire(timeout=TIMEOUT)
+    assert pool.threads and not set(pool.threads) & set(old)
+    pool.shutdown(TIMEOUT)

@@ -6,7 +6,8 @@ and the thread's output drained by one loop wake-up per batch, here turned into 
 calls. The request body is pulled with `receive()` only once the app first reads it (so a
 server that sends `100 Continue` on the first receive() sends it then), or once a streamed
 response begins (to notice `http.disconnect`). Reading stops while HIGH_WATER bytes wait for
-the app. Lifespan scopes are answered (a WSGI app has no lifespan); websocket ones refused.
+the app. Lifespan scopes are answered (a WSGI app has none; at shutdown the pool's threads are
+told to end); websocket ones refused.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class WSGIMiddleware:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    # The threads end once their jobs are done (not waited for here: a stuck
+                    # app must not hold the shutdown); a later request starts new ones.
+                    self.pool.shutdown(timeout=0)
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         elif kind == "websocket":

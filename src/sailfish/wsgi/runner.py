@@ -62,11 +62,23 @@ class ClientGone(OSError):
     """Raised into the app (by `write()` or `wsgi.input`) once the client has gone."""
 
 
+class _Crew:
+    """One generation of a pool's threads: their queue and counts (under `lock`)."""
+
+    def __init__(self) -> None:
+        self.queue: SimpleQueue[Any] = SimpleQueue()  # a job, a list of jobs, or None
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+        self.idle = 0  # started threads waiting for a job
+        self.waiting = 0  # jobs submitted and not yet taken by a thread
+
+
 class WorkerPool:
     """A fixed number of worker threads, started as they are needed, and a job queue.
 
     Jobs past the busy threads wait in the queue, in order; `backlog` says how many wait.
-    A thread is started only when no started thread is idle, up to `threads`.
+    A thread is started only when no started thread is idle, up to `threads`. `shutdown`
+    lets the current threads end after their queued jobs; a later submit starts new ones.
 
     Args:
         threads: The most threads that run jobs at once.
@@ -78,11 +90,12 @@ class WorkerPool:
             raise ValueError("a worker pool needs at least one thread")
         self.size = threads
         self.name = name
-        self.queue: SimpleQueue[Any] = SimpleQueue()  # a job, a list of jobs, or None
-        self.threads: list[threading.Thread] = []
-        self.lock = threading.Lock()
-        self.idle = 0  # started threads waiting for a job (under `lock`)
-        self.waiting = 0  # jobs submitted and not yet taken by a thread (under `lock`)
+        self.crew = _Crew()
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        """The current threads."""
+        return self.crew.threads
 
     def submit(self, job: Callable[[], None]) -> None:
         """Run `job()` on a worker thread (queued while every thread is busy)."""
@@ -95,56 +108,64 @@ class WorkerPool:
         idle thread that wakes takes the next one: they still run in parallel, but the
         wake-ups happen on the worker threads, not on the event loop's.
         """
-        with self.lock:
-            self.waiting += len(jobs)
-            if self.idle == 0 and len(self.threads) < self.size:
-                self._start()
-        self.queue.put(jobs[0] if len(jobs) == 1 else jobs)
+        crew = self.crew
+        with crew.lock:
+            crew.waiting += len(jobs)
+            if crew.idle == 0 and len(crew.threads) < self.size:
+                self._start(crew)
+        crew.queue.put(jobs[0] if len(jobs) == 1 else jobs)
 
-    def _start(self) -> None:
+    def _start(self, crew: _Crew) -> None:
         # Called with the lock held. Counted idle now: the next submit must not start another.
-        self.idle += 1
+        crew.idle += 1
         thread = threading.Thread(
-            target=self._work, name=f"{self.name}-{len(self.threads)}", daemon=True
+            target=self._work, args=(crew,), name=f"{self.name}-{len(crew.threads)}", daemon=True
         )
-        self.threads.append(thread)
+        crew.threads.append(thread)
         thread.start()
 
     @property
     def backlog(self) -> int:
         """Jobs that wait for a thread."""
-        return self.waiting
+        return self.crew.waiting
 
-    def _work(self) -> None:
-        get = self.queue.get
-        lock = self.lock
-        put = self.queue.put
+    def _work(self, crew: _Crew) -> None:
+        get = crew.queue.get
+        put = crew.queue.put
+        lock = crew.lock
         while True:
             job = get()
             with lock:
-                self.idle -= 1
-                if job is not None:
-                    self.waiting -= 1
+                crew.idle -= 1
+                if job is None:
+                    if crew.waiting:  # jobs put back behind the stop signal: run them first
+                        put(None)
+                        crew.idle += 1
+                        continue
+                    return
+                crew.waiting -= 1
                 if type(job) is list:
                     jobs = job
                     job = jobs.pop(0)
                     if jobs:
                         put(jobs[0] if len(jobs) == 1 else jobs)
-                        if self.idle == 0 and len(self.threads) < self.size:
-                            self._start()
-            if job is None:
-                return
+                        if crew.idle == 0 and len(crew.threads) < self.size and crew is self.crew:
+                            self._start(crew)
             job()
             with lock:
-                self.idle += 1
+                crew.idle += 1
 
     def shutdown(self, timeout: float | None = None) -> None:
-        """Stop the threads once the queued jobs are done; wait up to `timeout` seconds."""
-        threads, self.threads = self.threads, []
-        for _ in threads:
-            self.queue.put(None)
-        for thread in threads:
-            thread.join(timeout)
+        """Let the threads end once the queued jobs are done; wait up to `timeout` seconds.
+
+        The pool stays usable: the next submit starts a new set of threads.
+        """
+        crew, self.crew = self.crew, _Crew()
+        for _ in crew.threads:
+            crew.queue.put(None)
+        if timeout is None or timeout > 0:
+            for thread in crew.threads:
+                thread.join(timeout)
 
 
 class LogStream:
