@@ -411,6 +411,10 @@ class SendFile:
         self.ready = threading.Event()
 
 
+def _no_delivery() -> None:
+    """A finished call's `deliver`."""
+
+
 class Call:
     """One request's WSGI call: run on a worker thread, output drained by the loop.
 
@@ -485,6 +489,13 @@ class Call:
                     close()
                 except Exception as exc:
                     self.logger.error("Exception in WSGI application's close()", exc_info=exc)
+            # Nothing is pushed after this: drop the references back to the consumer, which
+            # holds this call (a reference cycle per request would leave every request's
+            # objects to the cyclic collector).
+            self.deliver = _no_delivery
+            stream = self.environ.get("wsgi.input")
+            if type(stream) is WSGIInput:
+                stream.on_first_read = stream.on_taken = None
 
     def _send_file(self, wrapper: FileWrapper) -> bool:
         """Send a regular file's bytes with os.sendfile; False to iterate the wrapper instead.
@@ -688,9 +699,10 @@ class Call:
             writable.set()
 
 
-# Checked headers, by (name, value) as the app gave them: validation is paid once per distinct
-# header. Content-Length is never cached (its value is read for every response); bounded.
-_CHECKED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+# Checked headers by (name, value) as the app gave them, and status codes by status line:
+# validation is paid once per distinct header or status. Bounded (apps may vary values).
+_CHECKED: dict[tuple[str, str], tuple[tuple[bytes, bytes], int | None]] = {}
+_STATUSES: dict[str, int] = {}
 _CHECKED_MAX = 1024
 
 
@@ -699,45 +711,61 @@ def _start_message(status: Any, headers: Any) -> dict[str, Any]:
 
     The reason phrase is not kept: the writer sends the standard one for the code.
     """
-    if not isinstance(status, str):
-        raise TypeError(f"status must be a str, not {type(status).__name__}")
-    match = _STATUS.fullmatch(status)
-    if match is None:
-        raise ValueError(f"invalid status {status!r} (expected '<200-599> <reason>')")
+    code = _STATUSES.get(status) if type(status) is str else None
+    if code is None:
+        code = _check_status(status)
     if not isinstance(headers, list):
         raise TypeError(f"headers must be a list, not {type(headers).__name__}")
     pairs = []
     length: int | None = None
     cache = _CHECKED
     for item in headers:
-        pair = cache.get(item) if type(item) is tuple else None
-        if pair is not None:  # a header already checked (apps repeat most of theirs)
-            pairs.append(pair)
-            continue
-        if type(item) is not tuple or len(item) != 2:
-            raise TypeError(f"each header must be a (name, value) tuple, not {item!r}")
-        name, value = item
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(f"header names and values must be str: {item!r}")
-        try:
-            raw_name = name.encode("latin-1")
-            raw_value = value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError(f"header {name!r} is not latin-1") from None
-        if _TOKEN.fullmatch(raw_name) is None:
-            raise ValueError(f"invalid header name {name!r}")
-        if _BAD_VALUE.search(raw_value) is not None:
-            raise ValueError(f"invalid header value for {name!r} (control character)")
-        if raw_name.lower() == b"content-length":
-            if not raw_value.isdigit() or (length is not None and int(raw_value) != length):
-                raise ValueError(f"invalid Content-Length {value!r}")
-            length = int(raw_value)
-        elif len(cache) < _CHECKED_MAX and type(name) is str and type(value) is str:
-            cache[item] = (raw_name, raw_value)
-        pairs.append((raw_name, raw_value))
-    return {
-        "type": "http.response.start",
-        "status": int(match.group(1)),
-        "headers": pairs,
-        "length": length,
-    }
+        checked = cache.get(item) if type(item) is tuple else None
+        if checked is None:
+            checked = _check_header(item)
+        pair, item_length = checked
+        if item_length is not None:
+            if length is not None and item_length != length:
+                raise ValueError(f"two different Content-Length values: {length}, {item_length}")
+            length = item_length
+        pairs.append(pair)
+    return {"type": "http.response.start", "status": code, "headers": pairs, "length": length}
+
+
+def _check_status(status: Any) -> int:
+    if not isinstance(status, str):
+        raise TypeError(f"status must be a str, not {type(status).__name__}")
+    match = _STATUS.fullmatch(status)
+    if match is None:
+        raise ValueError(f"invalid status {status!r} (expected '<200-599> <reason>')")
+    code = int(match.group(1))
+    if type(status) is str and len(_STATUSES) < _CHECKED_MAX:
+        _STATUSES[status] = code
+    return code
+
+
+def _check_header(item: Any) -> tuple[tuple[bytes, bytes], int | None]:
+    """((name, value) as bytes, the Content-Length or None) of one checked header."""
+    if type(item) is not tuple or len(item) != 2:
+        raise TypeError(f"each header must be a (name, value) tuple, not {item!r}")
+    name, value = item
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise TypeError(f"header names and values must be str: {item!r}")
+    try:
+        raw_name = name.encode("latin-1")
+        raw_value = value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"header {name!r} is not latin-1") from None
+    if _TOKEN.fullmatch(raw_name) is None:
+        raise ValueError(f"invalid header name {name!r}")
+    if _BAD_VALUE.search(raw_value) is not None:
+        raise ValueError(f"invalid header value for {name!r} (control character)")
+    length: int | None = None
+    if raw_name.lower() == b"content-length":
+        if not raw_value.isdigit():
+            raise ValueError(f"invalid Content-Length {value!r}")
+        length = int(raw_value)
+    checked = ((raw_name, raw_value), length)
+    if len(_CHECKED) < _CHECKED_MAX and type(name) is str and type(value) is str:
+        _CHECKED[item] = checked
+    return checked
