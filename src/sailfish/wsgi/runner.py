@@ -428,6 +428,28 @@ class Call:
         head: The request is HEAD (the body is produced but dropped, and not counted).
     """
 
+    __slots__ = (
+        "acked",
+        "app",
+        "count",
+        "counted",
+        "deliver",
+        "ended",
+        "environ",
+        "gone",
+        "head",
+        "headers_sent",
+        "length",
+        "logger",
+        "loop",
+        "message",
+        "outbox",
+        "scheduled",
+        "sendfile",
+        "sent",
+        "writable",
+    )
+
     def __init__(
         self,
         app: WSGIApp,
@@ -653,9 +675,11 @@ class Call:
 
     def _send_all(self, chunks: list[Any] | tuple[Any, ...]) -> None:
         """A list or tuple is already in memory: everything goes in one hand-over."""
-        data = [self._chunk(chunk) for chunk in chunks]
+        if len(chunks) == 1:
+            body = self._chunk(chunks[0])
+        else:
+            body = b"".join([self._chunk(chunk) for chunk in chunks])
         self._check_length()
-        body = data[0] if len(data) == 1 else b"".join(data)
         outbox = self.outbox
         if not self.headers_sent:
             outbox.append(self._head())
