@@ -616,11 +616,14 @@ def test_ten_slow_requests_run_at_once_on_ten_threads(serve: Serve) -> None:
 
     running = wsgi(serve, app, wsgi_threads=10)
     conns = [Conn(running.port) for _ in range(10)]
-    for conn in conns:
-        conn.send(request())
-    for conn in conns:
-        assert conn.read_response().status == 200
-        conn.close()
+    try:
+        for conn in conns:
+            conn.send(request())  # one at a time: each may be its own hand-over to the pool
+        for conn in conns:
+            assert conn.read_response().status == 200
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def test_no_more_threads_than_configured_and_the_rest_queue(serve: Serve) -> None:

@@ -213,3 +213,20 @@ def test_pool_after_shutdown_starts_new_threads() -> None:
         assert done.acquire(timeout=TIMEOUT)
     assert pool.threads and not set(pool.threads) & set(old)
     pool.shutdown(TIMEOUT)
+
+
+def test_pool_single_submits_all_get_a_thread() -> None:
+    # One job per submit, faster than threads start: every job must still get its own thread.
+    pool = WorkerPool(5)
+    barrier = threading.Barrier(5, timeout=TIMEOUT)
+    done = threading.Semaphore(0)
+
+    def job() -> None:
+        barrier.wait()
+        done.release()
+
+    for _ in range(5):
+        pool.submit(job)
+    for _ in range(5):
+        assert done.acquire(timeout=TIMEOUT)
+    pool.shutdown(TIMEOUT)

@@ -149,8 +149,11 @@ class WorkerPool:
                     job = jobs.pop(0)
                     if jobs:
                         put(jobs[0] if len(jobs) == 1 else jobs)
-                        if crew.idle == 0 and len(crew.threads) < self.size and crew is self.crew:
-                            self._start(crew)
+                # More jobs wait and no thread is free for them (a submit that found a thread
+                # counted idle, before it took its job, started none): start the next one.
+                if crew.waiting and crew.idle == 0 and len(crew.threads) < self.size:
+                    if crew is self.crew:
+                        self._start(crew)
             job()
             with lock:
                 crew.idle += 1
