@@ -4,10 +4,10 @@ Strategy: `base.Connection` owns one transport (writes, flow control, close, dea
 `http1.HTTPProtocol` speaks HTTP/1.1 over it (`wsgi` runs its WSGI requests on threads);
 WebSocket and HTTP/2 will sit beside it. The same sources are also compiled (setup.py builds
 copies of base, deadlines, http1 and wsgi into the package `sailfish._shell`, with their
-.pxd types). This module picks one set, the way
-sailfish.http picks the core's twin: the compiled one unless SAILFISH_NO_EXTENSIONS=1 or it
-cannot be imported (SAILFISH_REQUIRE_EXTENSIONS=1 turns that into an ImportError). Import the
-classes from here, never from the submodules, so compiled and pure classes are not mixed.
+.pxd types). This module picks one set, the way sailfish.http picks the core's twin: the
+compiled one unless SAILFISH_NO_EXTENSIONS=1 or it cannot be imported
+(SAILFISH_REQUIRE_EXTENSIONS=1 turns that into an ImportError). Import the classes from here,
+never from the submodules, so compiled and pure classes are not mixed.
 `COMPILED` says which set runs.
 """
 
