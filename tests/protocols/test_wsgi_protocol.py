@@ -14,6 +14,8 @@ import time
 from typing import Any
 from wsgiref.validate import validator
 
+import pytest
+
 from sailfish.config import Config
 from sailfish.protocols import HTTPProtocol
 from sailfish.state import ServerState
@@ -44,10 +46,26 @@ async def serve(wsgi_app: Any) -> tuple[HTTPProtocol, MockTransport, Config]:
     return protocol, transport, config
 
 
-def test_small_response_is_one_wake_up_and_one_write() -> None:
+def sized_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    body = b"hello " + environ["PATH_INFO"].encode("latin-1")
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+@pytest.mark.parametrize(
+    "wsgi_app",
+    [
+        # A list: everything is in memory, so it is handed over whole.
+        pytest.param(app, id="list"),
+        # Any iterable (the validator wraps the list) whose Content-Length is reached by a
+        # chunk: the end goes with that chunk.
+        pytest.param(validator(sized_app), id="iterable_with_content_length"),
+    ],
+)
+def test_small_response_is_one_wake_up_and_one_write(wsgi_app: Any) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        protocol, transport, _ = await serve(validator(app))
+        protocol, transport, _ = await serve(wsgi_app)
         wakes: list[Any] = []
         original = loop.call_soon_threadsafe
 
@@ -63,7 +81,7 @@ def test_small_response_is_one_wake_up_and_one_write() -> None:
             del loop.call_soon_threadsafe
         assert transport.writes == 1
         assert len(wakes) == 1
-        assert b"content-length: 7\r\n" in bytes(transport.buffer)
+        assert b"content-length: 7\r\n" in bytes(transport.buffer).lower()
         protocol.connection_lost(None)
 
     asyncio.run(main())
