@@ -286,3 +286,6 @@ def accept_response(
     Raises:
         ResponseError: a subprotocol the client did not offer, or an invalid header.
     """
+
+def build_environ(scope: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The PEP 3333 environ of an ASGI HTTP scope: a copy of `base` plus the request's keys."""

@@ -5,8 +5,9 @@ grouped into `HTTPSettings`, `Limits`, `Timeouts`) plus the application and what
 computes. Creating a Config does no I/O (it only reads env fallbacks such as
 FORWARDED_ALLOW_IPS). `validate()` raises `ConfigError` with one readable sentence and is called
 before any socket is bound; `load()` reads --env-file, imports the app, applies --factory,
-refuses WSGI callables, adapts ASGI 2, sets up the trusted proxies and stores the result as
-`loaded_app` (and its interface as `asgi_version`). Library code raises; only cli.py exits.
+refuses WSGI callables unless --interface wsgi, adapts ASGI 2 or WSGI, sets up the trusted
+proxies and stores the result as `loaded_app` (and its interface as `asgi_version`; a WSGI
+app's thread-pool runner as `wsgi`). Library code raises; only cli.py exits.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ class Config(Settings):
         ssl_context: Set by `load()`: the context the sockets listen with, or None.
         proxy_protocol_peers: Set by `load()` with `proxy_protocol`: the peers allowed to
             send a PROXY header (`forwarded_allow_ips`), else None.
+        wsgi: Set by `load()` with interface "wsgi": the `WSGIRunner` the protocol serves
+            the WSGI app with (`loaded_app` is then the same app behind WSGIMiddleware).
         loaded: Whether `load()` has run.
     """
 
@@ -103,6 +106,7 @@ class Config(Settings):
     proxy_protocol_peers: TrustedHosts | None = field(
         init=False, default=None, repr=False, compare=False
     )
+    wsgi: Any = field(init=False, default=None, repr=False, compare=False)
     loaded: bool = field(init=False, default=False, repr=False, compare=False)
 
     @classmethod
@@ -155,8 +159,8 @@ class Config(Settings):
         """Import and wrap the application; sets `loaded_app` and `asgi_version`.
 
         Order: --env-file into os.environ (existing variables win), --app-dir onto sys.path,
-        import APP, call it if --factory, refuse a WSGI app, adapt ASGI 2, set up the
-        trusted proxies.
+        import APP, call it if --factory, refuse a WSGI app unless --interface wsgi, adapt
+        ASGI 2 or WSGI, set up the trusted proxies.
 
         Raises:
             ConfigError: the app cannot be found, is not callable, looks like a factory
@@ -192,13 +196,23 @@ class Config(Settings):
                 interface = "asgi3"
             elif (reason := _wsgi_reason(app)) is not None:
                 raise ConfigError(
-                    f"{name} looks like a WSGI application ({reason}); sailfish serves ASGI "
-                    "apps (WSGI support: --interface wsgi, not yet available)"
+                    f"{name} looks like a WSGI application ({reason}); "
+                    "serve it with --interface wsgi"
                 )
             else:
                 interface = "asgi2"
         if interface == "asgi2":
             app = ASGI2Middleware(app)
+        elif interface == "wsgi":
+            # The protocol runs the app through `wsgi`; `loaded_app` is the same app as ASGI
+            # (lifespan, and hosts that call the ASGI app), on the same threads.
+            from sailfish.protocols import WSGIRunner
+            from sailfish.wsgi import WSGIMiddleware
+            from sailfish.wsgi.runner import WorkerPool
+
+            pool = WorkerPool(self.wsgi_threads)
+            self.wsgi = WSGIRunner(app, pool)
+            app = WSGIMiddleware(app, pool=pool)
         self.asgi_version = "2.0" if interface == "asgi2" else "3.0"
         # Proxy headers are applied by the protocol, which decides once per connection whether
         # the peer is trusted, instead of a middleware that would ask on every request.
@@ -257,6 +271,9 @@ def _wsgi_reason(app: Any) -> str | None:
     first, second = positional[0].name.lower(), positional[1].name.lower()
     if first in _WSGI_FIRST or second in _WSGI_SECOND:
         return f"it takes ({positional[0].name}, {positional[1].name})"
+    if len(required) == 2:
+        # An ASGI 2 app is called with the scope alone: two required arguments cannot be one.
+        return f"it requires two arguments ({positional[0].name}, {positional[1].name})"
     return None
 
 

@@ -30,7 +30,8 @@ from sailfish.middleware import parse_trusted_entry
 T = TypeVar("T")
 
 LIFESPAN_CHOICES = ("auto", "on", "off")
-INTERFACE_CHOICES = ("auto", "asgi3", "asgi2")
+INTERFACE_CHOICES = ("auto", "asgi3", "asgi2", "wsgi")
+WSGI_THREADS = 10
 WS_CHOICES = ("auto", "sailfish", "none")
 
 # gunicorn's arbiter SIGKILLs a worker at --graceful-timeout: the drain ends this much earlier.
@@ -915,7 +916,8 @@ class Settings:
         fd: An already bound socket's file descriptor to serve on.
         loop: "auto", "uvloop", "asyncio" or "module:attr" (a loop factory).
         lifespan: "auto" (use it if the app supports it), "on" (required) or "off".
-        interface: "auto", "asgi3" or "asgi2".
+        interface: "auto", "asgi3", "asgi2" or "wsgi".
+        wsgi_threads: Threads of the pool a WSGI app runs on.
         factory: `app` names a callable returning the application.
         root_path: The ASGI root_path, for apps mounted below a path prefix.
         proxy_headers: Trust Forwarded / X-Forwarded-* from `forwarded_allow_ips`.
@@ -955,7 +957,18 @@ class Settings:
         choices=LIFESPAN_CHOICES,
         help="ASGI lifespan: auto uses it when the app supports it.",
     )
-    interface: str = option("auto", choices=INTERFACE_CHOICES, help="Application interface.")
+    interface: str = option(
+        "auto",
+        choices=INTERFACE_CHOICES,
+        help="Application interface: auto tells ASGI 3 from ASGI 2, and refuses a WSGI app "
+        "(serve it with wsgi).",
+    )
+    wsgi_threads: int = option(
+        WSGI_THREADS,
+        minimum=1,
+        maximum=1024,
+        help="Threads that run a WSGI app (--interface wsgi); requests beyond them wait.",
+    )
     factory: bool = option(False, help="APP is a callable that returns the application.")
     root_path: str = option(
         "",
@@ -1280,6 +1293,7 @@ __all__ = [
     "UNSET",
     "WS_CHOICES",
     "WebSocketSettings",
+    "WSGI_THREADS",
     "from_gunicorn",
     "from_uvicorn",
     "option",

@@ -386,8 +386,8 @@ def test_process_wsgi_app_is_refused(tmp_path: Path, source: str, reason: str) -
     result = run_cli("sf_cli_wsgi:app", "--app-dir", str(tmp_path), "--port", "0")
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
-        f"Error: sf_cli_wsgi:app looks like a WSGI application ({reason}); sailfish serves "
-        "ASGI apps (WSGI support: --interface wsgi, not yet available)"
+        f"Error: sf_cli_wsgi:app looks like a WSGI application ({reason}); "
+        "serve it with --interface wsgi"
     )
     assert "Traceback" not in result.stderr
 

@@ -365,8 +365,7 @@ def test_wsgi_apps_are_refused_with_interface_auto(app: Any, reason: str) -> Non
     with pytest.raises(ConfigError) as info:
         loaded(app)
     assert str(info.value) == (
-        f"APP looks like a WSGI application ({reason}); sailfish serves ASGI apps "
-        "(WSGI support: --interface wsgi, not yet available)"
+        f"APP looks like a WSGI application ({reason}); serve it with --interface wsgi"
     )
 
 
@@ -392,3 +391,42 @@ def test_settings_are_keyword_only() -> None:
     with pytest.raises(TypeError):
         Config("m:a", "0.0.0.0")  # type: ignore[misc]
     assert Config(app="m:a", port=1).port == 1
+
+
+def test_two_required_arguments_are_never_taken_for_asgi2() -> None:
+    def app(a: Any, b: Any) -> Any:
+        return [b""]
+
+    with pytest.raises(ConfigError) as info:
+        loaded(app)
+    assert str(info.value) == (
+        "APP looks like a WSGI application (it requires two arguments (a, b)); "
+        "serve it with --interface wsgi"
+    )
+
+
+@pytest.mark.parametrize("threads", [1, 10, 1024])
+def test_interface_wsgi(threads: int) -> None:
+    from sailfish.wsgi import WSGIMiddleware
+
+    config = Config.from_options(wsgi_function, interface="wsgi", wsgi_threads=threads)
+    config.validate()
+    config.load()
+    assert isinstance(config.loaded_app, WSGIMiddleware)
+    assert config.wsgi.app is wsgi_function
+    assert config.wsgi.pool.size == threads
+    assert config.loaded_app.pool is config.wsgi.pool  # one pool for both paths
+    assert config.wsgi.pool.threads == []  # started on first use, not at load
+
+
+@pytest.mark.parametrize("threads", [0, 1025, -1])
+def test_wsgi_threads_out_of_range(threads: int) -> None:
+    config = Config.from_options(wsgi_function, interface="wsgi", wsgi_threads=threads)
+    with pytest.raises(ConfigError, match="--wsgi-threads"):
+        config.validate()
+
+
+def test_interface_wsgi_keyword_of_config() -> None:
+    config = Config(app=wsgi_function, interface="wsgi")
+    config.load()
+    assert config.wsgi is not None and config.wsgi.pool.size == 10

@@ -225,6 +225,8 @@ class HTTPProtocol(Connection):
             self.watch_interval, tick_interval(self.timeout_keep_alive, self.timeout_header_read)
         )
         self.headers_seen: Any = None
+        # With --interface wsgi: the WSGIRunner (protocols/wsgi.py) that makes and runs cycles.
+        self.wsgi: Any = getattr(config, "wsgi", None)
 
         # Per-connection state
         self.parser: Any = None
@@ -458,7 +460,7 @@ class HTTPProtocol(Connection):
         )
         if self.proxy_trusted and request.forwarded and self.trusted_proxies is not None:
             apply_proxy_headers(scope, self.trusted_proxies)
-        cycle = RequestCycle(self, request)
+        cycle = RequestCycle(self, request) if self.wsgi is None else self.wsgi.cycle(self, request)
         self.receiving = cycle if request.has_body else None
         if self.eof:
             cycle.on_eof()
@@ -514,6 +516,9 @@ class HTTPProtocol(Connection):
         if self.limit_concurrency is not None and self._overloaded():
             app = self.quirks.unavailable_app
             self.logger.warning("Exceeded concurrency limit.")
+        if self.wsgi is not None and app is self.app:
+            self.wsgi.launch(cycle)  # on the WSGI thread pool, not in a task
+            return
         coro = cycle.run_asgi(app)
         if not self.direct_tasks:
             task = self._create_task(coro)
