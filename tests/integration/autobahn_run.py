@@ -35,6 +35,12 @@ REPO = HERE.parent.parent
 BEHAVIOR_PASS = frozenset({"OK", "NON-STRICT", "INFORMATIONAL"})
 CLOSE_PASS = frozenset({"OK", "INFORMATIONAL"})
 
+# kosoku 0.1.0 hands a permessage-deflate case's onMessage a str, not bytes, when the server sent
+# the message uncompressed (RSV1 clear), which RFC 7692 section 6 allows; the case then
+# dies in hashlib.sha1().update(str) and is graded ERROR. No echo was judged: such a case is
+# reported apart (docs/websocket-autobahn.md), neither passed nor failed.
+KOSOKU_UNCOMPRESSED_BUG = "Strings must be encoded before hashing"
+
 # The sections `make test` runs (seconds in all), and the slow ones only `make autobahn` adds:
 # 9 sends messages up to 16 MiB in many frame sizes, 12-13 repeat it through permessage-deflate.
 FAST_SECTIONS = ("1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "10.*")
@@ -74,6 +80,11 @@ class Case:
     @property
     def passed(self) -> bool:
         return self.behavior in BEHAVIOR_PASS and self.behavior_close in CLOSE_PASS
+
+    @property
+    def client_error(self) -> bool:
+        """kosoku itself failed on an uncompressed echo (see KOSOKU_UNCOMPRESSED_BUG)."""
+        return self.behavior == "ERROR" and self.result == KOSOKU_UNCOMPRESSED_BUG
 
     @property
     def section(self) -> str:
@@ -168,14 +179,22 @@ def summary(cases: Sequence[Case], title: str) -> str:
         group = sections[section]
         grades = Counter(f"{c.behavior} / {c.behavior_close}" for c in group)
         shown = ", ".join(f"{grade}: {n}" for grade, n in sorted(grades.items()))
-        failed = sum(not c.passed for c in group)
+        failed = sum(not c.passed and not c.client_error for c in group)
         name = SECTION_TITLES.get(section, "")
         lines.append(f"| {section} {name} | {len(group)} | {shown} | {failed} |")
-    failures = [c for c in cases if not c.passed]
+    failures = [c for c in cases if not c.passed and not c.client_error]
+    unjudged = [c for c in cases if c.client_error]
     total_ms = sum(c.duration_ms for c in cases)
-    lines += ["", f"{len(cases)} cases, {len(failures)} failed ({total_ms / 1000:.1f} s of cases)."]
+    lines += [
+        "",
+        f"{len(cases)} cases, {len(failures)} failed, {len(unjudged)} not judged (kosoku error) "
+        f"({total_ms / 1000:.1f} s of cases).",
+    ]
     if failures:
         lines += ["", "Failed cases:", ""] + [f"- {c.explain()}" for c in failures]
+    if unjudged:
+        lines += ["", "Not judged: kosoku failed on an uncompressed echo:", ""]
+        lines.append(", ".join(c.id for c in unjudged))
     return "\n".join(lines) + "\n"
 
 
@@ -238,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.outdir / "summary.md").write_text(text)
     print(text)
     print(f"report: {report}/index.html, summary: {args.outdir / 'summary.md'}")
-    return 0 if all(case.passed for case in cases) else 1
+    return 0 if all(case.passed or case.client_error for case in cases) else 1
 
 
 if __name__ == "__main__":
