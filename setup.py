@@ -131,7 +131,7 @@ def extensions() -> list[Extension]:
 # twin). Cython names a module after its file, so the sources are copied, unchanged, into a
 # staging package under build/ and compiled from there; they import each other relatively.
 SHELL_SOURCES = "src/sailfish/protocols"
-SHELL_MODULES = ("deadlines", "base", "http1")
+SHELL_MODULES = ("deadlines", "base", "http1", "websocket")
 SHELL_STAGE = os.path.join("build", "shell")
 
 

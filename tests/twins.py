@@ -21,16 +21,36 @@ REQUIRE_EXTENSIONS = os.environ.get("SAILFISH_REQUIRE_EXTENSIONS") == "1"
 CORPUS_DIR = Path(__file__).parent / "corpus"
 
 
+# The WebSocket core's names (docs/websocket.md), by the pure module that defines each.
+WS_NAMES = {
+    "FrameParser": "frames",
+    "FrameWriter": "frames",
+    "Ping": "frames",
+    "Pong": "frames",
+    "Close": "frames",
+    "Deflate": "deflate",
+    "negotiate_deflate": "deflate",
+    "Handshake": "handshake",
+    "check_handshake": "handshake",
+    "accept_response": "handshake",
+}
+
+
 def load_twin(name: str) -> SimpleNamespace:
-    """The classes of one twin: "py" or "c"."""
+    """The classes and functions of one twin ("py" or "c"): HTTP/1.1 and WebSocket."""
     if name == "py":
         parser = importlib.import_module("sailfish.http.parser")
         writer = importlib.import_module("sailfish.http.writer")
+        ws = {
+            attr: getattr(importlib.import_module(f"sailfish.ws.{module}"), attr)
+            for attr, module in WS_NAMES.items()
+        }
         return SimpleNamespace(
             name="py",
             RequestParser=parser.RequestParser,
             Request=parser.Request,
             ResponseWriter=writer.ResponseWriter,
+            **ws,
         )
     if NO_EXTENSIONS:
         pytest.skip("SAILFISH_NO_EXTENSIONS=1: the compiled twin is not under test")
@@ -45,6 +65,7 @@ def load_twin(name: str) -> SimpleNamespace:
         RequestParser=mod.RequestParser,
         Request=mod.Request,
         ResponseWriter=mod.ResponseWriter,
+        **{attr: getattr(mod, attr, None) for attr in WS_NAMES},
     )
 
 

@@ -139,11 +139,55 @@ class UnsupportedVersion(HTTPError):
     reason = "HTTP version not supported"
 
 
+class WebSocketError(SailfishError):
+    """The WebSocket peer broke RFC 6455 / RFC 7692: send a close frame with `code`, then close.
+
+    Returned (not raised) by `FrameParser.feed` as its last event. `code` is the close code
+    the server answers with: 1002 protocol error, 1007 invalid payload data (bad UTF-8),
+    1009 message too big (docs/websocket.md "Errors"). `reason` is a short phrase for the log
+    line and the close frame (always ASCII, at most 123 bytes).
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.reason} (close code {self.code})"
+
+
+class WebSocketMessageError(SailfishError, ValueError):
+    """The application sent a WebSocket message that cannot be framed.
+
+    Examples: a `websocket.send` with both or neither of "bytes"/"text", a ping payload over
+    125 bytes, a close code that may not be sent, a close reason over 123 UTF-8 bytes.
+    """
+
+
+class HandshakeError(SailfishError):
+    """An Upgrade request that is not a valid WebSocket opening handshake (RFC 6455 §4.2.1).
+
+    Returned (not raised) by `check_handshake`. The shell answers `status` (400, or 426 for a
+    version other than 13) with `headers` (e.g. `Sec-WebSocket-Version: 13`), then closes.
+    """
+
+    def __init__(self, status: int, reason: str, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(status, reason, headers)
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 __all__ = [
     "BadRequest",
     "BodyTooLarge",
     "ConfigError",
     "HTTPError",
+    "HandshakeError",
     "HeadersTooLarge",
     "InvalidChunk",
     "InvalidFraming",
@@ -159,4 +203,6 @@ __all__ = [
     "StartupError",
     "UnsupportedTransferCoding",
     "UnsupportedVersion",
+    "WebSocketError",
+    "WebSocketMessageError",
 ]

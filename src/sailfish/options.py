@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 LIFESPAN_CHOICES = ("auto", "on", "off")
 INTERFACE_CHOICES = ("auto", "asgi3", "asgi2")
+WS_CHOICES = ("auto", "sailfish", "none")
 
 # gunicorn's arbiter SIGKILLs a worker at --graceful-timeout: the drain ends this much earlier.
 GUNICORN_GRACE_MARGIN = 1.0
@@ -392,6 +393,11 @@ def _uvicorn_headers(value: Any) -> list[tuple[str, str]]:
     return [(str(name).strip(), str(text).strip()) for name, text in value or ()]
 
 
+def _uvicorn_ping(value: Any) -> Any:
+    """None or 0 (no pings) as None, else float seconds"""
+    return float(value) if value else None
+
+
 def _gunicorn_graceful(value: Any) -> float:
     """less 1 s, so the drain ends before the arbiter's SIGKILL"""
     return max(float(value) - GUNICORN_GRACE_MARGIN, 0.0)
@@ -551,6 +557,76 @@ class Timeouts:
         _check_group(self)
 
 
+@dataclass
+class WebSocketSettings:
+    """WebSocket (RFC 6455) connections, handed over from HTTP/1.1 upgrades.
+
+    Attributes:
+        protocol: "auto" or "sailfish" serve WebSocket with sailfish's protocol; "none"
+            serves an upgrade request to the app as plain HTTP.
+        max_size: Largest message in bytes, after decompression (close 1009 beyond).
+        max_queue: Received messages held for the app before reading pauses.
+        ping_interval: Seconds between keepalive pings; None or 0: no pings.
+        ping_timeout: Close (1011) when a ping's pong takes longer; None or 0: wait forever.
+        per_message_deflate: Accept permessage-deflate (RFC 7692) when a client offers it.
+    """
+
+    protocol: str = option(
+        "auto",
+        name="ws",
+        choices=WS_CHOICES,
+        help="WebSocket: auto and sailfish serve it; none serves upgrades as plain HTTP.",
+    )
+    max_size: int = option(
+        16 * 1024 * 1024,
+        name="ws_max_size",
+        minimum=1,
+        unit="bytes",
+        help="Largest WebSocket message in bytes, decompressed (close 1009 beyond).",
+        uvicorn="ws_max_size",
+    )
+    max_queue: int = option(
+        32,
+        name="ws_max_queue",
+        minimum=1,
+        help="WebSocket messages held for the app before reading pauses.",
+        uvicorn="ws_max_queue",
+    )
+    ping_interval: float | None = option(
+        20.0,
+        name="ws_ping_interval",
+        minimum=0,
+        unit="seconds",
+        none_means="no pings",
+        help="Send a WebSocket keepalive ping every this many seconds (0: none).",
+        uvicorn="ws_ping_interval",
+        uvicorn_convert=_uvicorn_ping,
+    )
+    ping_timeout: float | None = option(
+        20.0,
+        name="ws_ping_timeout",
+        minimum=0,
+        unit="seconds",
+        none_means="wait for the pong forever",
+        help="Close a WebSocket (1011) whose pong is later than this (0: wait forever).",
+        uvicorn="ws_ping_timeout",
+        uvicorn_convert=_uvicorn_ping,
+    )
+    per_message_deflate: bool = option(
+        False,
+        name="ws_per_message_deflate",
+        help="Compress WebSocket messages (permessage-deflate) when the client offers it. "
+        "Off by default: its zlib streams cost each connection tens of KiB and each message "
+        "more CPU than the rest of its path (bench/RESULTS.md); worth it for large, "
+        "compressible messages on slow links.",
+        uvicorn="ws_per_message_deflate",
+    )
+
+    def validate(self) -> None:
+        """Raises ConfigError if a WebSocket setting is out of range."""
+        _check_group(self)
+
+
 @dataclass(kw_only=True)
 class Settings:
     """Every setting of `sailfish.config.Config`, which adds the app and what `load()` makes.
@@ -577,6 +653,7 @@ class Settings:
         http: What the server adds to responses.
         limits: Size and count limits.
         timeouts: Deadlines.
+        websocket: WebSocket connections.
     """
 
     host: str = option("127.0.0.1", help="Address to bind.", validator=_check_host)
@@ -647,6 +724,7 @@ class Settings:
     http: HTTPSettings = _group(HTTPSettings)
     limits: Limits = _group(Limits)
     timeouts: Timeouts = _group(Timeouts)
+    websocket: WebSocketSettings = _group(WebSocketSettings)
 
     def __post_init__(self) -> None:
         for opt in OPTIONS:
@@ -775,7 +853,8 @@ def from_uvicorn(config: Any) -> dict[str, Any]:
     For `Config.from_options(app, **from_uvicorn(uvicorn_config))`. Maps `root_path`,
     `limit_concurrency`, `timeout_keep_alive`, `h11_max_incomplete_event_size` (to
     `max_header_size`, unless None), `proxy_headers`, `forwarded_allow_ips`, `backlog`,
-    `access_log`, `timeout_graceful_shutdown` and `headers` (uvicorn's [name, value] str pairs).
+    `access_log`, `timeout_graceful_shutdown`, `headers` (uvicorn's [name, value] str pairs)
+    and the `ws_*` WebSocket settings (a ping setting of None or 0: none).
     The values are as uvicorn holds them: `forwarded_allow_ips` may contain names, which
     uvicorn trusts and `Config.validate()` refuses.
 
@@ -806,7 +885,13 @@ def from_gunicorn(cfg: Any) -> dict[str, Any]:
 
 # -- docs/options.md -------------------------------------------------------------------------
 
-_GROUP_TITLES = {None: "Server", "http": "HTTP", "limits": "Limits", "timeouts": "Timeouts"}
+_GROUP_TITLES = {
+    None: "Server",
+    "http": "HTTP",
+    "limits": "Limits",
+    "timeouts": "Timeouts",
+    "websocket": "WebSocket",
+}
 
 
 def _cell(text: str) -> str:
@@ -899,6 +984,8 @@ __all__ = [
     "Settings",
     "Timeouts",
     "UNSET",
+    "WS_CHOICES",
+    "WebSocketSettings",
     "from_gunicorn",
     "from_uvicorn",
     "option",

@@ -8,7 +8,8 @@ wait for connections and request tasks to drain (bounded by timeouts.graceful_sh
 second signal forces it), cancel what is left with `SHUTDOWN_CANCEL` (one log line for them
 all), lifespan shutdown (after a forced shutdown too, then bounded by the same timeout; a
 further signal cancels it). Protocols are created by
-`HTTPProtocol(config=..., server_state=..., app_state=..., _loop=...)`, imported lazily.
+`HTTPProtocol(config=..., server_state=..., app_state=..., _loop=...)`, imported lazily, with
+the WebSocket upgrade handler unless `--ws none`.
 Nothing here exits the process: errors are raised for the CLI to report.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import logging
 import os
@@ -281,7 +283,12 @@ class Server:
     def _protocol_class(self) -> ProtocolFactory:
         if self._protocol_factory is not None:
             return self._protocol_factory
-        protocol_cls: ProtocolFactory = importlib.import_module("sailfish.protocols").HTTPProtocol
+        protocols = importlib.import_module("sailfish.protocols")
+        protocol_cls: ProtocolFactory = protocols.HTTPProtocol
+        if self.config.websocket.protocol != "none":
+            # `Upgrade: websocket` requests are handed to sailfish's WebSocket protocol.
+            upgrades = {b"websocket": protocols.websocket_upgrade_handler(self.config)}
+            protocol_cls = functools.partial(protocol_cls, upgrades=upgrades)
         return protocol_cls
 
     async def _listen(self) -> None:

@@ -1,4 +1,5 @@
-"""sailfish's HTTP/1.1 protocol for uvicorn: `uvicorn app:app --http sailfish.uvicorn:HTTPProtocol`.
+"""sailfish's protocols for uvicorn: `uvicorn app:app --http sailfish.uvicorn:HTTPProtocol`
+and `--ws sailfish.uvicorn:WSProtocol`.
 
 Strategy: `HTTPProtocol` here is sailfish's HTTP/1.1 protocol (same core, flow control,
 pipelining and error handling), built the way uvicorn builds its protocols
@@ -15,15 +16,22 @@ uvicorn's server refreshes every second). Nothing here imports uvicorn.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import quote
 
 from sailfish.config import Config
+from sailfish.http import ResponseWriter
 from sailfish.options import from_uvicorn
-from sailfish.protocols import HTTPProtocol as _HTTPProtocol, Quirks, Timers
+from sailfish.protocols import (
+    HTTPProtocol as _HTTPProtocol,
+    Quirks,
+    Timers,
+    WebSocketProtocol,
+)
 
-__all__ = ["HTTPProtocol", "service_unavailable"]
+__all__ = ["HTTPProtocol", "WSProtocol", "service_unavailable"]
 
 error_logger = logging.getLogger("uvicorn.error")
 access_logger = logging.getLogger("uvicorn.access")
@@ -128,7 +136,21 @@ def _websocket_upgrade(conn: Any, request: Any) -> bool:
     def hand_over() -> None:
         if conn.closing:
             return
-        # The WebSocket protocol parses the request again: it gets the head rebuilt from the
+        if isinstance(ws_protocol_class, type) and issubclass(ws_protocol_class, WSProtocol):
+            # sailfish's own: it takes the parsed request, no byte is parsed twice.
+            transport = conn.transport
+            protocol = ws_protocol_class(
+                config=conn.config_source,
+                server_state=conn.server_state,
+                app_state=conn.app_state,
+                _loop=conn.loop,
+            )
+            leftover = conn.hand_over()
+            transport.set_protocol(protocol)
+            protocol.connection_made(transport)
+            protocol.start(request, leftover)
+            return
+        # Another WebSocket protocol parses the request again: it gets the head rebuilt from the
         # scope (names lower-cased), then every byte received after it.
         scope = request.scope
         target = scope["raw_path"]
@@ -210,3 +232,73 @@ class HTTPProtocol(_HTTPProtocol):
         if not isinstance(deadlines, Timers) or self.reading_head or self.lingering:
             return None
         return deadlines.handle
+
+
+def log_ws_handshake(scope: dict[str, Any], status: int) -> None:
+    """uvicorn's WebSocket handshake line on `uvicorn.error`: "[accepted]" or the status."""
+    client = scope.get("client")
+    path = quote(scope["path"])
+    if scope["query_string"]:
+        path = f"{path}?{scope['query_string'].decode('latin-1')}"
+    error_logger.info(
+        '%s - "WebSocket %s" %s',
+        f"{client[0]}:{int(client[1])}" if client else "",
+        path,
+        "[accepted]" if status == 101 else status,
+    )
+
+
+class WSProtocol(WebSocketProtocol):
+    """sailfish's WebSocket protocol with uvicorn's WS protocol contract (uvicorn 0.54).
+
+    Args:
+        config: uvicorn's `Config` (loaded here if it is not yet). Read: `loaded_app`,
+            `root_path`, `asgi_version`, the `ws_*` settings (through `from_uvicorn`).
+        server_state: uvicorn's `ServerState` (connections, tasks, default_headers).
+        app_state: the lifespan state; the scope gets a shallow copy.
+        _loop: the loop that runs the app and the deadlines.
+
+    It reads the upgrade request from `data_received` (what uvicorn's HTTP protocols hand
+    over), or takes a parsed one from sailfish's HTTP protocol through `start()`.
+
+    Attributes:
+        ping_timer: Not None while keepalive pings run (uvicorn's tests read it).
+        close_timer: Not None while our close frame waits for the peer's reply.
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any] | None = None,
+        _loop: Any = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        loop = _loop if _loop is not None else asyncio.get_running_loop()
+        settings = settings_from(config)
+        headers = server_state.default_headers
+        super().__init__(
+            loop,
+            server_state.connections,
+            server_state.tasks,
+            config.loaded_app,
+            settings.websocket,
+            app_state=app_state,
+            writer=ResponseWriter(server_header=None, date_header=False, default_headers=headers),
+            headers=list(headers),
+            asgi_version=config.asgi_version,
+            log_handshake=log_ws_handshake,
+            close_frame_on_exit=False,  # uvicorn closes the transport, with no close frame
+            raw=True,
+            root_path=config.root_path or "",
+            logger=error_logger,
+        )
+
+    @property
+    def ping_timer(self) -> Any:
+        return True if self.keepalive_armed() else None
+
+    @property
+    def close_timer(self) -> Any:
+        return True if self.close_pending() else None

@@ -201,10 +201,10 @@ def test_trailers_on_http10_are_dropped_with_one_warning(
 # -- upgrades ----------------------------------------------------------------------------------
 
 
-def test_websocket_upgrade_without_websocket_support_says_so(
+def test_websocket_upgrade_with_websocket_off_says_so(
     serve: Serve, caplog: pytest.LogCaptureFixture
 ) -> None:
-    running = serve(Recorder())
+    running = serve(Recorder(), ws="none")
     upgrade = request(
         "GET",
         "/hello",
@@ -222,4 +222,4 @@ def test_websocket_upgrade_without_websocket_support_says_so(
         assert conn.read_response().body == b"hello"
     lines = [r.getMessage() for r in caplog.records if "websocket" in r.getMessage().lower()]
     assert len(lines) == 1
-    assert "no protocol for it" in lines[0] and "WebSocket support" in lines[0]
+    assert "no protocol for it" in lines[0] and "--ws none" in lines[0]

@@ -166,6 +166,11 @@ def test_from_uvicorn_reads_a_real_uvicorn_config() -> None:
         access_log=False,
         timeout_graceful_shutdown=9,
         headers=[["X-Frame-Options", " DENY"], ["x-b", "2"]],
+        ws_max_size=1024,
+        ws_max_queue=4,
+        ws_ping_interval=None,
+        ws_ping_timeout=2,
+        ws_per_message_deflate=False,
     )
     values = from_uvicorn(config)
     assert values == {
@@ -179,12 +184,18 @@ def test_from_uvicorn_reads_a_real_uvicorn_config() -> None:
         "access_log": False,
         "timeout_graceful_shutdown": 9.0,
         "headers": [("X-Frame-Options", "DENY"), ("x-b", "2")],
+        "ws_max_size": 1024,
+        "ws_max_queue": 4,
+        "ws_ping_interval": None,
+        "ws_ping_timeout": 2.0,
+        "ws_per_message_deflate": False,
     }
     ours = Config.from_options(asgi_app, **values)
     ours.validate()
     assert ours.limits.max_header_size == 4096 and ours.limits.concurrency == 20
     assert ours.http.default_headers == [(b"x-frame-options", b"DENY"), (b"x-b", b"2")]
     assert ours.timeouts.graceful_shutdown == 9.0 and not ours.proxy_headers
+    assert ours.websocket.max_size == 1024 and ours.websocket.ping_interval is None
 
 
 def test_from_uvicorn_defaults_keep_sailfish_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,3 +228,46 @@ def test_from_gunicorn_reads_gunicorn_settings() -> None:
     config = Config.from_options(None, **values)
     assert config.limits.max_request_line == BY_NAME["max_request_line"].default
     assert config.forwarded_allow_ips in ("10.0.0.1", ["10.0.0.1"])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        pytest.param(
+            "ws",
+            "wsproto",
+            '--ws must be one of auto, sailfish, none, not "wsproto"',
+            id="ws_choice",
+        ),
+        pytest.param(
+            "ws_max_size", 0, "--ws-max-size must be an integer >= 1, not 0", id="max_size_zero"
+        ),
+        pytest.param(
+            "ws_max_queue", 0, "--ws-max-queue must be an integer >= 1, not 0", id="queue_zero"
+        ),
+        pytest.param(
+            "ws_ping_interval",
+            -1,
+            "--ws-ping-interval must be >= 0 seconds, not -1",
+            id="negative_ping",
+        ),
+        pytest.param(
+            "ws_ping_timeout",
+            "x",
+            "--ws-ping-timeout must be a number of seconds, not 'x'",
+            id="timeout_text",
+        ),
+    ],
+)
+def test_websocket_settings_are_validated(name: str, value: Any, message: str) -> None:
+    config = Config.from_options("m:a", **{name: value})
+    with pytest.raises(ConfigError) as caught:
+        config.validate()
+    assert str(caught.value) == message
+
+
+def test_websocket_defaults() -> None:
+    settings = Config("m:a").websocket
+    assert settings.protocol == "auto" and settings.max_size == 16 * 1024 * 1024
+    assert settings.max_queue == 32 and settings.per_message_deflate is False
+    assert settings.ping_interval == 20.0 and settings.ping_timeout == 20.0

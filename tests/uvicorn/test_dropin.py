@@ -3,7 +3,8 @@
 Strategy: uvicorn's suite (test_uvicorn_suite.py) proves the contract; these tests pin the
 drop-in's own choices: uvicorn's default-headers list sent as it is at each response start
 (and a new writer only when uvicorn replaced the list), a WebSocket upgrade pipelined behind a
-request handed over with every byte that followed it, and a real `uvicorn.Server` on
+request handed over with every byte that followed it, a WebSocket upgrade handed to
+sailfish's own `WSProtocol` with the head already parsed, and a real `uvicorn.Server` on
 127.0.0.1 serving through the drop-in.
 """
 
@@ -23,7 +24,7 @@ uvicorn = pytest.importorskip("uvicorn")
 from uvicorn.config import Config  # noqa: E402
 from uvicorn.server import Server, ServerState  # noqa: E402
 
-from sailfish.uvicorn import HTTPProtocol  # noqa: E402
+from sailfish.uvicorn import HTTPProtocol, WSProtocol  # noqa: E402
 from transport import MockTransport  # noqa: E402
 
 GET = b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"
@@ -109,6 +110,31 @@ def test_pipelined_upgrade_waits_then_hands_over_every_byte() -> None:
         assert ws.data.endswith(b"\r\n\r\nframe-1frame-2")
         assert protocol.timeout_keep_alive_task is None
         assert protocol not in protocol.connections
+
+    asyncio.run(main())
+
+
+def test_an_upgrade_goes_to_sailfishs_ws_protocol_with_the_parsed_head() -> None:
+    received: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        received.append(scope["path"])
+        await receive()
+        await send({"type": "websocket.accept"})
+        received.append(await receive())
+        await receive()  # stays open until the test ends
+
+    async def main() -> None:
+        protocol, transport, state = connect(app, ws=WSProtocol, root_path="/app")
+        key = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        masked_hi = b"\x81\x82\x00\x00\x00\x00hi"  # "hi", masked with a zero key
+        protocol.data_received(UPGRADE[:-2] + key + masked_hi)
+        await settle()
+        ws = transport.protocol
+        assert isinstance(ws, WSProtocol) and ws.http_parser is None  # nothing re-parsed
+        assert ws in state.connections and protocol not in state.connections
+        assert transport.buffer.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+        assert received == ["/app/ws", {"type": "websocket.receive", "text": "hi"}]
 
     asyncio.run(main())
 

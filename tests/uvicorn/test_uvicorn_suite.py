@@ -1,14 +1,18 @@
-"""uvicorn's own protocol test-suite, run against `sailfish.uvicorn:HTTPProtocol`.
+"""uvicorn's own protocol test-suite, run against `sailfish.uvicorn:HTTPProtocol` and `WSProtocol`.
 
 Strategy: the proof that the drop-in keeps uvicorn's contract is uvicorn's tests, unchanged.
 The sdist of the pinned uvicorn (it ships tests/) is downloaded once with pip into
 build/uvicorn-suite/ (gitignored) and unpacked there; its `uvicorn/` package is removed so the
 installed uvicorn, the one users run, is what gets tested. A conftest.py written into its
 tests/protocols/ overrides the `http_protocol_cls` fixture with two params, "httptools" and
-"sailfish"; the suite runs in a subprocess (its own pytest config via `-c` and `--rootdir`, never
-ours; no cache) with junit XML output, and every test id that passes for httptools must pass
-for sailfish. The subprocess inherits SAILFISH_NO_EXTENSIONS, so `make test` proves both twins.
-No sdist and no network: skipped, except under CI (CI=true), where that is a failure.
+"sailfish", and the `ws_protocol_cls` fixture with a third param, "sailfishws"
+(`sailfish.uvicorn:WSProtocol`, beside uvicorn's wsproto and websockets-sansio); the suite runs
+in a subprocess (its own pytest config via `-c` and `--rootdir`, never ours; no cache) with
+junit XML output, and every test id that passes for httptools must pass for sailfish, and
+every one that passes for websockets-sansio must pass for sailfishws, except the few in
+WS_DIFFERENCES, each with the reason sailfish differs. The subprocess inherits
+SAILFISH_NO_EXTENSIONS, so `make test` proves both twins. No sdist and no network: skipped,
+except under CI (CI=true), where that is a failure.
 """
 
 from __future__ import annotations
@@ -38,7 +42,10 @@ SUITE = ["tests/protocols/test_http.py", "tests/protocols/test_websocket.py"]
 SUITE_NEEDS = {"tests/protocols/test_websocket.py": ("httpx2", "websockets", "xdist")}
 
 CONFTEST = '''\
-"""Written by sailfish's tests/uvicorn/test_uvicorn_suite.py: httptools vs sailfish."""
+"""Written by sailfish's tests/uvicorn/test_uvicorn_suite.py: httptools vs sailfish, and
+websockets-sansio vs sailfishws."""
+
+import importlib.util
 
 import pytest
 
@@ -53,7 +60,41 @@ from uvicorn.importer import import_from_string
 )
 def http_protocol_cls(request):
     return import_from_string(request.param)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(
+            "uvicorn.protocols.websockets.wsproto_impl:WSProtocol",
+            marks=pytest.mark.skipif(not importlib.util.find_spec("wsproto"), reason="no wsproto"),
+            id="wsproto",
+        ),
+        pytest.param(
+            "uvicorn.protocols.websockets.websockets_sansio_impl:WebSocketsSansIOProtocol",
+            id="websockets-sansio",
+        ),
+        pytest.param("sailfish.uvicorn:WSProtocol", id="sailfishws"),
+    ]
+)
+def ws_protocol_cls(request):
+    return import_from_string(request.param)
 '''
+
+# Tests that pass with uvicorn's websockets-sansio protocol and cannot with sailfish's, by
+# design; the key is the test's name (every parameter set), the value the reason.
+WS_DIFFERENCES: dict[str, str] = {
+    "test_server_keepalive_ping_pong": "it asserts the protocol is an instance of one of "
+    "uvicorn's own WebSocket classes (sailfish's keepalive is tested in "
+    "test_server_keepalive_ping_timeout and in sailfish's own tests)",
+    "test_server_keepalive_disabled": "it asserts the protocol is an instance of one of "
+    "uvicorn's own WebSocket classes",
+    "test_close_resumes_reads_paused_on_an_unconsumed_message": "it asserts that reading "
+    "pauses with one unread message; sailfish reads ahead until `ws_max_queue` messages wait "
+    "(uvicorn's setting, 32 by default) and only then pauses",
+    "test_invalid_upgrade": "it matches the 400 response's body against the websockets and "
+    "wsproto libraries' wording; sailfish answers the same status with the core's own words "
+    "for the rule that failed",
+}
 
 
 def _unavailable(reason: str) -> None:
@@ -128,6 +169,14 @@ def _as_sailfish(test_id: str) -> str | None:
     return f"{match.group(1)}[{'-'.join(params)}]"
 
 
+def _as_sailfish_ws(test_id: str) -> str | None:
+    """The sailfishws twin of a websockets-sansio test id; None for a test without it."""
+    match = re.fullmatch(r"(.*)\[(.*)\]", test_id)
+    if match is None or "websockets-sansio" not in match.group(2):
+        return None
+    return f"{match.group(1)}[{match.group(2).replace('websockets-sansio', 'sailfishws')}]"
+
+
 def test_uvicorn_protocol_suite_passes_for_sailfish(tmp_path: Path) -> None:
     for module in ("uvicorn", "httptools", "anyio"):
         if importlib.util.find_spec(module) is None:
@@ -153,11 +202,14 @@ def test_uvicorn_protocol_suite_passes_for_sailfish(tmp_path: Path) -> None:
     if importlib.util.find_spec("xdist") is not None:
         command += ["-n", "8"]  # uvicorn's own setting; the server tests mostly sleep
     env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    if env.get("PYTHONPATH"):  # the suite runs from its own directory
+        paths = env["PYTHONPATH"].split(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(path) for path in paths if path)
     result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=300)
     assert report.exists(), f"uvicorn's suite did not run:\n{result.stdout}\n{result.stderr}"
 
     outcomes = _outcomes(report)
-    counts: dict[str, dict[str, int]] = {"httptools": {}, "sailfish": {}}
+    counts: dict[str, dict[str, int]] = {"httptools": {}, "sailfish": {}, "sailfishws": {}}
     for test_id, outcome in outcomes.items():
         for protocol, tally in counts.items():
             if re.search(rf"[\[-]{protocol}[\]-]", test_id):
@@ -170,4 +222,14 @@ def test_uvicorn_protocol_suite_passes_for_sailfish(tmp_path: Path) -> None:
         if outcome == "passed" and twin is not None and outcomes.get(twin) != "passed":
             missing.append(f"{twin}: {outcomes.get(twin, 'not run')}")
     assert not missing, "passes for httptools but not for sailfish:\n" + "\n".join(missing)
+    ws_missing = []
+    for test_id, outcome in sorted(outcomes.items()):
+        twin = _as_sailfish_ws(test_id)
+        if outcome != "passed" or twin is None or outcomes.get(twin) == "passed":
+            continue
+        if twin.split("::")[-1].split("[")[0] not in WS_DIFFERENCES:
+            ws_missing.append(f"{twin}: {outcomes.get(twin, 'not run')}")
+    assert not ws_missing, "passes for websockets-sansio, not for sailfishws:\n" + "\n".join(
+        ws_missing
+    )
     assert counts["sailfish"].get("passed", 0) >= 100, (counts, result.stdout[-3000:])

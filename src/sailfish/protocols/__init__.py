@@ -1,9 +1,10 @@
 """The protocol layer: a connection base and the protocols built on it, compiled or not.
 
 Strategy: `base.Connection` owns one transport (writes, flow control, close, deadlines);
-`http1.HTTPProtocol` speaks HTTP/1.1 over it; WebSocket and HTTP/2 will sit beside it. The same
-sources are also compiled (setup.py builds copies of base, deadlines and http1 into the
-package `sailfish._shell`, with their .pxd types). This module picks one set, the way
+`http1.HTTPProtocol` speaks HTTP/1.1 over it; `websocket.WebSocketProtocol` speaks WebSocket
+over it once http1 hands an upgrade over; HTTP/2 will sit beside them. The same sources are
+also compiled (setup.py builds copies of base, deadlines, http1 and websocket into the package
+`sailfish._shell`, with their .pxd types). This module picks one set, the way
 sailfish.http picks the core's twin: the compiled one unless SAILFISH_NO_EXTENSIONS=1 or it
 cannot be imported (SAILFISH_REQUIRE_EXTENSIONS=1 turns that into an ImportError). Import the
 classes from here, never from the submodules, so compiled and pure classes are not mixed.
@@ -17,16 +18,16 @@ from typing import TYPE_CHECKING
 from sailfish._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 
 if TYPE_CHECKING or NO_EXTENSIONS:
-    from sailfish.protocols import base, deadlines, http1
+    from sailfish.protocols import base, deadlines, http1, websocket
 
     COMPILED = False
 else:
     try:
-        from sailfish._shell import base, deadlines, http1  # type: ignore[no-redef]
+        from sailfish._shell import base, deadlines, http1, websocket  # type: ignore[no-redef]
     except ImportError:
         if REQUIRE_EXTENSIONS:
             raise
-        from sailfish.protocols import base, deadlines, http1
+        from sailfish.protocols import base, deadlines, http1, websocket
 
         COMPILED = False
     else:
@@ -44,6 +45,8 @@ MAX_PIPELINE = http1.MAX_PIPELINE
 Quirks = http1.Quirks
 RequestCycle = http1.RequestCycle
 service_unavailable = http1.service_unavailable
+WebSocketProtocol = websocket.WebSocketProtocol
+websocket_upgrade_handler = websocket.upgrade_handler
 
 __all__ = [
     "COMPILED",
@@ -57,6 +60,8 @@ __all__ = [
     "RequestCycle",
     "Ticker",
     "Timers",
+    "WebSocketProtocol",
     "deadlines_for",
     "service_unavailable",
+    "websocket_upgrade_handler",
 ]

@@ -70,7 +70,7 @@ RESPONSE_MESSAGES = frozenset(
 )
 NO_WEBSOCKET = (
     "Upgrade to %r requested by %s, but this server has no protocol for it: answered as "
-    "plain HTTP. WebSocket support is not available in this sailfish version."
+    "plain HTTP. WebSocket support is turned off (--ws none)."
 )
 
 # "eager_start" (Python 3.12+): a task runs its first step inside create, not a loop turn later.

@@ -1,0 +1,14 @@
+"""The WebSocket core tests run once per twin, like the HTTP core tests (fixture `ws`)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+
+@pytest.fixture
+def ws(twin: SimpleNamespace) -> SimpleNamespace:
+    if twin.FrameParser is None:
+        pytest.skip("sailfish._http has no WebSocket core yet")
+    return twin
