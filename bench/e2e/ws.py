@@ -98,7 +98,7 @@ def server_command(name: str, port: int, deflate: bool = False) -> list[str]:
                 "--log-level",
                 "warning",
             ]
-            + (["--ws-per-message-deflate", "true"] if deflate else [])
+            + (["--ws-per-message-deflate"] if deflate else [])
         )
     if name == "uvicorn-sailfish":
         return uvicorn + [
@@ -593,7 +593,7 @@ def report(args, command, runs, memory, notes, elapsed, stamp, profile_lines) ->
         c = c.replace(str(HERE), "bench/e2e").replace(" --port 0", " --port PORT")
         cmds.append(f"- {SERVER_LABELS[name]}: `{c.replace('127.0.0.1:0', '127.0.0.1:PORT')}`")
     if "M1" in args.scenarios:
-        cmds.append("- M1 adds `--ws-per-message-deflate true` to sailfish (off by default)")
+        cmds.append("- M1 adds `--ws-per-message-deflate` to sailfish (off by default)")
     md = [
         f"## WebSocket end-to-end: sailfish vs peers ({stamp})",
         "",

@@ -46,7 +46,7 @@ KOSOKU_UNCOMPRESSED_BUG = "Strings must be encoded before hashing"
 FAST_SECTIONS = ("1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "10.*")
 ALL_SECTIONS = (*FAST_SECTIONS, "9.*", "12.*", "13.*")
 # The echo server's options: sailfish's own WebSocket protocol, permessage-deflate on.
-SERVER_ARGS = ("--ws", "sailfish", "--ws-per-message-deflate", "true", "--no-access-log")
+SERVER_ARGS = ("--ws", "sailfish", "--ws-per-message-deflate", "--no-access-log")
 
 SECTION_TITLES = {
     "1": "Framing",
