@@ -33,6 +33,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -340,7 +341,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--servers", default=",".join(SERVER_ORDER), help="comma list [all]")
     p.add_argument("--connections", type=int, default=64, help="load connections [64]")
     p.add_argument("--append-results", action="store_true", help="append to bench/RESULTS.md")
-    p.add_argument("--profile", action="store_true", help="py-spy sailfish during an extra W1")
+    p.add_argument("--profile", action="store_true", help="py-spy sailfish during extra runs")
     a = p.parse_args(argv)
     if a.quick:
         a.rounds, a.duration = 2, 3.0
@@ -523,36 +524,50 @@ def bench(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+IDLE_FRAMES = ("epoll_wait", "epoll_pwait", "select", "poll")
+
+
 def profile(server: WSServer, args: argparse.Namespace, outdir: Path) -> list[str]:
-    """py-spy (native frames too) on sailfish during an extra, unmeasured W1 run."""
+    """py-spy (native frames too) on sailfish during extra, unmeasured runs of each scenario.
+
+    Returns, per scenario, the functions with the most own samples, as shares of the samples
+    where the server was busy (the loop waiting in epoll is left out: the load client on the
+    other CPU sets the pace).
+    """
     pyspy = VENV / "bin" / "py-spy"
     if not pyspy.exists():
         return ["py-spy is not installed in .venv-bench"]
     assert server.proc is not None
-    raw = outdir / "profile-sailfish-W1.txt"
-    spy = subprocess.Popen(
-        [str(pyspy), "record", "--pid", str(server.proc.pid), "--native", "--rate", "250"]
-        + ["--duration", str(int(args.duration)), "--format", "raw", "--output", str(raw)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    with contextlib.suppress(RuntimeError, OSError, subprocess.TimeoutExpired):
-        run_load(server, "W1", args.duration + 1, args.connections, 0)
-    spy.wait(60)
-    if not raw.exists():
-        return ["py-spy wrote nothing (ptrace not permitted?)"]
-    own: dict[str, int] = {}
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
-        n = int(count)
-        total += n
-        leaf = stack.split(";")[-1]
-        own[leaf] = own.get(leaf, 0) + n
-    top = sorted(own.items(), key=lambda kv: -kv[1])[:25]
-    return [f"{100 * n / total:5.1f}%  {frame}" for frame, n in top]
+    lines: list[str] = []
+    for scenario in [s for s in args.scenarios if s in SCENARIOS]:
+        raw = outdir / f"profile-sailfish-{scenario}.txt"
+        spy = subprocess.Popen(
+            [str(pyspy), "record", "--pid", str(server.proc.pid), "--native", "--rate", "250"]
+            + ["--duration", str(int(args.duration)), "--format", "raw", "--output", str(raw)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        with contextlib.suppress(RuntimeError, OSError, subprocess.TimeoutExpired):
+            run_load(server, scenario, args.duration + 1, args.connections, 0)
+        spy.wait(60)
+        if not raw.exists():
+            return ["py-spy wrote nothing (ptrace not permitted?)"]
+        own: dict[str, int] = {}
+        busy = 0
+        for line in raw.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack:
+                continue
+            leaf = re.sub(r":\d+\)$", ")", stack.split(";")[-1])  # per function, not line
+            if leaf.startswith(IDLE_FRAMES):
+                continue
+            busy += int(count)
+            own[leaf] = own.get(leaf, 0) + int(count)
+        top = sorted(own.items(), key=lambda kv: -kv[1])[:20]
+        lines.append(f"{scenario} ({SCENARIOS[scenario]} B), {busy} busy samples:")
+        lines += [f"{100 * n / max(busy, 1):5.1f}%  {frame}" for frame, n in top]
+        lines.append("")
+    return lines[:-1]
 
 
 def _median(values: list[float]) -> float:
@@ -584,8 +599,29 @@ class Row:
     cells: list[str] = field(default_factory=list)
 
 
+def versions() -> dict:
+    """Python, the peers, and sailfish: version, tree and which WebSocket core twin runs."""
+    from importlib import metadata
+
+    v: dict = {"python": e2e.platform.python_version()}
+    for pkg in ["uvicorn", "websockets", "wsproto", "granian", "hypercorn", "picows", "uvloop"]:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            v[pkg] = metadata.version(pkg)
+    v["sailfish"], v["sailfish_tree"] = e2e.sailfish_tree(REPO)
+    core = subprocess.run(
+        [str(VENV_PY), "-c", "import sailfish.ws as w; print(w.IMPLEMENTATION)"],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+        env=dict(os.environ, **e2e.sailfish_env(REPO / "src")),
+    )
+    v["sailfish WebSocket core"] = core.stdout.strip() or "not importable"
+    return v
+
+
 def report(args, command, runs, memory, notes, elapsed, stamp, profile_lines) -> str:
     mach = e2e.machine()
+    vers = versions()
     names = [n for n in SERVER_ORDER if n in args.servers]
     cmds = []
     for name in names:
@@ -603,6 +639,7 @@ def report(args, command, runs, memory, notes, elapsed, stamp, profile_lines) ->
         f"work while it ran (noisy: compare ratios within this run only). Server pinned to CPU "
         f"{SERVER_CPU}, the load client (bench/e2e/ws_load.pyx: Cython on picows, one process) "
         f"to CPU {CLIENT_CPU}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()) + ".",
         "",
         "Server commands (cwd bench/e2e, each prefixed by `taskset -c 0`):",
         *cmds,
@@ -684,7 +721,11 @@ def report(args, command, runs, memory, notes, elapsed, stamp, profile_lines) ->
                     )
         md.append("")
     if profile_lines:
-        md += ["py-spy on sailfish during an extra W1 run (own samples, top frames):", "", "```"]
+        md += [
+            "py-spy on sailfish during extra runs (own samples per function, busy samples only):",
+            "",
+            "```",
+        ]
         md += profile_lines + ["```", ""]
     if notes:
         md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
