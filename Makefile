@@ -14,7 +14,7 @@ help:
 	@echo "make test       build, then run the suite compiled and pure (SAILFISH_NO_EXTENSIONS=1)"
 	@echo "make system-deps  (root, Debian) the programs the integration tests drive: nginx, haproxy, chromium, ..."
 	@echo "make compile    (re)build the extension in place"
-	@echo "make bench      parser/writer micro-benchmarks against h11 and httptools, then the shell alone"
+	@echo "make bench      core micro-benchmarks (HTTP vs h11/httptools, WebSocket vs websockets/wsproto), then the shell"
 	@echo "make bench-e2e  whole servers under wrk (peers in .venv-bench): CPU per request, req/s"
 	@echo "make bench-ws   the WebSocket part of bench-e2e alone: echo CPU per message, idle memory"
 	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
@@ -60,7 +60,7 @@ test-asan: $(DEPS)
 	SAILFISH_DEBUG=1 SAILFISH_SANITIZE=1 $(PY) setup.py -q build_ext --inplace --force
 	ASAN_OPTIONS=detect_leaks=0 \
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
-	SAILFISH_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/http
+	SAILFISH_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/http tests/ws
 	$(PY) setup.py -q build_ext --inplace --force
 
 lint: $(DEPS)
@@ -80,6 +80,7 @@ stubtest: compile
 bench: compile
 	$(PY) -m pip install -q --group bench
 	$(PY) bench/bench_core.py
+	$(PY) bench/bench_ws.py
 	$(PY) bench/bench_shell.py
 
 clean:

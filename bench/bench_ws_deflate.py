@@ -6,7 +6,9 @@ Strategy: the evidence behind `--ws-per-message-deflate`'s default. Through the 
 and received one message (the zlib streams allocate on first use), against N connections
 without it, and (2) the CPU time per message to frame one server message and parse one client
 message, with and without deflate, for a 256-byte JSON-like text and a 16 KiB one. Linux only
-(reads /proc/self/statm). Not part of `make test`: `python bench/bench_ws_deflate.py`.
+(reads /proc/self/statm). Deflate is measured with zlib's defaults and with the settings
+the server negotiates (`sailfish.protocols.websocket.DEFLATE_SETTINGS`). Not part of
+`make test`: `python bench/bench_ws_deflate.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 import zlib
 from typing import Any
 
+from sailfish.protocols import websocket
 from sailfish.ws import IMPLEMENTATION, FrameParser, FrameWriter, negotiate_deflate
 
 OFFER = b"permessage-deflate; client_max_window_bits"
@@ -47,9 +50,18 @@ def client_frame(payload: bytes, rsv1: bool) -> bytes:
     return head + b"\0\0\0\0" + payload
 
 
-def memory_per_connection(count: int, deflate: bool) -> float:
+# What each row negotiates: nothing, zlib's defaults, and what the server asks for.
+SETTINGS: dict[str, dict[str, Any] | None] = {
+    "off": None,
+    "zlib defaults": {},
+    "server's": websocket.DEFLATE_SETTINGS,
+}
+
+
+def memory_per_connection(count: int, settings: dict[str, Any] | None) -> float:
+    deflate = settings is not None
     message = {"type": "websocket.send", "text": sample(256)}
-    compressor = zlib.compressobj(wbits=-15)
+    compressor = zlib.compressobj(wbits=-(settings or {}).get("client_max_window_bits", 15))
     data = compressor.compress(message["text"].encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
     if deflate:
         incoming = client_frame(data[:-4], True)
@@ -58,7 +70,7 @@ def memory_per_connection(count: int, deflate: bool) -> float:
     keep: list[Any] = []
     before = rss()
     for _ in range(count):
-        negotiated = negotiate_deflate(OFFER) if deflate else None
+        negotiated = negotiate_deflate(OFFER, **settings) if settings is not None else None
         state = negotiated[1] if negotiated is not None else None
         writer = FrameWriter(deflate=state)
         parser = FrameParser(deflate=state)
@@ -68,15 +80,17 @@ def memory_per_connection(count: int, deflate: bool) -> float:
     return (rss() - before) / count
 
 
-def cpu_per_message(size: int, deflate: bool, rounds: int) -> tuple[float, float]:
-    negotiated = negotiate_deflate(OFFER) if deflate else None
+def cpu_per_message(size: int, settings: dict[str, Any] | None, rounds: int) -> tuple[float, float]:
+    deflate = settings is not None
+    negotiated = negotiate_deflate(OFFER, **settings) if settings is not None else None
     state = negotiated[1] if negotiated is not None else None
     writer = FrameWriter(deflate=state)
     parser = FrameParser(max_message_size=1 << 24, deflate=state)
     text = sample(size)
     message = {"type": "websocket.send", "text": text}
     if deflate:
-        compressor = zlib.compressobj(wbits=-15)
+        window = (settings or {}).get("client_max_window_bits", 15)
+        compressor = zlib.compressobj(wbits=-window)
         frames = []
         for _ in range(rounds):
             data = compressor.compress(text.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
@@ -100,14 +114,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5000)
     args = parser.parse_args()
     print(f"sailfish.ws twin: {IMPLEMENTATION}; zlib {zlib.ZLIB_RUNTIME_VERSION}")
-    for deflate in (False, True):
-        kib = memory_per_connection(args.connections, deflate) / 1024
-        print(f"memory per connection, deflate={'on ' if deflate else 'off'}: {kib:7.1f} KiB")
+    for name, settings in SETTINGS.items():
+        kib = memory_per_connection(args.connections, settings) / 1024
+        print(f"memory per connection, deflate {name:>13}: {kib:7.1f} KiB")
     for size in (256, 16384):
-        for deflate in (False, True):
-            send_us, receive_us = cpu_per_message(size, deflate, args.rounds)
+        for name, settings in SETTINGS.items():
+            send_us, receive_us = cpu_per_message(size, settings, args.rounds)
             print(
-                f"{size:6d} B text, deflate={'on ' if deflate else 'off'}: "
+                f"{size:6d} B text, deflate {name:>13}: "
                 f"send {send_us:7.2f} us, receive {receive_us:7.2f} us per message"
             )
 

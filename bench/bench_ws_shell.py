@@ -1,7 +1,7 @@
 """The WebSocket shell alone: CPU per echoed message over an in-memory transport, no sockets.
 
     python bench/bench_ws_shell.py                     # 64 connections, 256 B text messages
-    SAILFISH_NO_EXTENSIONS=1 python bench/bench_ws_shell.py   # the plain-Python shell
+    python bench/bench_ws_shell.py --pure-shell        # the plain-Python shell, compiled core
 
 Strategy: the evidence for compiling `sailfish.protocols.websocket` with the shell. C
 connections are upgraded through the HTTP protocol and sailfish's upgrade handler, as in the
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from sailfish.config import Config  # noqa: E402
-from sailfish.protocols import COMPILED, HTTPProtocol, websocket_upgrade_handler  # noqa: E402
+from sailfish.protocols import COMPILED  # noqa: E402
 from sailfish.state import ServerState  # noqa: E402
 from sailfish.ws import IMPLEMENTATION  # noqa: E402
 from transport import MockTransport  # noqa: E402
@@ -78,11 +79,19 @@ class Driver:
         self.done = asyncio.Event()
 
 
-async def run_once(connections: int, total: int, size: int) -> float:
+async def run_once(connections: int, total: int, size: int, pure_shell: bool) -> float:
+    # The plain-Python sources run beside a compiled core when imported by module name.
+    package = "sailfish.protocols" if pure_shell else "sailfish._shell"
+    http1 = importlib.import_module(f"{package}.http1")
+    websocket = importlib.import_module(f"{package}.websocket")
+    if not COMPILED and not pure_shell:
+        http1 = importlib.import_module("sailfish.protocols.http1")
+        websocket = importlib.import_module("sailfish.protocols.websocket")
+    HTTPProtocol = http1.HTTPProtocol  # noqa: N806
     config = Config.from_options(echo, ws_ping_interval=None, access_log=False)
     config.load()
     state = ServerState()
-    handler = websocket_upgrade_handler(config)
+    handler = websocket.upgrade_handler(config)
     driver = Driver(total, size)
     loop = asyncio.get_running_loop()
     for _ in range(connections):
@@ -114,10 +123,15 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100000)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--pure-shell", action="store_true", help="the plain-Python shell over the active core"
+    )
     args = parser.parse_args()
-    print(f"shell compiled: {COMPILED}; WebSocket core: {IMPLEMENTATION}")
+    compiled = COMPILED and not args.pure_shell
+    print(f"shell compiled: {compiled}; WebSocket core: {IMPLEMENTATION}")
     best = min(
-        asyncio.run(run_once(args.connections, args.messages, args.size)) for _ in range(args.runs)
+        asyncio.run(run_once(args.connections, args.messages, args.size, args.pure_shell))
+        for _ in range(args.runs)
     )
     print(f"{args.size} B text echo, {args.connections} connections: {best:.2f} us CPU/message")
 

@@ -65,7 +65,7 @@ def load_twin(name: str) -> SimpleNamespace:
         RequestParser=mod.RequestParser,
         Request=mod.Request,
         ResponseWriter=mod.ResponseWriter,
-        **{attr: getattr(mod, attr, None) for attr in WS_NAMES},
+        **{attr: getattr(mod, attr) for attr in WS_NAMES},
     )
 
 

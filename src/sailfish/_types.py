@@ -69,6 +69,27 @@ class WriterLike(Protocol):
     def complete(self) -> bool: ...
 
 
+@runtime_checkable
+class FrameParserLike(Protocol):
+    """WebSocket bytes in, events out (docs/websocket.md "FrameParser").
+
+    The events are `websocket.receive` dicts, the twin's own Ping / Pong / Close, or a
+    `WebSocketError`; the twins' event classes differ, so the element type is open here.
+    """
+
+    def feed(self, data: bytes | bytearray | memoryview) -> Sequence[Any]: ...
+
+
+@runtime_checkable
+class FrameWriterLike(Protocol):
+    """`websocket.send` messages and control frames in, wire bytes out (docs/websocket.md)."""
+
+    def send(self, message: Mapping[str, Any]) -> bytes: ...
+    def ping(self, payload: bytes = ...) -> bytes: ...
+    def pong(self, payload: bytes) -> bytes: ...
+    def close(self, code: int = ..., reason: str = ...) -> bytes: ...
+
+
 if TYPE_CHECKING:
     # Both twins must satisfy the Protocols: mypy rejects these lines otherwise.
     from sailfish import _http
@@ -78,9 +99,22 @@ if TYPE_CHECKING:
     _parsers: tuple[type[ParserLike], ...] = (_http.RequestParser, _pure_parser.RequestParser)
     _writers: tuple[type[WriterLike], ...] = (_http.ResponseWriter, _pure_writer.ResponseWriter)
 
+    from sailfish.ws import frames as _pure_frames
+
+    _frame_parsers: tuple[type[FrameParserLike], ...] = (
+        _http.FrameParser,
+        _pure_frames.FrameParser,
+    )
+    _frame_writers: tuple[type[FrameWriterLike], ...] = (
+        _http.FrameWriter,
+        _pure_frames.FrameWriter,
+    )
+
 __all__ = [
     "ASGI2App",
     "ASGIApp",
+    "FrameParserLike",
+    "FrameWriterLike",
     "Message",
     "ParserLike",
     "Receive",

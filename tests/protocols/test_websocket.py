@@ -777,6 +777,20 @@ def test_shutdown_closes_an_open_connection_with_1012_and_tells_the_app() -> Non
     run(main())
 
 
+def test_shutdown_going_away_closes_with_1001() -> None:
+    async def main() -> None:
+        app = Recorder()
+        client = Client(app)
+        await client.open()
+        client.ws.shutdown(1001)
+        [(opcode, payload)] = await client.frames()
+        assert opcode == 8 and close_code(payload)[0] == 1001
+        await app.done.wait()
+        assert app.messages[-1] == {"type": "websocket.disconnect", "code": 1001}
+
+    run(main())
+
+
 def test_shutdown_during_the_handshake_answers_503() -> None:
     async def main() -> None:
         async def app(scope: Any, receive: Any, send: Any) -> None:

@@ -9,6 +9,4 @@ import pytest
 
 @pytest.fixture
 def ws(twin: SimpleNamespace) -> SimpleNamespace:
-    if twin.FrameParser is None:
-        pytest.skip("sailfish._http has no WebSocket core yet")
     return twin

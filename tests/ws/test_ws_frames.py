@@ -457,3 +457,11 @@ def test_frames_from_wsproto_client(ws: SimpleNamespace) -> None:
         ("bytes", b"\x01" * 70000 + b"\x02"),
         ("close", 1001, "later"),
     ]
+
+
+def test_each_twin_satisfies_the_frame_protocols(ws: SimpleNamespace) -> None:
+    from sailfish import _types
+
+    assert isinstance(ws.FrameParser(), _types.FrameParserLike)
+    assert isinstance(ws.FrameWriter(), _types.FrameWriterLike)
+    assert not isinstance(ws.FrameParser(), _types.FrameWriterLike)

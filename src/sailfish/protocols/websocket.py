@@ -49,12 +49,18 @@ from .base import Connection
 from .deadlines import tick_interval
 from .http1 import ClientDisconnected
 
-__all__ = ["CLOSE_TIMEOUT", "WebSocketProtocol", "handshake_headers", "upgrade_handler"]
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "DEFLATE_SETTINGS",
+    "WebSocketProtocol",
+    "handshake_headers",
+    "upgrade_handler",
+]
 
 access_logger = logging.getLogger("sailfish.access")
 
-# "the server ... SHOULD close the underlying TCP connection ... after ... receiving a Close"
-# -- RFC 6455 §7.1.1. We wait this many seconds for the peer's reply to our close frame.
+# "The underlying TCP connection, in most normal cases, SHOULD be closed first by the server"
+# -- RFC 6455 §7.1.1: so after our close frame we wait for the peer's, this many seconds.
 CLOSE_TIMEOUT = 10.0
 
 # Connection states.
@@ -69,6 +75,15 @@ NO_TIMER = 0
 PING_DUE = 1
 PONG_DUE = 2
 CLOSE_DUE = 3
+
+# permessage-deflate, when on: a 4 KiB window each way and zlib memLevel 5 (websockets' and
+# uvicorn's server settings) hold about a quarter of zlib's defaults per connection, for a
+# little less compression (bench/RESULTS.md).
+DEFLATE_SETTINGS: dict[str, Any] = {
+    "server_max_window_bits": 12,
+    "client_max_window_bits": 12,
+    "mem_level": 5,
+}
 
 TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 REASONS = {
@@ -494,7 +509,7 @@ class WebSocketProtocol(Connection):
         deflate = None
         extensions = None
         if self.per_message_deflate and handshake.extensions is not None:
-            negotiated = negotiate_deflate(handshake.extensions, enabled=True)
+            negotiated = negotiate_deflate(handshake.extensions, **DEFLATE_SETTINGS)
             if negotiated is not None:
                 extensions, deflate = negotiated
         headers = self.headers
@@ -586,12 +601,14 @@ class WebSocketProtocol(Connection):
         if self.state == OPEN:
             # "If an endpoint receives a Close frame and did not previously send a Close
             # frame, the endpoint MUST send a Close frame in response. ... It SHOULD do so
-            # as soon as practical. An endpoint MAY delay sending its Close frame until its
+            # as soon as practical. An endpoint MAY delay sending a Close frame until its
             # current message is sent" -- RFC 6455 §5.5.1; the server then closes TCP first.
-            self.write(self.frames.close(1000 if code == 1005 else code, ""))
-            message: dict[str, Any] = {"type": "websocket.disconnect", "code": code}
-            message["reason"] = reason
-            self._disconnected(message)
+            try:
+                reply = self.frames.close(code, "")  # the received code, echoed
+            except ValueError:  # 1005 (no code) cannot be sent
+                reply = self.frames.close(1000, "")
+            self.write(reply)
+            self._disconnected({"type": "websocket.disconnect", "code": code, "reason": reason})
             self.peer_closed = True
         self.timer = NO_TIMER
         self.disarm()
@@ -639,7 +656,7 @@ class WebSocketProtocol(Connection):
         if self.closing:
             return
         if timer == CLOSE_DUE:
-            # "the server MAY close the connection" once the reply is late -- RFC 6455 §7.1.1
+            # The peer never answered our close frame: RFC 6455 leaves the wait to us.
             self.state = CLOSED
             self.close()
         elif timer == PING_DUE and self.state == OPEN:
@@ -659,13 +676,17 @@ class WebSocketProtocol(Connection):
             self.state = CLOSED
             self.close()
 
-    def shutdown(self) -> None:
-        """Graceful shutdown: an open connection starts the close handshake with 1012 (Service
-        Restart) and the app hears it; one still in its handshake gets 503; a close handshake
-        under way ends now."""
+    def shutdown(self, code: int = 1012) -> None:
+        """Graceful shutdown: an open connection starts the close handshake with `code` and the
+        app hears it; one still in its handshake gets 503; a close handshake under way ends now.
+
+        Args:
+            code: 1012 (Service Restart), what the server sends: a client may reconnect soon.
+                A host that knows the service is not coming back passes 1001 (Going Away).
+        """
         state = self.state
         if state == OPEN:
-            self._send_close(1012, "", False)
+            self._send_close(code, "", False)
         elif state == CONNECTING:
             self._reject(503)
         elif state == CLOSING or state == CLOSED:

@@ -21,15 +21,7 @@ if TYPE_CHECKING or NO_EXTENSIONS:
 
     IMPLEMENTATION = "pure"
 else:
-    # Until the compiled WebSocket core lands (issue #11), a compiled module without its names
-    # falls back to the pure twin even under SAILFISH_REQUIRE_EXTENSIONS=1.
     try:
-        import sailfish._http as _core
-    except ImportError:
-        if REQUIRE_EXTENSIONS:
-            raise
-        _core = None
-    if _core is not None and hasattr(_core, "FrameParser"):
         from sailfish._http import (
             Close,
             Deflate,
@@ -42,14 +34,16 @@ else:
             check_handshake,
             negotiate_deflate,
         )
-
-        IMPLEMENTATION = "compiled"
-    else:
+    except ImportError:
+        if REQUIRE_EXTENSIONS:
+            raise
         from sailfish.ws.deflate import Deflate, negotiate_deflate
         from sailfish.ws.frames import Close, FrameParser, FrameWriter, Ping, Pong
         from sailfish.ws.handshake import Handshake, accept_response, check_handshake
 
         IMPLEMENTATION = "pure"
+    else:
+        IMPLEMENTATION = "compiled"
 
 __all__ = [
     "IMPLEMENTATION",

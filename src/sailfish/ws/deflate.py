@@ -33,6 +33,13 @@ def _check_bits(name: str, value: int, low: int) -> int:
     return value
 
 
+def _check_level(compress_level: int, mem_level: int) -> None:
+    if type(compress_level) is not int or not -1 <= compress_level <= 9:
+        raise ValueError(f"compress_level must be an int from -1 to 9, not {compress_level!r}")
+    if type(mem_level) is not int or not 1 <= mem_level <= 9:
+        raise ValueError(f"mem_level must be an int from 1 to 9, not {mem_level!r}")
+
+
 class Deflate:
     """The negotiated permessage-deflate of one connection, and its zlib streams.
 
@@ -54,6 +61,7 @@ class Deflate:
     __slots__ = (
         "_compressor",
         "_inflater",
+        "_trailer",
         "client_max_window_bits",
         "client_no_context_takeover",
         "compress_level",
@@ -82,10 +90,7 @@ class Deflate:
         self.client_max_window_bits = _check_bits(
             "client_max_window_bits", client_max_window_bits, 8
         )
-        if type(compress_level) is not int or not -1 <= compress_level <= 9:
-            raise ValueError(f"compress_level must be an int from -1 to 9, not {compress_level!r}")
-        if type(mem_level) is not int or not 1 <= mem_level <= 9:
-            raise ValueError(f"mem_level must be an int from 1 to 9, not {mem_level!r}")
+        _check_level(compress_level, mem_level)
         if type(min_size) is not int or min_size < 0:
             raise ValueError(f"min_size must be an int >= 0, not {min_size!r}")
         self.compress_level = compress_level
@@ -93,6 +98,7 @@ class Deflate:
         self.min_size = min_size
         self._compressor: zlib._Compress | None = None
         self._inflater: zlib._Decompress | None = None
+        self._trailer = b""  # bytes seen after a final block (RFC 7692 §7.2.3.4)
 
     def __repr__(self) -> str:
         return f"<Deflate {self.response().decode('ascii')!r}>"
@@ -130,23 +136,33 @@ class Deflate:
         More than `budget` bytes back means the message is too big (the caller fails it).
 
         Raises:
-            ValueError: the data is not a valid DEFLATE stream, or goes on past its end.
+            ValueError: the data is not a valid DEFLATE stream, or goes on past its final
+                block with more than the one 0x00 byte RFC 7692 §7.2.3.4 puts there.
         """
         inflater = self._inflater
         if inflater is None:
             bits = max(self.client_max_window_bits, 9)
             inflater = self._inflater = zlib.decompressobj(-bits)
         if inflater.eof:
-            if chunk:
-                raise ValueError("data after the final DEFLATE block")
+            self._after_final(chunk)
             return b""
         try:
             data = inflater.decompress(chunk, budget + 1)
         except zlib.error as exc:
             raise ValueError(str(exc)) from None
-        if inflater.unused_data:
-            raise ValueError("data after the final DEFLATE block")
+        if inflater.eof:
+            self._after_final(inflater.unused_data)
         return data
+
+    def _after_final(self, data: bytes) -> None:
+        # "The last 1 octet (0x00) contains the header bits with BFINAL set to 0 and BTYPE set
+        # to 00, and 5 padding bits of 0. This octet is necessary to allow the payload to be
+        # decompressed in the same manner as messages compressed using DEFLATE blocks with
+        # BFINAL set to 0." -- RFC 7692 §7.2.3.4. That octet (with the tail we append, an
+        # empty stored block) may follow a final block; anything else may not.
+        self._trailer += data
+        if self._trailer not in (b"", b"\x00"):
+            raise ValueError("data after the final DEFLATE block")
 
     def end_inflate(self, budget: int) -> bytes:
         """End a compressed message: inflate the 00 00 ff ff tail (RFC 7692 §7.2.2), like
@@ -156,15 +172,11 @@ class Deflate:
         the next message starts a new stream.
         """
         inflater = self._inflater
-        if inflater is None:  # not even one byte of compressed data
-            data = self.inflate(_TAIL, budget)
-        elif inflater.eof:
-            data = b""
-        else:
-            data = self.inflate(_TAIL, budget)
+        data = b"" if inflater is not None and inflater.eof else self.inflate(_TAIL, budget)
         inflater = self._inflater
         if inflater is not None and (self.client_no_context_takeover or inflater.eof):
             self._inflater = None
+            self._trailer = b""
         return data
 
 
@@ -337,6 +349,7 @@ def negotiate_deflate(
     """
     _check_bits("server_max_window_bits", server_max_window_bits, 9)
     _check_bits("client_max_window_bits", client_max_window_bits, 8)
+    _check_level(compress_level, mem_level)
     if not enabled:
         return None
     parsed = _parse_offers(bytes(offers))

@@ -43,7 +43,7 @@ _MASK: Final = 0x80
 _CLOSE_CODES: Final = frozenset((1000, 1001, 1002, 1003, *range(1007, 1015)))
 
 
-def valid_close_code(code: int) -> bool:
+def _valid_close_code(code: int) -> bool:
     """A code that may appear in a close frame (RFC 6455 §7.4)."""
     return code in _CLOSE_CODES or 3000 <= code <= 4999
 
@@ -106,7 +106,7 @@ class Close:
         return f"Close({self.code}, {self.reason!r})"
 
 
-def unmask(data: bytes, mask: bytes, offset: int = 0) -> bytes:
+def _unmask(data: bytes, mask: bytes, offset: int = 0) -> bytes:
     """XOR `data` with the 4-byte `mask`, starting at byte `offset` of the frame payload.
 
     "Octet i of the transformed data is the XOR of octet i of the original data with octet
@@ -233,7 +233,7 @@ class FrameParser:
                 if n - pos < self._remaining:
                     break
                 end = pos + self._remaining
-                payload = unmask(bytes(buf[pos:end]), self._mask)
+                payload = _unmask(bytes(buf[pos:end]), self._mask)
                 pos = end
                 self._in_frame = False
                 events.append(self._control(payload))
@@ -242,7 +242,7 @@ class FrameParser:
                 continue
             take = min(self._remaining, n - pos)
             if take:
-                chunk = unmask(bytes(buf[pos : pos + take]), self._mask, self._offset)
+                chunk = _unmask(bytes(buf[pos : pos + take]), self._mask, self._offset)
                 pos += take
                 self._offset += take
                 self._remaining -= take
@@ -402,7 +402,7 @@ class FrameParser:
             if len(payload) == 1:
                 raise _fail(1002, "close frame with a 1-byte payload")
             code = int.from_bytes(payload[:2], "big")
-            if not valid_close_code(code):
+            if not _valid_close_code(code):
                 raise _fail(1002, "invalid close code")
             try:
                 reason = payload[2:].decode("utf-8")
@@ -504,7 +504,7 @@ class FrameWriter:
             WebSocketMessageError: a code that may not be sent (RFC 6455 §7.4: 1000-1003,
                 1007-1014, 3000-4999), a non-str reason, or one longer than 123 UTF-8 bytes.
         """
-        if type(code) is not int or not valid_close_code(code):
+        if type(code) is not int or not _valid_close_code(code):
             raise WebSocketMessageError(f"close code {code!r} may not be sent")
         if not isinstance(reason, str):
             raise WebSocketMessageError(f"close reason must be str, not {type(reason).__name__}")

@@ -28,7 +28,7 @@ _OWS: Final = b" \t"
 _VERSION_HEADERS: Final = [(b"sec-websocket-version", b"13")]
 
 
-def accept_key(key: bytes) -> bytes:
+def _accept_key(key: bytes) -> bytes:
     """The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 §4.2.2 item 5.4)."""
     return base64.b64encode(hashlib.sha1(key + _GUID).digest())
 
@@ -143,7 +143,7 @@ def check_handshake(request: Any, *, scheme_secure: bool = False) -> Handshake |
         "subprotocols": subprotocols,
     }
     offers = b", ".join(extensions) if extensions else None
-    return Handshake(scope, accept_key(key), offers)
+    return Handshake(scope, _accept_key(key), offers)
 
 
 def accept_response(
