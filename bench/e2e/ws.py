@@ -682,8 +682,8 @@ def report(args, command, runs, memory, notes, elapsed, stamp, profile_lines) ->
             ref = _ratio(runs, "sailfish", sc, REFERENCE, "cpu_us_per_msg")
             ceil = _ratio(runs, "sailfish", sc, CEILING, "cpu_us_per_msg")
             md.append(
-                f"- {sc}: {ref:.2f}x {SERVER_LABELS[REFERENCE]} (goal <= {GOAL_REFERENCE}: "
-                f"{'met' if ref <= GOAL_REFERENCE else 'missed'}), {ceil:.2f}x picows (goal <= "
+                f"- {sc}: {ref:.3f}x {SERVER_LABELS[REFERENCE]} (goal <= {GOAL_REFERENCE}: "
+                f"{'met' if ref <= GOAL_REFERENCE else 'missed'}), {ceil:.3f}x picows (goal <= "
                 f"{GOAL_CEILING}: {'met' if ceil <= GOAL_CEILING else 'missed'})"
             )
         errors = sum(r.errors for r in runs)
