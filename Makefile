@@ -16,6 +16,10 @@ help:
 	@echo "make compile    (re)build the extension in place"
 	@echo "make bench      core micro-benchmarks (HTTP vs h11/httptools, WebSocket vs websockets/wsproto), then the shell"
 	@echo "make bench-e2e  whole servers under wrk (peers in .venv-bench): CPU per request, req/s"
+	@echo "make bench-ws   the WebSocket part of bench-e2e alone: echo CPU per message, idle memory"
+	@echo "make bench-wsgi | bench-files  the WSGI / file-serving parts of bench-e2e alone"
+	@echo "make bench-workers  2 workers against uvicorn and granian: spread, failures during restarts"
+	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
 	@echo "make lint | typecheck | stubtest | clean"
@@ -122,17 +126,39 @@ wheel: $(PY)
 # End-to-end servers benchmark (never part of `make test`): sailfish and its peers, one worker
 # on CPU 0, wrk on CPU 1. Installs wrk (apt) and the peers into .venv-bench on first use.
 # BENCH_E2E_ARGS: --quick | --duration S --rounds N --scenarios S1,S4 --servers ... (see --help)
+# Then the WebSocket benchmark (bench/e2e/ws.py: echo CPU per message, idle memory per
+# connection); `make bench-ws` runs it alone. BENCH_WS_ARGS: --quick | --scenarios W1,M0 ...
 BENCH_E2E_ARGS ?=
 # BENCH_FILES_ARGS: bench/e2e/files.py (a 1 MiB and a 100 MiB file: sailfish pathsend, uvicorn
 # + Starlette FileResponse, granian, nginx sendfile) --duration S --rounds N --servers ...
+# BENCH_WSGI_ARGS: bench/e2e/wsgi_bench.py (WSGI hello and 10 KiB: granian, gunicorn gthread,
+# waitress, uvicorn + a2wsgi) --rounds N --duration S --servers ...
 BENCH_FILES_ARGS ?=
-.PHONY: bench-e2e bench-files
+BENCH_WS_ARGS ?=
+BENCH_WSGI_ARGS ?=
+.PHONY: bench-e2e bench-files bench-ws bench-wsgi autobahn
 bench-e2e: compile
 	$(PY) bench/e2e/run.py $(BENCH_E2E_ARGS)
 	$(PY) bench/e2e/files.py $(BENCH_FILES_ARGS)
+	$(PY) bench/e2e/ws.py $(BENCH_WS_ARGS)
+	$(PY) bench/e2e/wsgi_bench.py $(BENCH_WSGI_ARGS)
+
+bench-wsgi: compile
+	$(PY) bench/e2e/wsgi_bench.py $(BENCH_WSGI_ARGS)
 
 bench-files: compile
 	$(PY) bench/e2e/files.py $(BENCH_FILES_ARGS)
+
+bench-ws: compile
+	$(PY) bench/e2e/ws.py $(BENCH_WS_ARGS)
+
+# The whole Autobahn|Testsuite (kosoku) against `python -m sailfish` serving an echo app with
+# permessage-deflate on, sections 9 (big messages) and 12-13 (compression) included; `make test`
+# runs 1-7 and 10 only. Report (index.html) and summary.md in build/autobahn/. Results:
+# docs/websocket-autobahn.md. AUTOBAHN_ARGS: -i CASE / -x CASE / -p N (see --help).
+AUTOBAHN_ARGS ?=
+autobahn: compile
+	$(PY) tests/integration/autobahn_run.py --outdir build/autobahn $(AUTOBAHN_ARGS)
 
 # Worker processes (2 workers each): spread across workers, failed requests during SIGHUP
 # restarts and recycles, against uvicorn and granian. Uses .venv-bench (make bench-e2e makes it).

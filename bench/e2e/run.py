@@ -65,6 +65,13 @@ PEERS = [
     "click",
     "matplotlib",
     "fastapi",  # S6 only, never a dependency of sailfish
+    # the WebSocket benchmark (ws.py): uvicorn's two protocols, picows (the ceiling and the
+    # load client, compiled by Cython with setuptools at setup)
+    "websockets",
+    "wsproto",
+    "picows",
+    "cython",
+    "setuptools",
 ]
 PEERS_STAMP = VENV / ".peers-stamp"
 
