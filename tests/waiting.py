@@ -3,12 +3,14 @@
 Strategy: a test never sleeps "long enough" for something to have happened; it polls the
 condition it means, with a bound, and fails saying what it waited for. `wait_for` raises an
 AssertionError on timeout (and returns True, so `assert wait_for(...)` reads well too);
-`poll_until` returns False instead, for callers that clean up before they fail. A plain
+`poll_until` returns False instead, for callers that clean up before they fail;
+`until` is `wait_for` for a test running on the loop it watches. A plain
 module, not conftest.py, for the reason given in twins.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -51,4 +53,24 @@ def wait_for(
     if not poll_until(predicate, timeout, interval):
         awaited = what or getattr(predicate, "__qualname__", repr(predicate))
         raise AssertionError(f"timed out after {timeout:g}s waiting for {awaited}")
+    return True
+
+
+async def until(
+    predicate: Callable[[], object],
+    timeout: float = TIMEOUT,
+    what: str | None = None,
+    interval: float = 0.001,
+) -> bool:
+    """`wait_for` on the running loop: poll `predicate()`, yielding to the loop in between.
+
+    Raises:
+        AssertionError: the predicate stayed false for `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            awaited = what or getattr(predicate, "__qualname__", repr(predicate))
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {awaited}")
+        await asyncio.sleep(interval)
     return True

@@ -24,6 +24,7 @@ from test_http1 import SIMPLE_GET, connect, make_config, make_state, responses, 
 import sailfish.protocols.base as base_module
 from sailfish.protocols import HTTPProtocol
 from transport import MockTransport
+from waiting import until
 
 LINK = b"</style.css>; rel=preload; as=style"
 HTTP10_GET = b"GET / HTTP/1.0\r\n\r\n"
@@ -552,11 +553,8 @@ def test_zero_copy_to_a_peer_that_goes_away(data_file: Path, tmp_path: Path) -> 
         protocol.data_received(SIMPLE_GET)
         await read_all(peer, 100000)
         peer.close()
-        for _ in range(500):
-            if raised:
-                break
-            await asyncio.sleep(0.01)
-        assert raised and isinstance(raised[0], OSError)  # ClientDisconnected
+        await until(lambda: raised, what="the app's send() to raise")
+        assert isinstance(raised[0], OSError)  # ClientDisconnected
         assert protocol.closing
         await asyncio.sleep(0)
         assert len(os.listdir("/proc/self/fd")) <= fds_before  # the watch descriptor is closed

@@ -10,7 +10,6 @@ the real worker threads; waits poll the transport with a bound.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 from wsgiref.validate import validator
 
@@ -20,6 +19,7 @@ from sailfish.config import Config
 from sailfish.protocols import HTTPProtocol
 from sailfish.state import ServerState
 from transport import MockTransport
+from waiting import until
 
 GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
 
@@ -27,13 +27,6 @@ GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"hello ", environ["PATH_INFO"].encode("latin-1")]
-
-
-async def until(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.001)
 
 
 async def serve(wsgi_app: Any) -> tuple[HTTPProtocol, MockTransport, Config]:

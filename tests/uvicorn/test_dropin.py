@@ -26,6 +26,7 @@ from uvicorn.server import Server, ServerState  # noqa: E402
 
 from sailfish.uvicorn import HTTPProtocol, WSProtocol  # noqa: E402
 from transport import MockTransport  # noqa: E402
+from waiting import poll_until  # noqa: E402
 
 GET = b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"
 UPGRADE = (
@@ -162,9 +163,7 @@ def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        poll_until(lambda: server.started or not thread.is_alive(), timeout=10)
         assert server.started
         assert config.http_protocol_class is HTTPProtocol
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -178,9 +177,8 @@ def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
                 assert len(response.headers.get_all("date") or []) == 1
         finally:
             connection.close()
-        deadline = time.monotonic() + 5  # counted just after the write: the client may be first
-        while server.server_state.total_requests < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        # Counted just after the write: the client may be first.
+        poll_until(lambda: server.server_state.total_requests >= 2)
         assert server.server_state.total_requests == 2
 
         # On a real loop the keep-alive deadline comes from the shell's ticker, not a timer
@@ -327,9 +325,7 @@ def test_tls_through_the_dropin(tmp_path: Any) -> None:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        poll_until(lambda: server.started or not thread.is_alive(), timeout=10)
         assert server.started
         context = ssl.create_default_context()
         ca.configure_trust(context)
