@@ -40,7 +40,7 @@ _OTHER = len(METHODS) - 1
 _CLASSES = len(STATUS_CLASSES)
 REQUEST_CELLS = len(METHODS) * _CLASSES
 LATENCY_CELLS = len(BUCKETS) + 1
-GAUGES = 3  # open connections, requests in flight, WebSocket connections
+GAUGES = 5  # open connections, in flight, WebSocket connections, WSGI threads busy, queued
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_HEAD = 8192  # bytes of a scrape request's head
 SCRAPE_TIMEOUT = 2.0  # seconds a scrape connection may take to send its request
@@ -98,26 +98,20 @@ class Sample:
     connections: int = 0
     in_flight: int = 0
     websockets: int = 0
+    wsgi_busy: int = 0
+    wsgi_queued: int = 0
 
     def counters(self) -> tuple[list[int], float]:
         """The counters as one flat int list (requests, then latency) and the latency sum."""
         return [*self.requests, *self.latency], self.latency_sum
 
     def gauges(self) -> list[int]:
-        return [self.connections, self.in_flight, self.websockets]
+        return [self.connections, self.in_flight, self.websockets, self.wsgi_busy, self.wsgi_queued]
 
     @classmethod
     def from_flat(cls, ints: list[int] | tuple[int, ...], total: float, gauges: Any) -> Sample:
         """The inverse of `counters()` and `gauges()`."""
-        connections, in_flight, websockets = gauges
-        return cls(
-            list(ints[:REQUEST_CELLS]),
-            list(ints[REQUEST_CELLS:]),
-            total,
-            connections,
-            in_flight,
-            websockets,
-        )
+        return cls(list(ints[:REQUEST_CELLS]), list(ints[REQUEST_CELLS:]), total, *gauges)
 
     def add(self, other: Sample, gauges: bool = True) -> None:
         """Add another sample's counters (and its gauges, unless it is a retired worker's)."""
@@ -128,10 +122,18 @@ class Sample:
             self.connections += other.connections
             self.in_flight += other.in_flight
             self.websockets += other.websockets
+            self.wsgi_busy += other.wsgi_busy
+            self.wsgi_queued += other.wsgi_queued
 
 
-def collect(state: Any) -> Sample:
-    """A `Sample` of a server state whose `metrics` is set (its gauges counted now)."""
+def collect(state: Any, wsgi: Any = None) -> Sample:
+    """A `Sample` of a server state whose `metrics` is set (its gauges counted now).
+
+    Args:
+        state: The `ServerState`.
+        wsgi: With `--interface wsgi`, the `WSGIRunner` (`config.wsgi`), whose thread pool
+            says how many threads run the app and how many requests wait for one.
+    """
     metrics: Metrics = state.metrics
     websocket_cls = _websocket_class()
     in_flight = websockets = 0
@@ -140,6 +142,7 @@ def collect(state: Any) -> Sample:
             websockets += 1
         elif getattr(connection, "cycle", None) is not None:
             in_flight += 1  # a response under way (pipelined requests behind it wait)
+    busy, queued = wsgi_load(wsgi.pool) if wsgi is not None else (0, 0)
     return Sample(
         list(metrics.requests),
         list(metrics.latency),
@@ -147,7 +150,16 @@ def collect(state: Any) -> Sample:
         len(state.connections),
         in_flight,
         websockets,
+        busy,
+        queued,
     )
+
+
+def wsgi_load(pool: Any) -> tuple[int, int]:
+    """(threads running a job, jobs waiting for a thread) of a `sailfish.wsgi.WorkerPool`."""
+    crew = pool.crew
+    with crew.lock:
+        return len(crew.threads) - crew.idle, crew.waiting
 
 
 def _websocket_class() -> type | None:
@@ -193,6 +205,8 @@ def render(sample: Sample, workers: WorkerCounters | None = None) -> bytes:
         ("sailfish_connections_open", sample.connections, "Open client connections."),
         ("sailfish_requests_in_flight", sample.in_flight, "Responses under way."),
         ("sailfish_websocket_connections_open", sample.websockets, "Open WebSocket connections."),
+        ("sailfish_wsgi_threads_busy", sample.wsgi_busy, "WSGI threads running the app."),
+        ("sailfish_wsgi_requests_queued", sample.wsgi_queued, "WSGI requests waiting a thread."),
     ):
         family(gauge, "gauge", text)
         out.append(f"{gauge} {value}")

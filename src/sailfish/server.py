@@ -238,7 +238,7 @@ class Server:
             head,
             self.config.process.readiness_path,
             self.ready,
-            lambda: metrics.render(metrics.collect(state)),
+            lambda: metrics.render(metrics.collect(state, self.config.wsgi)),
         )
 
     async def _startup_lifespan(self) -> bool:

@@ -321,7 +321,8 @@ class WorkerServer(Server):
             accepted,
         )
         if self.server_state.metrics is not None:
-            self.board.write_metrics(self.row, collect(self.server_state))
+            sample = collect(self.server_state, self.config.wsgi)
+            self.board.write_metrics(self.row, sample)
 
     def _heartbeat(self) -> None:
         self._publish(RETIRING if self.retiring or self.should_exit else SERVING)

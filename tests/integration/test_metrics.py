@@ -153,8 +153,14 @@ def test_in_flight_and_open_connections_are_gauges(serve: Callable[..., Any]) ->
     thread.join(5)
 
 
-def test_readiness_turns_503_when_sigterm_starts_the_drain(serve: Callable[..., Any]) -> None:
-    process, port = serve()
+@pytest.mark.parametrize(
+    "args",
+    [pytest.param((), id="one_process"), pytest.param(("--workers", "2"), id="supervised")],
+)
+def test_readiness_turns_503_when_sigterm_starts_the_drain(
+    serve: Callable[..., Any], args: tuple[str, ...]
+) -> None:
+    process, port = serve(*args)
     assert get(port, "/ready") == (200, b"ready\n")
     assert get(port, "/nope")[0] == 404
     assert get(port, "/ready", "POST")[0] == 405
@@ -164,6 +170,7 @@ def test_readiness_turns_503_when_sigterm_starts_the_drain(serve: Callable[..., 
     )
     thread.start()
     wait_for(lambda: value(scrape(port), "sailfish_requests_in_flight") == 1, what="in flight")
+    assert get(port, "/ready")[0] == 200
     os.kill(process.popen.pid, signal.SIGTERM)
     wait_for(lambda: get(port, "/ready")[0] == 503, what="readiness 503 while draining")
     assert finished == []  # still draining: the request in flight is not done
@@ -240,3 +247,52 @@ def test_readiness_path_must_be_a_path() -> None:
     )
     assert result.returncode == 2
     assert "--readiness-path must be a path" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_killed_worker_counts_as_a_crash_and_keeps_its_requests(
+    serve: Callable[..., Any],
+) -> None:
+    process, port = serve("--workers", "2")
+    pids = {int(get(process.port, "/")[1]) for _ in range(4)}
+    wait_for(
+        lambda: value(scrape(port), "sailfish_requests_total", method="GET", status="2xx") == 4,
+        what="the requests published",
+    )
+    victim = pids.pop()
+    os.kill(victim, signal.SIGKILL)
+    process.wait_for_stderr(f"Worker [{victim}] died", timeout=10)
+    wait_for(lambda: value(scrape(port), "sailfish_workers_serving") == 2, what="the restart")
+    samples = scrape(port)
+    assert value(samples, "sailfish_worker_restarts_total", cause="crash") == 1
+    assert value(samples, "sailfish_worker_starts_total") == 3
+    assert value(samples, "sailfish_requests_total", method="GET", status="2xx") == 4
+
+
+def test_websocket_connections_are_a_gauge(serve_process: Callable[..., Any]) -> None:
+    from websockets.sync.client import connect
+
+    process = serve_process("apps.ws_echo:app", "--metrics-bind", "127.0.0.1:0")
+    port = metrics_port(process)
+    with connect(f"ws://127.0.0.1:{process.port}/", open_timeout=10) as ws:
+        ws.send("hello")
+        assert ws.recv(timeout=10) == "hello"
+        samples = scrape(port)
+        assert value(samples, "sailfish_websocket_connections_open") == 1
+        assert value(samples, "sailfish_connections_open") == 1
+        assert value(samples, "sailfish_requests_in_flight") == 0
+    wait_for(
+        lambda: value(scrape(port), "sailfish_websocket_connections_open") == 0,
+        what="the WebSocket connection closed",
+    )
+
+
+def test_wsgi_apps_are_counted_and_report_their_threads(serve_process: Callable[..., Any]) -> None:
+    process = serve_process(
+        "apps.wsgi_app:app", "--interface", "wsgi", "--metrics-bind", "127.0.0.1:0"
+    )
+    port = metrics_port(process)
+    assert get(process.port, "/")[0] == 200
+    samples = scrape(port)
+    assert value(samples, "sailfish_requests_total", method="GET", status="2xx") == 1
+    assert value(samples, "sailfish_wsgi_threads_busy") == 0
+    assert value(samples, "sailfish_wsgi_requests_queued") == 0

@@ -4,12 +4,15 @@ memory (and cleared for the row's next worker)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from sailfish import metrics
 from sailfish.errors import ConfigError
 from sailfish.metrics import BUCKETS, Metrics, Sample
 from sailfish.worker import ROW_SIZE, Board
+from waiting import wait_for
 
 
 def request_count(m: Metrics, method: str, klass: str) -> int:
@@ -68,6 +71,7 @@ def test_render_is_cumulative_and_names_every_cell() -> None:
     assert "sailfish_request_duration_seconds_count 2\n" in text
     assert "sailfish_connections_open 3\n" in text
     assert "sailfish_websocket_connections_open 2\n" in text
+    assert "sailfish_wsgi_threads_busy 0\n" in text
     assert text.count("sailfish_requests_total{") == len(metrics.METHODS) * 5
     assert "sailfish_worker" not in text
     workers = metrics.WorkerCounters(starts=3, serving=2)
@@ -89,7 +93,7 @@ def test_board_rows_carry_metrics_and_are_cleared_for_the_next_worker() -> None:
     first, second = board.claim(10), board.claim(11)
     m = Metrics()
     m.observe("HEAD", 304, 0.3)
-    sample = Sample(list(m.requests), list(m.latency), m.latency_sum, 7, 2, 1)
+    sample = Sample(list(m.requests), list(m.latency), m.latency_sum, 7, 2, 1, 4, 3)
     board.write_metrics(second, sample)
     board.write(second, 2, 7, 1, 100, 9)
     assert board.read_metrics(second) == sample
@@ -144,3 +148,28 @@ def test_respond() -> None:
     assert answer(b"DELETE /metrics HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 405 ")
     assert answer(b"GET /metrics\r\n\r\n").startswith(b"HTTP/1.1 400 ")
     assert answer(b"\x16\x03\x01 garbage").startswith(b"HTTP/1.1 400 ")
+
+
+def test_wsgi_load_counts_busy_threads_and_queued_requests() -> None:
+    from sailfish.wsgi.runner import WorkerPool
+
+    pool = WorkerPool(1)
+    release = threading.Event()
+    started = threading.Event()
+
+    def job() -> None:
+        started.set()
+        release.wait(10)
+
+    try:
+        assert metrics.wsgi_load(pool) == (0, 0)
+        pool.submit(job)
+        assert started.wait(10)
+        wait_for(lambda: metrics.wsgi_load(pool) == (1, 0), what="one thread busy")
+        pool.submit(job)
+        assert metrics.wsgi_load(pool) == (1, 1)  # one thread: the second waits
+        release.set()
+        wait_for(lambda: metrics.wsgi_load(pool) == (0, 0), what="both jobs done")
+    finally:
+        release.set()
+        pool.shutdown()
