@@ -13,6 +13,7 @@ import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -296,3 +297,24 @@ def test_wsgi_apps_are_counted_and_report_their_threads(serve_process: Callable[
     assert value(samples, "sailfish_requests_total", method="GET", status="2xx") == 1
     assert value(samples, "sailfish_wsgi_threads_busy") == 0
     assert value(samples, "sailfish_wsgi_requests_queued") == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [pytest.param((), id="one_process"), pytest.param(("--workers", "2"), id="supervised")],
+)
+def test_a_metrics_port_in_use_is_a_startup_error(args: tuple[str, ...]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        bind = f"127.0.0.1:{taken.getsockname()[1]}"
+        result = subprocess.run(
+            [sys.executable, "-m", "sailfish", APP, "--app-dir", str(HERE), "--port", "0"]
+            + ["--metrics-bind", bind, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=str(REPO),
+        )
+    assert result.returncode == 3, result.stderr
+    assert f"could not bind --metrics-bind {bind}: address already in use" in result.stderr

@@ -463,6 +463,8 @@ class HTTPProtocol(Connection):
         if self.proxy_trusted and request.forwarded and self.trusted_proxies is not None:
             apply_proxy_headers(scope, self.trusted_proxies)
         cycle = RequestCycle(self, request) if self.wsgi is None else self.wsgi.cycle(self, request)
+        if self.metrics is not None and not cycle.access_log:
+            cycle.start_time = time.perf_counter()  # for the latency histogram
         self.receiving = cycle if request.has_body else None
         if self.eof:
             cycle.on_eof()
@@ -810,7 +812,7 @@ class RequestCycle:
         self.abandoned = False  # the app must never run (its request turned out bad)
         self.status = 0
         self.size = 0
-        self.start_time = time.perf_counter() if access_log or conn.metrics is not None else 0.0
+        self.start_time = time.perf_counter() if access_log else 0.0
 
     # -- fed by the connection --------------------------------------------------------------
 
