@@ -113,12 +113,14 @@ class MinimalProtocol:
 
 
 def make_protocol(kind: str, loop: asyncio.AbstractEventLoop) -> Any:
-    if kind == "sailfish":
+    if kind in ("sailfish", "metrics"):  # metrics: sailfish counting as --metrics-bind does
+        from sailfish.metrics import Metrics
         from sailfish.protocols import HTTPProtocol
 
         config = Config(app=app, access_log=False, lifespan="off")
         config.load()
-        return HTTPProtocol(config=config, server_state=ServerState(), _loop=loop)
+        state = ServerState(metrics=Metrics() if kind == "metrics" else None)
+        return HTTPProtocol(config=config, server_state=state, _loop=loop)
     if kind == "minimal":
         return MinimalProtocol(app, loop)
     import uvicorn
@@ -175,7 +177,9 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--scenario", default="S1,S2,S3,S4")
     p.add_argument(
-        "--protocol", default="sailfish,uvicorn,minimal", help="sailfish, uvicorn, minimal"
+        "--protocol",
+        default="sailfish,uvicorn,minimal",
+        help="sailfish, metrics (sailfish with --metrics-bind's counting), uvicorn, minimal",
     )
     a = p.parse_args()
     for scenario in a.scenario.split(","):

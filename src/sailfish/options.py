@@ -704,6 +704,19 @@ def _check_str_list(opt: Option, value: Any) -> None:
         raise ConfigError(f"{opt.display_flag} must be a list of non-empty strings, not {value!r}")
 
 
+def _check_metrics_bind(opt: Option, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"{opt.display_flag} must be host:port, not {value!r}")
+    from sailfish.metrics import parse_bind
+
+    parse_bind(value)
+
+
+def _check_readiness_path(opt: Option, value: Any) -> None:
+    if not isinstance(value, str) or not value.startswith("/") or value == "/metrics":
+        raise ConfigError(f'{opt.display_flag} must be a path starting with "/", not {value!r}')
+
+
 @dataclass
 class ProcessSettings:
     """The process model: workers under a supervisor, recycling, reload, sockets, pid file.
@@ -726,6 +739,8 @@ class ProcessSettings:
         reload_excludes: Glob patterns of file names or directories to ignore.
         uds_mode: Permissions of the unix socket (`uds`), octal text; None: 666.
         pid_file: Write the server's process id to this file while it runs.
+        metrics_bind: Serve Prometheus metrics and readiness on this host:port (None: off).
+        readiness_path: The readiness path on the metrics listener.
     """
 
     workers: int | None = option(
@@ -807,6 +822,18 @@ class ProcessSettings:
     )
     pid_file: str | None = option(
         None, help="Write the server's process id to this file; removed at exit."
+    )
+    metrics_bind: str | None = option(
+        None,
+        validator=_check_metrics_bind,
+        accepts="host:port, [ipv6]:port",
+        none_means="off",
+        help="Serve Prometheus metrics (GET /metrics) and readiness on this address.",
+    )
+    readiness_path: str = option(
+        "/ready",
+        validator=_check_readiness_path,
+        help="On the --metrics-bind listener: 200 while serving, 503 once draining starts.",
     )
 
     def __post_init__(self) -> None:

@@ -9,7 +9,9 @@ second signal forces it), cancel what is left with `SHUTDOWN_CANCEL` (one log li
 all), lifespan shutdown (after a forced shutdown too, then bounded by the same timeout; a
 further signal cancels it). Protocols are created by
 `HTTPProtocol(config=..., server_state=..., app_state=..., _loop=...)`, imported lazily, with
-the WebSocket upgrade handler unless `--ws none`.
+the WebSocket upgrade handler unless `--ws none`. With `--metrics-bind` (and no supervisor)
+the server also serves sailfish.metrics' listener on its loop, answering readiness with 503
+from the first signal until the drain has ended.
 Nothing here exits the process: errors are raised for the CLI to report.
 """
 
@@ -30,10 +32,11 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-from sailfish import sockets
+from sailfish import metrics, sockets
 from sailfish._compat import pure_core_warning
 from sailfish.acceptor import Acceptor, proxy_prelude
 from sailfish.config import Config
+from sailfish.errors import StartupError
 from sailfish.lifespan import LifespanOff, LifespanOn
 from sailfish.logging import configure_logging
 from sailfish.loops import loop_factory
@@ -84,6 +87,10 @@ class Server:
         self._wakeup: asyncio.Event | None = None
         self._uds_path: str | None = None
         self._signals = 0  # handle_exit calls so far
+        self._metrics_sock: socket.socket | None = None  # --metrics-bind, in one process
+        self._metrics_server: asyncio.Server | None = None
+        if config.process.metrics_bind is not None:
+            self.server_state.metrics = metrics.Metrics()
 
     # -- control --------------------------------------------------------------------------
 
@@ -209,7 +216,30 @@ class Server:
     def _bind(self) -> list[socket.socket]:
         listeners = sockets.bind(self.config)  # --fd, systemd's LISTEN_FDS, --uds, host:port
         self._uds_path = listeners.uds_path
+        bind = self.config.process.metrics_bind
+        if bind is not None:
+            try:
+                self._metrics_sock = metrics.bind(bind)
+            except OSError as exc:
+                for sock in listeners.sockets:
+                    sock.close()
+                raise StartupError(
+                    f"could not bind --metrics-bind {bind}: {sockets.reason(exc)}"
+                ) from exc
         return listeners.sockets
+
+    def ready(self) -> bool:
+        """Readiness: serving, and not draining (a load balancer should send requests)."""
+        return self.started and not self._should_exit
+
+    def _scrape(self, head: bytes) -> bytes:
+        state = self.server_state
+        return metrics.respond(
+            head,
+            self.config.process.readiness_path,
+            self.ready,
+            lambda: metrics.render(metrics.collect(state, self.config.wsgi)),
+        )
 
     async def _startup_lifespan(self) -> bool:
         """Run lifespan startup; False if a forced exit interrupted it."""
@@ -273,6 +303,9 @@ class Server:
                 else:
                     server = await loop.create_server(factory, sock=sock, backlog=backlog, **tls)
                 self.servers.append(server)
+        if self._metrics_sock is not None:
+            self._metrics_server = await metrics.serve_async(self._metrics_sock, self._scrape)
+            logger.info("Metrics on %s", metrics.describe(self._metrics_sock))
         self.started = True
         for sock in self.sockets:
             logger.info("Listening on %s (Press CTRL+C to quit)", self._describe(sock))
@@ -311,6 +344,8 @@ class Server:
         timeout = self.config.timeouts.graceful_shutdown
         deadline = None if timeout is None else loop.time() + timeout
         drained = await self._drain(deadline)
+        if self._metrics_server is not None:  # answered "draining" until now
+            self._metrics_server.close()
 
         if not drained:
             tasks = list(state.tasks)
@@ -418,6 +453,8 @@ class Server:
     def _close_sockets(self) -> None:
         for sock in self.sockets:
             sock.close()
+        if self._metrics_server is None and self._metrics_sock is not None:
+            self._metrics_sock.close()
 
     @contextlib.contextmanager
     def _capture_signals(self) -> Iterator[None]:

@@ -57,12 +57,14 @@ class ServerState:
             removes itself on `connection_lost`. The server calls `shutdown()` on each.
         tasks: Running request tasks; the server waits for them to finish on shutdown.
         default_headers: Extra response headers (from `--header`), as (name, value) bytes.
+        metrics: The `sailfish.metrics.Metrics` protocols count into, or None (metrics off).
     """
 
     total_requests: int = 0
     connections: set[Any] = field(default_factory=set)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     default_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    metrics: Any = None
 
 
 __all__ = ["SHUTDOWN_CANCEL", "Connection", "ServerState", "is_shutdown_cancel"]

@@ -49,7 +49,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sailfish import sockets as socks
+from sailfish import metrics, sockets as socks
 from sailfish.config import Config
 from sailfish.errors import ConfigError, StartupError
 from sailfish.logging import configure_logging
@@ -154,6 +154,9 @@ class Supervisor:
         self.watcher_fd: int | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._previous: dict[int, Any] = {}
+        self.scrapes: metrics.ScrapeServer | None = None  # --metrics-bind
+        self.retired = metrics.Sample()  # counters of the workers that exited
+        self.counters = metrics.WorkerCounters()
 
     # -- the whole life -------------------------------------------------------------------
 
@@ -177,6 +180,7 @@ class Supervisor:
             )
             for sock in self.listeners.sockets:
                 sock.listen(config.limits.backlog)
+            self._start_metrics()
             self._install_signals()
             try:
                 if self.settings.reload:
@@ -193,6 +197,8 @@ class Supervisor:
                 self._signal_all(signal.SIGTERM)
             self._stop_watcher()
             self._close_listeners()
+            if self.scrapes is not None:
+                self.scrapes.close()
             self.selector.close()
             self._wake_r.close()
             self._wake_w.close()
@@ -207,6 +213,8 @@ class Supervisor:
             self._handle_signals()
             self._reap()
             now = time.monotonic()
+            if self.scrapes is not None:
+                self.scrapes.expire(now)
             if self.stopping:
                 if not self.workers:
                     return
@@ -223,6 +231,45 @@ class Supervisor:
 
     def _timeout(self) -> float:
         return 0.0 if self.signals else TICK
+
+    # -- metrics and readiness -------------------------------------------------------------
+
+    def _start_metrics(self) -> None:
+        bind = self.settings.metrics_bind
+        if bind is None:
+            return
+        try:
+            sock = metrics.bind(bind)
+        except OSError as exc:
+            reason = socks.reason(exc)
+            raise StartupError(f"could not bind --metrics-bind {bind}: {reason}") from exc
+        self.scrapes = metrics.ScrapeServer(sock, self.selector, self._scrape)
+        logger.info("Metrics on %s", metrics.describe(sock))
+
+    def ready(self) -> bool:
+        """Readiness: booted, not stopping, and some worker serving and not retiring."""
+        return (
+            self.booted
+            and not self.stopping
+            and any(w.ready and not w.retiring for w in self.workers.values())
+        )
+
+    def sample(self) -> metrics.Sample:
+        """The metrics of all workers: the live ones' rows plus those that exited."""
+        total = metrics.Sample()
+        total.add(self.retired)
+        for worker in self.workers.values():
+            total.add(self.board.read_metrics(worker.row))
+        return total
+
+    def _scrape(self, head: bytes) -> bytes:
+        self.counters.serving = sum(1 for w in self.workers.values() if w.ready and not w.retiring)
+        return metrics.respond(
+            head,
+            self.settings.readiness_path,
+            self.ready,
+            lambda: metrics.render(self.sample(), self.counters),
+        )
 
     # -- signals --------------------------------------------------------------------------
 
@@ -356,6 +403,7 @@ class Supervisor:
             limit = settings.max_requests + random.randint(0, settings.max_requests_jitter)
         read_fd, write_fd = os.pipe()
         row = self.board.claim(0)
+        self.counters.starts += 1
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
@@ -511,6 +559,8 @@ class Supervisor:
             if worker.status_fd >= 0:
                 self._read_status(worker)  # a last "error" line may still be in the pipe
                 self._close_status(worker)
+            if self.scrapes is not None:
+                self.retired.add(self.board.read_metrics(worker.row), gauges=False)
             self.board.release(worker.row)
             self._exited(worker, code)
 
@@ -532,6 +582,7 @@ class Supervisor:
         if any(w.successor_of is worker for w in self.workers.values()):
             logger.warning("Worker [%d] died (%s); its successor is starting", worker.pid, why)
             return
+        self.counters.restarts["hung" if worker.killed else "crash"] += 1
         lived = time.monotonic() - worker.ready_at
         slot.crashes = 1 if lived >= STABLE else slot.crashes + 1
         delay = 0.0 if slot.crashes == 1 else min(0.5 * 2 ** (slot.crashes - 2), BACKOFF_MAX)
@@ -623,6 +674,8 @@ class Supervisor:
             if old.pid not in self.workers or old.retiring or old.slot.removed:
                 continue
             logger.info("Replacing worker [%d] (%s)", old.pid, cause)
+            kind = cause.lower() if cause in ("SIGHUP", "reload") else "recycle"
+            self.counters.restarts[kind] += 1
             pending.active = self._spawn(old.slot, successor_of=old, cause=cause)
 
     # -- reload ---------------------------------------------------------------------------

@@ -8,8 +8,9 @@ a listening socket: its successor, already accepting on the same socket, takes t
 - the board: one row per worker in memory shared with the supervisor (an anonymous shared
   mmap made before the fork), where the worker writes a heartbeat, its open connections,
   requests served and resident memory every `HEARTBEAT` seconds. The supervisor reads it for
-  health and recycling; more counters (per-status requests, bytes) can be added to a row and
-  summed over rows by the supervisor for metrics, with no extra channel.
+  health and recycling; with `--metrics-bind` a row also carries the worker's metrics
+  (sailfish.metrics), summed over rows by the supervisor, and written once more as the
+  worker exits so the supervisor's totals of exited workers miss nothing.
 - a status pipe: "ready" once it listens, or the error that stopped its startup.
 - its own accept loop (`Acceptor`). With a socket shared by all workers it is gated: a worker
   accepts only while its open connections are at most the fewest of any other live worker's
@@ -44,6 +45,7 @@ from sailfish.acceptor import Acceptor, proxy_prelude
 from sailfish.config import Config
 from sailfish.errors import ConfigError, StartupError
 from sailfish.importer import AppImportError
+from sailfish.metrics import GAUGES, LATENCY_CELLS, REQUEST_CELLS, Sample, collect
 from sailfish.server import Server
 
 logger = logging.getLogger("sailfish.error")
@@ -58,7 +60,11 @@ MAX_MESSAGE = 2000  # characters of an error sent up the status pipe
 
 FREE, STARTING, SERVING, RETIRING = 0, 1, 2, 3
 _ROW = struct.Struct("=qqdqqqq8x")  # pid, state, beat, connections, requests, rss, accepted
-ROW_SIZE = _ROW.size  # 64
+# After those 64 bytes, the row's metrics (written only with --metrics-bind): the counters,
+# the latency sum and the gauges of a `sailfish.metrics.Sample`.
+_COUNTERS = REQUEST_CELLS + LATENCY_CELLS
+_METRICS = struct.Struct(f"={_COUNTERS}qd{GAUGES}q")
+ROW_SIZE = -(-(_ROW.size + _METRICS.size) // 64) * 64
 _USED = struct.Struct("=q")  # header, offset 0: rows in use (a high-water mark)
 _EXPECTED = struct.Struct("=q")  # header, offset 8: workers expected while the server boots
 _HEADER_SIZE = 64
@@ -102,6 +108,7 @@ class Board:
         used = self.used
         for row in range(self.rows):
             if self.read(row)[1] == FREE:
+                self._clear(row)
                 _ROW.pack_into(self.memory, self._offset(row), pid, STARTING, 0.0, 0, 0, 0, 0)
                 if row >= used:
                     _USED.pack_into(self.memory, 0, row + 1)
@@ -114,7 +121,11 @@ class Board:
 
     def release(self, row: int) -> None:
         """Supervisor: the row's worker is gone."""
-        _ROW.pack_into(self.memory, self._offset(row), 0, FREE, 0.0, 0, 0, 0, 0)
+        self._clear(row)
+
+    def _clear(self, row: int) -> None:
+        offset = self._offset(row)
+        self.memory[offset : offset + ROW_SIZE] = bytes(ROW_SIZE)
 
     def read(self, row: int) -> tuple[int, int, float, int, int, int, int]:
         """(pid, state, beat, connections, requests, rss, accepted) of a row."""
@@ -139,6 +150,18 @@ class Board:
             rss,
             accepted,
         )
+
+    def write_metrics(self, row: int, sample: Sample) -> None:
+        """Worker: publish its metrics (on the heartbeat, with `write`)."""
+        ints, total = sample.counters()
+        _METRICS.pack_into(
+            self.memory, self._offset(row) + _ROW.size, *ints, total, *sample.gauges()
+        )
+
+    def read_metrics(self, row: int) -> Sample:
+        """The metrics a row's worker published last (all zero before its first beat)."""
+        values = _METRICS.unpack_from(self.memory, self._offset(row) + _ROW.size)
+        return Sample.from_flat(values[:_COUNTERS], values[_COUNTERS], values[_COUNTERS + 1 :])
 
     def fewest_connections(self, exclude: int, now: float) -> int | None:
         """The fewest open connections of any other worker that serves and beat recently.
@@ -243,6 +266,8 @@ class WorkerServer(Server):
             loop.remove_signal_handler(signal.SIGUSR1)
             if self._beat is not None:
                 self._beat.cancel()
+            if self.started:  # the last counts, for the supervisor's totals of exited workers
+                self._publish(RETIRING)
 
     # -- listening: our own acceptors instead of loop.create_server ------------------------
 
@@ -295,6 +320,9 @@ class WorkerServer(Server):
             self._rss,
             accepted,
         )
+        if self.server_state.metrics is not None:
+            sample = collect(self.server_state, self.config.wsgi)
+            self.board.write_metrics(self.row, sample)
 
     def _heartbeat(self) -> None:
         self._publish(RETIRING if self.retiring or self.should_exit else SERVING)

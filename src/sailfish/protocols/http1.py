@@ -218,6 +218,8 @@ class HTTPProtocol(Connection):
         self.timeout_keep_alive = config.timeouts.keep_alive
         self.timeout_header_read = config.timeouts.header_read
         self.access_log = bool(config.access_log)
+        # sailfish.metrics.Metrics with --metrics-bind: each response is counted into it.
+        self.metrics: Any = getattr(server_state, "metrics", None)
         self.trusted_proxies = getattr(config, "trusted_proxies", None)
         # Who may open a connection with a PROXY header; None: no header is expected.
         self.proxy_peers = getattr(config, "proxy_protocol_peers", None)
@@ -461,6 +463,8 @@ class HTTPProtocol(Connection):
         if self.proxy_trusted and request.forwarded and self.trusted_proxies is not None:
             apply_proxy_headers(scope, self.trusted_proxies)
         cycle = RequestCycle(self, request) if self.wsgi is None else self.wsgi.cycle(self, request)
+        if self.metrics is not None and not cycle.access_log:
+            cycle.start_time = time.perf_counter()  # for the latency histogram
         self.receiving = cycle if request.has_body else None
         if self.eof:
             cycle.on_eof()
@@ -607,6 +611,11 @@ class HTTPProtocol(Connection):
     def response_complete(self, cycle: RequestCycle) -> None:
         """For the cycle: its response is written; go on with the next request, or close."""
         self.server_state.total_requests += 1
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.observe(
+                cycle.scope["method"], cycle.status, time.perf_counter() - cycle.start_time
+            )
         body = cycle.body
         if body:  # the app never read these: release them for flow control
             for message in body:
@@ -898,6 +907,9 @@ class RequestCycle:
             self.status = 500
             self.size = len(REASONS[500])
             conn.error_response(500)
+            metrics = conn.metrics
+            if metrics is not None:
+                metrics.observe(self.scope["method"], 500, time.perf_counter() - self.start_time)
             if self.access_log:
                 self._log_access()
         else:
