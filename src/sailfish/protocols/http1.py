@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sailfish.access_format import compile_format
 from sailfish.errors import HTTPError, ProxyHeaderError, ResponseError
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
@@ -218,6 +219,9 @@ class HTTPProtocol(Connection):
         self.timeout_keep_alive = config.timeouts.keep_alive
         self.timeout_header_read = config.timeouts.header_read
         self.access_log = bool(config.access_log)
+        # --access-log-format, compiled (cached per process); None: the default line.
+        log_format = getattr(config, "access_log_format", None)
+        self.access_format = compile_format(log_format) if log_format and self.access_log else None
         self.trusted_proxies = getattr(config, "trusted_proxies", None)
         # Who may open a connection with a PROXY header; None: no header is expected.
         self.proxy_peers = getattr(config, "proxy_protocol_peers", None)
@@ -1148,6 +1152,10 @@ class RequestCycle:
         self.status = message["status"]
 
     def _log_access(self) -> None:
+        access_format = self.conn.access_format
+        if access_format is not None:
+            access_format.log(self.scope, self.status, self.size, self.start_time)
+            return
         scope = self.scope
         path = scope["path"]
         if scope["query_string"]:
