@@ -12,7 +12,8 @@ GET; S3: a 4 KiB POST the app reads; S4: 16 pipelined GETs in one packet). The a
 bench/e2e/app.py, the one the end-to-end servers run. The figure is process CPU time over
 requests answered, best of a few runs; callgrind runs this file too, for instruction counts
 that do not drift (`valgrind --tool=callgrind python bench/bench_shell.py --requests 20000
---runs 1`). `minimal` is a reference, not a server: our core and a Task per request with none
+--runs 1`; `--access-log` adds sailfish's access line, to a NullHandler, so the logging path is
+measured too). `minimal` is a reference, not a server: our core and a Task per request with none
 of the shell's duties, so the distance to it is what those duties cost.
 """
 
@@ -112,12 +113,16 @@ class MinimalProtocol:
             self.transport.write(self.writer.body(message))
 
 
+# sailfish's access-log options (main() sets them from --access-log / --access-log-format).
+ACCESS: dict[str, Any] = {"access_log": False}
+
+
 def make_protocol(kind: str, loop: asyncio.AbstractEventLoop) -> Any:
     if kind in ("sailfish", "metrics"):  # metrics: sailfish counting as --metrics-bind does
         from sailfish.metrics import Metrics
         from sailfish.protocols import HTTPProtocol
 
-        config = Config(app=app, access_log=False, lifespan="off")
+        config = Config(app=app, lifespan="off", **ACCESS)
         config.load()
         state = ServerState(metrics=Metrics() if kind == "metrics" else None)
         return HTTPProtocol(config=config, server_state=state, _loop=loop)
@@ -181,7 +186,23 @@ def main() -> None:
         default="sailfish,uvicorn,minimal",
         help="sailfish, metrics (sailfish with --metrics-bind's counting), uvicorn, minimal",
     )
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="sailfish logs each response on sailfish.access (to a NullHandler)",
+    )
+    p.add_argument("--access-log-format", help="sailfish's --access-log-format (with --access-log)")
     a = p.parse_args()
+    if a.access_log:
+        import logging
+
+        access = logging.getLogger("sailfish.access")
+        access.handlers = [logging.NullHandler()]
+        access.setLevel(logging.INFO)
+        access.propagate = False
+        ACCESS["access_log"] = True
+        if a.access_log_format is not None:
+            ACCESS["access_log_format"] = a.access_log_format
     for scenario in a.scenario.split(","):
         for kind in a.protocol.split(","):
             best = min(run_once(kind, scenario, a.requests, a.connections) for _ in range(a.runs))

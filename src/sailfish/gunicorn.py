@@ -92,7 +92,8 @@ class Worker(BaseWorker):  # type: ignore[misc]
     Settings taken from gunicorn: `--keep-alive`, `--graceful-timeout` (less one second, so
     the drain ends before the arbiter kills), `--backlog`, `--forwarded-allow-ips`,
     `--limit-request-line` (0: sailfish's default), `--limit-request-fields`, `--max-requests`
-    (+ jitter), `--timeout` (heartbeat), and TLS: `--certfile`, `--keyfile`, `--ca-certs`,
+    (+ jitter), `--timeout` (heartbeat), `--access-logformat` (its default included; a
+    `{name}o` atom is refused at boot), and TLS: `--certfile`, `--keyfile`, `--ca-certs`,
     `--cert-reqs`, `--ciphers` (gunicorn's `--ssl-version` and `ssl_context` hook are not read:
     the lowest version is sailfish's `TLSv1.2`).
     """

@@ -13,6 +13,8 @@ Access record contract (the protocol emits exactly this):
         method, path_with_query, http_version, status, size, duration_ms, extra={"client": ...,
         "method": ..., "path": ..., "http_version": ..., "status": ..., "size": ...,
         "duration_ms": ...})
+With `--access-log-format` the message is that format's line instead (sailfish.access_format,
+logged as "%s"); `extra` is the same.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar, overload
 
+from sailfish.access_format import ATOMS, compile_format
 from sailfish.errors import ConfigError
 from sailfish.logging import LOG_LEVELS
 from sailfish.loops import LOOP_CHOICES
@@ -340,6 +341,12 @@ def _check_log_level(opt: Option, value: Any) -> None:
 def _check_log_config(opt: Option, value: Any) -> None:
     if not isinstance(value, str | dict | os.PathLike):
         raise ConfigError(f"{opt.display_flag} must be a file path or a dictConfig dict")
+
+
+def _check_access_log_format(opt: Option, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"{opt.display_flag} must be a string, not {value!r}")
+    compile_format(value)
 
 
 def _check_forwarded_allow_ips(opt: Option, value: Any) -> None:
@@ -954,6 +961,8 @@ class Settings:
             only `forwarded_allow_ips` peers may connect.
         log_level: Level of the sailfish loggers, or None to keep the configuration's.
         access_log: Log one line per response on `sailfish.access`.
+        access_log_format: The access line in gunicorn's atoms (sailfish.access_format);
+            None: the default line.
         log_config: A dictConfig dict or a .json/.yaml/.ini file path.
         app_dir: Directory put first on sys.path before importing the app.
         env_file: A KEY=VALUE file loaded into the environment before importing the app
@@ -1034,6 +1043,16 @@ class Settings:
         help="Log level of the sailfish loggers.",
     )
     access_log: bool = option(True, help="Log one line per response.", uvicorn="access_log")
+    access_log_format: str | None = option(
+        None,
+        validator=_check_access_log_format,
+        accepts="gunicorn atoms: " + " ".join(f"%({atom})s" for atom in ATOMS),
+        none_means='the default line: client - "request line" status size duration',
+        help="Access line in gunicorn's atoms, e.g. '%(h)s \"%(r)s\" %(s)s %(b)s %(D)s': "
+        + "; ".join(f"{atom} {meaning}" for atom, meaning in ATOMS.items())
+        + "; %% is a percent sign.",
+        gunicorn="access_log_format",
+    )
     log_config: str | dict[str, Any] | None = option(
         None,
         path=True,
@@ -1200,7 +1219,8 @@ def from_gunicorn(cfg: Any) -> dict[str, Any]:
 
     Maps `--keep-alive`, `--graceful-timeout` (less one second), `--backlog`,
     `--forwarded-allow-ips`, `--limit-request-line` and `--limit-request-fields` (0 keeps
-    sailfish's default).
+    sailfish's default), and `--access-logformat` (its default included: a gunicorn worker
+    writes gunicorn's access line).
 
     Args:
         cfg: A `gunicorn.config.Config` (a worker's `self.cfg`).

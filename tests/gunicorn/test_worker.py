@@ -172,6 +172,19 @@ def test_serves_requests_and_logs_to_gunicorn(start: Callable[..., Gunicorn]) ->
     assert '"GET /hello?x=1 HTTP/1.1" 200' in output  # sailfish.access -> --access-logfile
 
 
+def test_access_logformat_is_honoured(start: Callable[..., Gunicorn]) -> None:
+    server = start("--access-logformat", 'fmt %(m)s "%(U)s" %(s)s %(p)s %({x-id}i)s')
+    connection = server.connect()
+    try:
+        connection.request("GET", "/formatted?q=1", headers={"X-ID": "id-9"})
+        response = connection.getresponse()
+        worker = _pid(response.read().decode())
+    finally:
+        connection.close()
+    assert server.stop() == 0
+    assert f'fmt GET "/formatted" 200 <{worker}> id-9' in server.output().splitlines()
+
+
 def test_sigterm_finishes_the_request_in_flight_then_exits(start: Callable[..., Gunicorn]) -> None:
     server = start()
     result: dict[str, object] = {}

@@ -48,6 +48,7 @@ cdef class HTTPProtocol(Connection):
     cdef public double timeout_keep_alive, timeout_header_read
     cdef public bint access_log
     cdef public object metrics
+    cdef public object access_format
     cdef public object trusted_proxies, headers_seen, proxy_peers, wsgi
     cdef public object parser, writer
     cdef public RequestCycle cycle, receiving, deferred

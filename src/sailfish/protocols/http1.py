@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sailfish.access_format import compile_format
 from sailfish.errors import HTTPError, ProxyHeaderError, ResponseError
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
@@ -220,6 +221,9 @@ class HTTPProtocol(Connection):
         self.access_log = bool(config.access_log)
         # sailfish.metrics.Metrics with --metrics-bind: each response is counted into it.
         self.metrics: Any = getattr(server_state, "metrics", None)
+        # --access-log-format, compiled (cached per process); None: the default line.
+        log_format = getattr(config, "access_log_format", None)
+        self.access_format = compile_format(log_format) if log_format and self.access_log else None
         self.trusted_proxies = getattr(config, "trusted_proxies", None)
         # Who may open a connection with a PROXY header; None: no header is expected.
         self.proxy_peers = getattr(config, "proxy_protocol_peers", None)
@@ -1160,6 +1164,10 @@ class RequestCycle:
         self.status = message["status"]
 
     def _log_access(self) -> None:
+        access_format = self.conn.access_format
+        if access_format is not None:
+            access_format.log(self.scope, self.status, self.size, self.start_time)
+            return
         scope = self.scope
         path = scope["path"]
         if scope["query_string"]:
