@@ -49,6 +49,24 @@ def test_access_log_line_and_fields(serve: Serve, caplog: pytest.LogCaptureFixtu
     assert third.getMessage().startswith(f'{client} - "GET /old HTTP/1.0" 200 10 ')
 
 
+def test_default_line_escapes_a_decoded_path(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The path is percent-decoded: a client's %0D%0A must not split the line or forge another.
+    caplog.set_level(logging.DEBUG)
+    running = serve(RawApp())
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/a%0D%0A127.0.0.1:1%20-%20%22GET%20/forged"))
+        conn.read_response()
+        conn.send(request("GET", "/caf%C3%A9"))  # printable non-ASCII stays as it is
+        conn.read_response()
+    assert wait_for(lambda: len(access_records(caplog)) == 2, 3)
+    forged, plain = (record.getMessage() for record in access_records(caplog))
+    assert "\r" not in forged and "\n" not in forged
+    assert '"GET /a\\x0d\\x0a127.0.0.1:1 - \\"GET /forged HTTP/1.1" 200 ' in forged
+    assert '"GET /café HTTP/1.1" 200 ' in plain
+
+
 def test_access_log_for_errors_and_disabled(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     running = serve(RawApp())

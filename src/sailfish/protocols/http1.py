@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sailfish.access_format import compile_format
+from sailfish.access_format import compile_format, escape
 from sailfish.errors import HTTPError, ProxyHeaderError, ResponseError
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
@@ -1172,6 +1172,9 @@ class RequestCycle:
         path = scope["path"]
         if scope["query_string"]:
             path = f"{path}?{scope['query_string'].decode('latin-1')}"
+        if not path.isprintable():
+            # The path is percent-decoded: %0D%0A must not split the line or forge another.
+            path = escape(path)
         peer = scope.get("client")  # after the app: proxy headers may have set it
         client = f"{peer[0]}:{peer[1]}" if peer else "-"
         duration_ms = (time.perf_counter() - self.start_time) * 1000
