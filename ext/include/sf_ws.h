@@ -1,7 +1,7 @@
 /*
  * sf_ws.h: the C half of sailfish's WebSocket frame layer (ext/ws/frames.pxi).
  *
- * Strategy: three leaf routines that never touch Python. sf_ws_header judges one client frame
+ * Strategy: leaf routines that never touch Python. sf_ws_header judges one client frame
  * header against RFC 6455 §5.2 in the same fixed order as the pure twin (src/sailfish/ws/
  * frames.py), returning its length, 0 when more bytes are needed, or a negative SF_WS_E_*
  * code that frames.pxi maps to a close code. sf_ws_unmask XORs a payload with its masking
@@ -195,7 +195,7 @@ static inline unsigned sf_ws_unmask_impl(unsigned char *dst, const unsigned char
     }
     if (!high)
         return 0;
-    return (acc & 0x8080808080808080ULL) || (tail & 0x80) ? 0x80 : 0;
+    return ((acc & 0x8080808080808080ULL) || (tail & 0x80)) ? 0x80 : 0;
 }
 
 static inline void sf_ws_unmask(unsigned char *dst, const unsigned char *src, size_t n,
