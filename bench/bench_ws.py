@@ -32,18 +32,41 @@ MASK = b"\x37\xfa\x21\x3d"
 SIZES = {"256 B": 256, "16 KiB": 16384}
 
 
-def payload(size: int) -> bytes:
-    """JSON-like ASCII text of exactly `size` bytes (compresses about as chat traffic does)."""
+def payload(size: int, mixed: bool = False) -> bytes:
+    """JSON-like text of exactly `size` bytes (compresses about as chat traffic does): ASCII,
+    or with `mixed` a few non-ASCII characters (2 to 4 bytes) in every record."""
+    word = "mensaje número 😀" if mixed else "message number"
     out = b""
     i = 0
     while len(out) < size:
-        out += b'{"id": %d, "user": "user%d", "text": "message number %d", "ok": true}, ' % (
-            i,
-            i % 17,
-            i * 7919 % 10007,
-        )
+        record = f'{{"id": {i}, "user": "user{i % 17}", "text": "{word} {i * 7919 % 10007}", '
+        out += (record + '"ok": true}, ').encode()
         i += 1
-    return out[:size]
+    # Cut on a character boundary, then pad with spaces to the size.
+    out = out[:size].decode("utf-8", "ignore").encode()
+    return out + b" " * (size - len(out))
+
+
+def load_compiled(tree: str) -> Any:
+    """The compiled core built in place in another tree (as `sailfish._http`, a second copy)."""
+    import glob
+    import importlib.machinery
+    import importlib.util
+
+    # This tree's own module first: a Cython module puts itself in sys.modules under its name
+    # when that name is free, so the other copy must find it taken.
+    own = importlib.import_module("sailfish._http")
+    [path] = glob.glob(f"{tree}/src/sailfish/_http.*.so") or glob.glob(
+        f"{tree}/src/sailfish/_http.*.pyd"
+    )
+    loader = importlib.machinery.ExtensionFileLoader("sailfish._http", path)
+    spec = importlib.util.spec_from_file_location("sailfish._http", path, loader=loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    sys.modules["sailfish._http"] = own
+    assert module.FrameParser is not own.FrameParser
+    return module
 
 
 def client_frame(data: bytes, rsv1: bool = False) -> bytes:
@@ -193,8 +216,10 @@ def timed(fn: Callable[[], Any], seconds: float) -> tuple[float, float]:
     return min(rounds), statistics.median(rounds)
 
 
-def cases(size: int, deflate: bool, work: str) -> list[tuple[str, Callable[[], Any] | None]]:
-    data = payload(size)
+def cases(
+    size: int, deflate: bool, work: str, mixed: bool = False, against: Any = None
+) -> list[tuple[str, Callable[[], Any] | None]]:
+    data = payload(size, mixed)
     text = data.decode()
     frame = client_frame(fresh_compress(data), rsv1=True) if deflate else client_frame(data)
     out: list[tuple[str, Callable[[], Any] | None]] = []
@@ -209,6 +234,8 @@ def cases(size: int, deflate: bool, work: str) -> list[tuple[str, Callable[[], A
         ("sailfish (compiled)", importlib.import_module("sailfish._http")),
         ("sailfish (pure)", pure),
     ]
+    if against is not None:
+        twins.insert(1, ("sailfish (compiled, --against tree)", against))
     for label, mod in twins:
         if work == "parse":
             out.append((label, sailfish_parse(mod, frame, text, deflate)))
@@ -290,19 +317,27 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.4, help="time per case")
     parser.add_argument("--quick", action="store_true", help="0.2 s per case")
     parser.add_argument("--memory", action="store_true", help="memory per connection instead")
+    parser.add_argument("--plain", action="store_true", help="skip the deflate cases")
+    parser.add_argument("--mixed", action="store_true", help="text with non-ASCII characters")
+    parser.add_argument(
+        "--against",
+        metavar="TREE",
+        help="also time the compiled core built in place in TREE (e.g. the parent commit)",
+    )
     args = parser.parse_args()
     if args.memory:
         memory()
         return
     seconds = 0.2 if args.quick else args.seconds
+    against = load_compiled(args.against) if args.against else None
     print(f"# {platform.python_implementation()} {platform.python_version()}, {sys.platform}")
     print("| work | size | deflate | implementation | best ns/msg | median ns/msg | x compiled |")
     print("| --- | --- | --- | --- | ---: | ---: | ---: |")
     for work in ("parse", "build"):
         for size_label, size in SIZES.items():
-            for deflate in (False, True):
+            for deflate in (False,) if args.plain else (False, True):
                 base = None
-                for label, fn in cases(size, deflate, work):
+                for label, fn in cases(size, deflate, work, args.mixed, against):
                     if fn is None:
                         continue
                     best, median = timed(fn, seconds)

@@ -1,12 +1,13 @@
 /*
  * sf_ws.h: the C half of sailfish's WebSocket frame layer (ext/ws/frames.pxi).
  *
- * Strategy: three leaf routines that never touch Python. sf_ws_header judges one client frame
+ * Strategy: leaf routines that never touch Python. sf_ws_header judges one client frame
  * header against RFC 6455 §5.2 in the same fixed order as the pure twin (src/sailfish/ws/
  * frames.py), returning its length, 0 when more bytes are needed, or a negative SF_WS_E_*
  * code that frames.pxi maps to a close code. sf_ws_unmask XORs a payload with its masking
  * key, 16 bytes at a time with SSE2/NEON (32 with AVX2 when the compiler targets it), then a
- * machine word at a time, with a portable byte loop for the rest. sf_utf8_check validates
+ * machine word at a time, with a portable byte loop for the rest; sf_ws_unmask_text also
+ * reports, in the same pass, whether any byte is not ASCII. sf_utf8_check validates
  * UTF-8 incrementally (the state carries over between calls, so a character may be split
  * across frames) and stops at the first byte no valid text can continue, with an ASCII fast
  * path. Portable C99 (gcc, clang, MSVC); local macros are #undef'd at the end.
@@ -120,39 +121,63 @@ static inline int sf_ws_header(const unsigned char *p, size_t n, int deflate, in
     return (int)(head + 4);
 }
 
-/* dst[i] = src[i] ^ mask[(offset + i) % 4] for i < n; dst may be src (in place). */
-static inline void sf_ws_unmask(unsigned char *dst, const unsigned char *src, size_t n,
-                                const unsigned char mask[4], uint64_t offset)
+/* dst[i] = src[i] ^ mask[(offset + i) % 4] for i < n; dst may be src (in place). With `high`
+ * set, also ORs every output byte together and returns that OR's top bit (0x80 when some byte
+ * is not ASCII, else 0): free next to the XOR, and it spares text its UTF-8 check when every
+ * byte is ASCII. The compiler drops the OR from sf_ws_unmask, where `high` is 0. */
+static inline unsigned sf_ws_unmask_impl(unsigned char *dst, const unsigned char *src, size_t n,
+                                         const unsigned char mask[4], uint64_t offset,
+                                         int high)
 {
     unsigned char key[8];
-    uint64_t word;
+    uint64_t word, acc = 0;
     size_t i = 0;
-    unsigned k;
+    unsigned k, tail = 0;
     for (k = 0; k < 8; k++)
         key[k] = mask[(offset + k) & 3];
     memcpy(&word, key, 8); /* the key in memory order: endianness does not matter */
 #if defined(SF_WS_AVX2)
     if (n >= 32) {
         __m256i m = _mm256_set1_epi64x((long long)word);
+        __m256i a = _mm256_setzero_si256();
         for (; i + 32 <= n; i += 32) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(src + i));
-            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(v, m));
+            __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + i)), m);
+            _mm256_storeu_si256((__m256i *)(dst + i), v);
+            if (high)
+                a = _mm256_or_si256(a, v);
         }
+        if (high && _mm256_movemask_epi8(a))
+            acc = 0x80;
     }
 #endif
 #if defined(SF_WS_SSE2)
     if (n - i >= 16) {
         __m128i m = _mm_set1_epi64x((long long)word);
+        __m128i a = _mm_setzero_si128();
         for (; i + 16 <= n; i += 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(src + i));
-            _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(v, m));
+            __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + i)), m);
+            _mm_storeu_si128((__m128i *)(dst + i), v);
+            if (high)
+                a = _mm_or_si128(a, v);
         }
+        if (high && _mm_movemask_epi8(a))
+            acc = 0x80;
     }
 #elif defined(SF_WS_NEON)
     if (n - i >= 16) {
         uint8x16_t m = vreinterpretq_u8_u64(vdupq_n_u64(word));
-        for (; i + 16 <= n; i += 16)
-            vst1q_u8(dst + i, veorq_u8(vld1q_u8(src + i), m));
+        uint8x16_t a = vdupq_n_u8(0);
+        for (; i + 16 <= n; i += 16) {
+            uint8x16_t v = veorq_u8(vld1q_u8(src + i), m);
+            vst1q_u8(dst + i, v);
+            if (high)
+                a = vorrq_u8(a, v);
+        }
+        if (high) {
+            uint64_t t[2];
+            vst1q_u8((uint8_t *)t, a);
+            acc = t[0] | t[1];
+        }
     }
 #endif
     for (; i + 8 <= n; i += 8) {
@@ -160,9 +185,30 @@ static inline void sf_ws_unmask(unsigned char *dst, const unsigned char *src, si
         memcpy(&v, src + i, 8);
         v ^= word;
         memcpy(dst + i, &v, 8);
+        if (high)
+            acc |= v;
     }
-    for (; i < n; i++)
+    for (; i < n; i++) {
         dst[i] = src[i] ^ key[i & 7];
+        if (high)
+            tail |= dst[i];
+    }
+    if (!high)
+        return 0;
+    return ((acc & 0x8080808080808080ULL) || (tail & 0x80)) ? 0x80 : 0;
+}
+
+static inline void sf_ws_unmask(unsigned char *dst, const unsigned char *src, size_t n,
+                                const unsigned char mask[4], uint64_t offset)
+{
+    (void)sf_ws_unmask_impl(dst, src, n, mask, offset, 0);
+}
+
+/* sf_ws_unmask for text: 0x80 when some unmasked byte is >= 0x80 (not ASCII), else 0. */
+static inline unsigned sf_ws_unmask_text(unsigned char *dst, const unsigned char *src, size_t n,
+                                         const unsigned char mask[4], uint64_t offset)
+{
+    return sf_ws_unmask_impl(dst, src, n, mask, offset, 1);
 }
 
 /* UTF-8 validation states: ACCEPT between characters, then what the next byte must be. The

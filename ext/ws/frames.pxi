@@ -4,10 +4,15 @@
 # (ext/include/sf_ws.h) in the pure twin's rule order; only an incomplete header (< 14 bytes)
 # or control payload (<= 125 bytes) is copied aside between calls. Data payloads are unmasked
 # (a word, or a SIMD vector, at a time) straight into the message buffer as they arrive and text
-# is checked by sf_utf8_check at once, so the first bad byte fails the connection; messages
-# become ASGI dicts with one PyBytes / PyUnicode made from the buffer. Compressed pieces go
-# through Deflate (deflate.pxi) with the remaining budget as the output bound. Errors are
-# returned as WebSocketError instances, the last event. docs/websocket.md is the contract.
+# is checked by sf_utf8_check at once, so the first bad byte fails the connection (the unmask
+# pass reports all-ASCII pieces, which need no check); messages become ASGI dicts with one
+# PyBytes / PyUnicode made from the buffer. The common case, a whole uncompressed text message
+# in one frame within one feed(), skips the buffer: it is unmasked straight into a new ASCII
+# str, which is the message when every byte is ASCII; otherwise CPython's strict decoder both
+# validates it (it refuses exactly what RFC 3629 refuses) and builds the str in one pass.
+# Compressed pieces go through Deflate (deflate.pxi) with the remaining budget as the output
+# bound. Errors are returned as WebSocketError instances, the last event. docs/websocket.md is
+# the contract.
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
@@ -15,6 +20,11 @@ from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy, memset
+
+
+cdef extern from "Python.h":
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void *PyUnicode_DATA(object o)
 
 from sailfish.errors import (
     WebSocketError as _WebSocketError,
@@ -47,6 +57,8 @@ cdef extern from "sf_ws.h" nogil:
                      uint64_t budget, sf_ws_frame *f)
     void sf_ws_unmask(unsigned char *dst, const unsigned char *src, size_t n,
                       const unsigned char *mask, uint64_t offset)
+    unsigned sf_ws_unmask_text(unsigned char *dst, const unsigned char *src, size_t n,
+                               const unsigned char *mask, uint64_t offset)
     int sf_utf8_check(uint32_t *state, const unsigned char *p, size_t n)
 
 
@@ -184,6 +196,7 @@ cdef class FrameParser:
         uint64_t _size                       # payload bytes announced by its frame headers
         uint64_t _inflated
         uint32_t _utf8
+        str _text                            # the message's str, when built without _buf
         unsigned char *_buf                  # the message's (unmasked, inflated) bytes
         Py_ssize_t _len
         Py_ssize_t _cap
@@ -315,6 +328,10 @@ cdef class FrameParser:
             elif take:
                 if self._compressed:
                     self._inflate_masked(p + pos, take, False)
+                elif (self._message == WS_TEXT and self._fin and self._len == 0
+                        and <uint64_t>take == self._remaining):
+                    # The whole text message is in this input: no buffer, no separate check.
+                    self._text = self._whole_text(p + pos, take)
                 else:
                     self._append_masked(p + pos, take)
             pos += take
@@ -364,11 +381,33 @@ cdef class FrameParser:
         """Unmask a piece of an uncompressed payload into the message, checking text."""
         self._reserve(n)
         cdef unsigned char *dst = self._buf + self._len
-        sf_ws_unmask(dst, p, <size_t>n, self._mask, self._offset)
         self._len += n
-        if self._message == WS_TEXT and sf_utf8_check(&self._utf8, dst, <size_t>n) < 0:
-            self._fail(1007, "invalid UTF-8 in a text message")
+        if self._message != WS_TEXT:
+            sf_ws_unmask(dst, p, <size_t>n, self._mask, self._offset)
+        elif (sf_ws_unmask_text(dst, p, <size_t>n, self._mask, self._offset)
+                or self._utf8 != SF_U8_ACCEPT):
+            # Not all ASCII, or a character left open by the previous piece: check.
+            if sf_utf8_check(&self._utf8, dst, <size_t>n) < 0:
+                self._fail(1007, "invalid UTF-8 in a text message")
         return 0
+
+    cdef str _whole_text(self, const unsigned char *p, Py_ssize_t n):
+        """A whole text message (n > 0 bytes, one frame, uncompressed) unmasked into its str."""
+        cdef str text = PyUnicode_New(n, 127)
+        cdef unsigned char *dst = <unsigned char *>PyUnicode_DATA(text)
+        cdef uint32_t state = SF_U8_ACCEPT
+        if not sf_ws_unmask_text(dst, p, <size_t>n, self._mask, 0):
+            return text
+        # Not ASCII: `text` only holds the UTF-8 bytes until the decoder has read them. Its
+        # strict mode refuses surrogates, overlong forms and code points above U+10FFFF, as
+        # RFC 3629 §4 does (tests/ws/test_ws_twins.py checks it against the ABNF).
+        try:
+            return PyUnicode_DecodeUTF8(<const char *>dst, n, NULL)
+        except UnicodeDecodeError:
+            pass
+        if sf_utf8_check(&state, dst, <size_t>n) < 0:
+            self._fail(1007, "invalid UTF-8 in a text message")
+        self._fail(1007, "invalid UTF-8 in a text message (truncated)")
 
     cdef int _inflate_masked(self, const unsigned char *p, Py_ssize_t n, bint tailed) except -1:
         cdef bytes chunk = PyBytes_FromStringAndSize(NULL, n + 4 if tailed else n)
@@ -410,7 +449,10 @@ cdef class FrameParser:
 
     cdef dict _end_message(self):
         cdef dict message
-        if self._message == WS_TEXT:
+        if self._text is not None:
+            message = {_K_TYPE: _WS_RECEIVE, _K_TEXT: self._text}
+            self._text = None
+        elif self._message == WS_TEXT:
             if self._utf8 != SF_U8_ACCEPT:
                 self._fail(1007, "invalid UTF-8 in a text message (truncated)")
             # Already validated: CPython's decoder only builds the str (ASCII fast path).

@@ -140,6 +140,24 @@ def test_utf8_fails_where_the_abnf_says(data: bytes) -> None:
         assert fail_index(ws, data) == expected, ws.name
 
 
+_VALID = re.compile(_CHAR + rb"*", re.DOTALL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(UTF8_BYTES, st.integers(min_value=0, max_value=18))
+def test_whole_text_frames_accepted_where_the_abnf_says(data: bytes, cut: int) -> None:
+    # A whole frame in one feed() takes the compiled twin's one-pass path (CPython's decoder
+    # is the validator there); fragments take the incremental check. Both follow the ABNF.
+    cut = min(cut, len(data))
+    valid = _VALID.fullmatch(data) is not None
+    want = [("text", data.decode())] if valid else [("error", 1007)]
+    whole = client_frame(0x1, data)
+    split = client_frame(0x1, data[:cut], fin=False) + client_frame(0x0, data[cut:])
+    for ws in both():
+        assert feed(ws.FrameParser(), whole) == want, ws.name
+        assert feed(ws.FrameParser(), split) == want, ws.name
+
+
 @pytest.mark.parametrize("n", [*range(0, 40), 63, 64, 65, 127, 128, 129, 1000])
 def test_unmask_every_length_and_split(n: int) -> None:
     payload = bytes((i * 7 + 3) % 256 for i in range(n))
