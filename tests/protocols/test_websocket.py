@@ -445,6 +445,17 @@ def test_one_access_log_line_per_handshake(caplog: pytest.LogCaptureFixture) -> 
     assert lines == ['127.0.0.1:50000 - "WebSocket /chat?room=1" 101']
 
 
+def test_the_access_line_escapes_a_decoded_path(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        client = Client(Recorder(), access_log=True)
+        await client.open(upgrade_request(b"/a%0D%0Aforged"))
+
+    with caplog.at_level(logging.INFO, logger="sailfish.access"):
+        run(main())
+    lines = [r.getMessage() for r in caplog.records if r.name == "sailfish.access"]
+    assert lines == ['127.0.0.1:50000 - "WebSocket /a\\x0d\\x0aforged" 101']
+
+
 # -- messages and close ----------------------------------------------------------------------
 
 

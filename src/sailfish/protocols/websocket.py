@@ -29,6 +29,7 @@ from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 
+from sailfish.access_format import escape
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
 from sailfish.state import is_shutdown_cancel
@@ -156,6 +157,8 @@ def log_handshake(scope: dict[str, Any], status: int) -> None:
     path = scope["path"]
     if scope["query_string"]:
         path = f"{path}?{scope['query_string'].decode('latin-1')}"
+    if not path.isprintable():
+        path = escape(path)  # percent-decoded: %0D%0A must not split the line
     peer = scope.get("client")
     client = f"{peer[0]}:{peer[1]}" if peer else "-"
     access_logger.info(
