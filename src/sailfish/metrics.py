@@ -2,6 +2,10 @@
 
 Strategy: protocols count into a `Metrics` object hung on the `ServerState` they already touch
 (plain int increments in lists; nothing when metrics are off: `server_state.metrics` is None).
+Bytes in and out are the exception: every connection counts its own (`Connection.received`
+and `sent`, a C integer add in the compiled shell, whether metrics are on or not, which is
+cheaper than asking), adds them to `Metrics` when it ends, and `collect()` adds those of the
+connections still open, so a long-lived one is seen on every sample.
 A `Sample` is a fixed-size snapshot of those counters plus gauges read off the server state
 (open connections, requests in flight, WebSocket connections), so the same numbers fit in a
 worker's board row (sailfish.worker) and are summed by the supervisor, which keeps the totals
@@ -70,14 +74,19 @@ class Metrics:
         requests: Responses completed, `METHODS` x `STATUS_CLASSES`, row-major.
         latency: Responses per latency bucket (not cumulative; the last one is +Inf).
         latency_sum: Seconds of all those responses together.
+        received: Bytes read from client connections that have ended (an open connection
+            counts its own: `Connection.received`, added here by its `connection_lost`).
+        sent: Bytes written to client connections that have ended, likewise.
     """
 
-    __slots__ = ("latency", "latency_sum", "requests")
+    __slots__ = ("latency", "latency_sum", "received", "requests", "sent")
 
     def __init__(self) -> None:
         self.requests = [0] * REQUEST_CELLS
         self.latency = [0] * LATENCY_CELLS
         self.latency_sum = 0.0
+        self.received = 0
+        self.sent = 0
 
     def observe(self, method: str, status: int, seconds: float) -> None:
         """One response completed: its request's method, its status, the time it took."""
@@ -100,10 +109,13 @@ class Sample:
     websockets: int = 0
     wsgi_busy: int = 0
     wsgi_queued: int = 0
+    received: int = 0  # bytes (counters, like the two lists)
+    sent: int = 0
 
     def counters(self) -> tuple[list[int], float]:
-        """The counters as one flat int list (requests, then latency) and the latency sum."""
-        return [*self.requests, *self.latency], self.latency_sum
+        """The counters as one flat int list (requests, latency, bytes received and sent) and
+        the latency sum."""
+        return [*self.requests, *self.latency, self.received, self.sent], self.latency_sum
 
     def gauges(self) -> list[int]:
         return [self.connections, self.in_flight, self.websockets, self.wsgi_busy, self.wsgi_queued]
@@ -111,13 +123,20 @@ class Sample:
     @classmethod
     def from_flat(cls, ints: list[int] | tuple[int, ...], total: float, gauges: Any) -> Sample:
         """The inverse of `counters()` and `gauges()`."""
-        return cls(list(ints[:REQUEST_CELLS]), list(ints[REQUEST_CELLS:]), total, *gauges)
+        latency_end = REQUEST_CELLS + LATENCY_CELLS
+        received, sent = ints[latency_end : latency_end + 2]
+        requests, latency = list(ints[:REQUEST_CELLS]), list(ints[REQUEST_CELLS:latency_end])
+        sample = cls(requests, latency, total, *gauges)
+        sample.received, sample.sent = received, sent
+        return sample
 
     def add(self, other: Sample, gauges: bool = True) -> None:
         """Add another sample's counters (and its gauges, unless it is a retired worker's)."""
         self.requests = [a + b for a, b in zip(self.requests, other.requests, strict=True)]
         self.latency = [a + b for a, b in zip(self.latency, other.latency, strict=True)]
         self.latency_sum += other.latency_sum
+        self.received += other.received
+        self.sent += other.sent
         if gauges:
             self.connections += other.connections
             self.in_flight += other.in_flight
@@ -137,7 +156,10 @@ def collect(state: Any, wsgi: Any = None) -> Sample:
     metrics: Metrics = state.metrics
     websocket_cls = _websocket_class()
     in_flight = websockets = 0
+    received, sent = metrics.received, metrics.sent
     for connection in list(state.connections):
+        received += connection.received
+        sent += connection.sent
         if websocket_cls is not None and isinstance(connection, websocket_cls):
             websockets += 1
         elif getattr(connection, "cycle", None) is not None:
@@ -152,6 +174,8 @@ def collect(state: Any, wsgi: Any = None) -> Sample:
         websockets,
         busy,
         queued,
+        received,
+        sent,
     )
 
 
@@ -201,6 +225,12 @@ def render(sample: Sample, workers: WorkerCounters | None = None) -> bytes:
         out.append(f'{name}_bucket{{le="{le}"}} {running}')
     out.append(f"{name}_sum {sample.latency_sum!r}")
     out.append(f"{name}_count {running}")
+    for counter, value, text in (
+        ("sailfish_received_bytes_total", sample.received, "Bytes read from clients."),
+        ("sailfish_sent_bytes_total", sample.sent, "Bytes written to clients."),
+    ):
+        family(counter, "counter", text)
+        out.append(f"{counter} {value}")
     for gauge, value, text in (
         ("sailfish_connections_open", sample.connections, "Open client connections."),
         ("sailfish_requests_in_flight", sample.in_flight, "Responses under way."),

@@ -62,7 +62,7 @@ FREE, STARTING, SERVING, RETIRING = 0, 1, 2, 3
 _ROW = struct.Struct("=qqdqqqq8x")  # pid, state, beat, connections, requests, rss, accepted
 # After those 64 bytes, the row's metrics (written only with --metrics-bind): the counters,
 # the latency sum and the gauges of a `sailfish.metrics.Sample`.
-_COUNTERS = REQUEST_CELLS + LATENCY_CELLS
+_COUNTERS = REQUEST_CELLS + LATENCY_CELLS + 2  # + bytes received, sent
 _METRICS = struct.Struct(f"={_COUNTERS}qd{GAUGES}q")
 ROW_SIZE = -(-(_ROW.size + _METRICS.size) // 64) * 64
 _USED = struct.Struct("=q")  # header, offset 0: rows in use (a high-water mark)

@@ -269,6 +269,78 @@ def test_a_killed_worker_counts_as_a_crash_and_keeps_its_requests(
     assert value(samples, "sailfish_requests_total", method="GET", status="2xx") == 4
 
 
+def exchange(port: int, *messages: bytes) -> bytes:
+    """Send each message on one connection (after the previous reply's first bytes when there
+    are several), then read until the server closes; returns every byte received."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        received = b""
+        for message in messages:
+            sock.sendall(message)
+            if message is not messages[-1]:
+                received += sock.recv(65536)
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def byte_totals(port: int) -> tuple[float, float]:
+    samples = scrape(port)
+    return value(samples, "sailfish_received_bytes_total"), value(
+        samples, "sailfish_sent_bytes_total"
+    )
+
+
+REQUEST = b"GET /status/201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def test_bytes_are_counted_exactly_in_one_process(serve: Callable[..., Any]) -> None:
+    process, port = serve()
+    assert byte_totals(port) == (0, 0)  # scrapes are not client traffic
+    response = exchange(process.port, REQUEST)
+    assert response.startswith(b"HTTP/1.1 201 ")
+    assert byte_totals(port) == (len(REQUEST), len(response))
+    pipelined = REQUEST.replace(b"close", b"keep-alive") * 2 + REQUEST
+    more = exchange(process.port, pipelined)
+    assert more.count(b"HTTP/1.1 201 ") == 3
+    assert byte_totals(port) == (len(REQUEST + pipelined), len(response + more))
+
+
+def test_websocket_bytes_are_counted_exactly(serve_process: Callable[..., Any]) -> None:
+    process = serve_process("apps.ws_echo:app", "--metrics-bind", "127.0.0.1:0")
+    port = metrics_port(process)
+    handshake = (
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    mask = b"\x01\x02\x03\x04"
+    hello = bytes(b ^ mask[i % 4] for i, b in enumerate(b"hello"))
+    text_frame = b"\x81\x85" + mask + hello
+    close_frame = b"\x88\x82" + mask + bytes(b ^ mask[i] for i, b in enumerate(b"\x03\xe8"))
+    received = exchange(process.port, handshake, text_frame, close_frame)
+    assert received.startswith(b"HTTP/1.1 101 ")
+    assert b"\x81\x05hello" in received and received.endswith(b"\x88\x02\x03\xe8")
+    sent = len(handshake + text_frame + close_frame)
+    wait_for(lambda: byte_totals(port) == (sent, len(received)), what="the WebSocket's bytes")
+
+
+def test_bytes_are_summed_over_workers_and_survive_sighup(serve: Callable[..., Any]) -> None:
+    process, port = serve("--workers", "2", "--no-reuse-port")
+    request = REQUEST.replace(b"/status/201", b"/")
+    responses = [exchange(process.port, request) for _ in range(16)]
+    pids = {int(response.rpartition(b"\r\n\r\n")[2]) for response in responses}
+    assert len(pids) == 2  # both workers served some of them
+    expected = (16 * len(request), sum(map(len, responses)))
+    wait_for(lambda: byte_totals(port) == expected, what="both workers' bytes in the totals")
+    os.kill(process.popen.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while process.stderr.count("stopped (exit code 0)") < 2:  # scrape all through the restart
+        assert byte_totals(port) == expected  # the retired workers' bytes are kept
+        assert time.monotonic() < deadline, f"the workers were not replaced:\n{process.stderr}"
+    response = exchange(process.port, request)
+    expected = (expected[0] + len(request), expected[1] + len(response))
+    wait_for(lambda: byte_totals(port) == expected, what="the successor's bytes added")
+
+
 def test_websocket_connections_are_a_gauge(serve_process: Callable[..., Any]) -> None:
     from websockets.sync.client import connect
 

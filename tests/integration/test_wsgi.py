@@ -562,10 +562,18 @@ def test_file_wrapper_uses_sendfile(
     running = serve(app, interface="wsgi", loop=loop_name)
     with Conn(running.port) as conn:
         conn.send(request() * 2)
+        received = 0
         for _ in range(2):
             response = conn.read_response()
             assert response.header("content-length") == str(len(data) - 1000)
             assert_bytes(response.body, data[1000:])
+            received += len(response.raw_head) + 4 + len(response.body)
+        # The connection counts the bytes the thread sent too (sailfish_sent_bytes_total).
+        state = running.server.server_state
+        wait_for(
+            lambda: running.on_loop(lambda: [c.sent for c in state.connections]) == [received],
+            what="the sendfile bytes counted",
+        )
     assert calls  # the bytes went by sendfile
     wait_for(lambda: all(f.closed for f in files), what="the files to be closed")
 

@@ -61,8 +61,10 @@ def test_render_is_cumulative_and_names_every_cell() -> None:
     m = Metrics()
     m.observe("GET", 200, 0.0005)
     m.observe("POST", 503, 20.0)
-    sample = Sample(list(m.requests), list(m.latency), m.latency_sum, 3, 1, 2)
+    sample = Sample(list(m.requests), list(m.latency), m.latency_sum, 3, 1, 2, received=5, sent=9)
     text = metrics.render(sample).decode()
+    assert "# TYPE sailfish_received_bytes_total counter\nsailfish_received_bytes_total 5\n" in text
+    assert "# TYPE sailfish_sent_bytes_total counter\nsailfish_sent_bytes_total 9\n" in text
     assert 'sailfish_requests_total{method="GET",status="2xx"} 1\n' in text
     assert 'sailfish_requests_total{method="POST",status="5xx"} 1\n' in text
     assert 'sailfish_request_duration_seconds_bucket{le="0.001"} 1\n' in text
@@ -83,8 +85,10 @@ def test_render_is_cumulative_and_names_every_cell() -> None:
 
 def test_retired_samples_add_counters_but_not_gauges() -> None:
     total = Sample(connections=1)
-    total.add(Sample(requests=[1] * metrics.REQUEST_CELLS, connections=5), gauges=False)
+    retired = Sample(requests=[1] * metrics.REQUEST_CELLS, connections=5, received=3, sent=4)
+    total.add(retired, gauges=False)
     assert total.connections == 1 and sum(total.requests) == metrics.REQUEST_CELLS
+    assert (total.received, total.sent) == (3, 4)
 
 
 def test_board_rows_carry_metrics_and_are_cleared_for_the_next_worker() -> None:
@@ -93,7 +97,7 @@ def test_board_rows_carry_metrics_and_are_cleared_for_the_next_worker() -> None:
     first, second = board.claim(10), board.claim(11)
     m = Metrics()
     m.observe("HEAD", 304, 0.3)
-    sample = Sample(list(m.requests), list(m.latency), m.latency_sum, 7, 2, 1, 4, 3)
+    sample = Sample(list(m.requests), list(m.latency), m.latency_sum, 7, 2, 1, 4, 3, 2**40, 2**41)
     board.write_metrics(second, sample)
     board.write(second, 2, 7, 1, 100, 9)
     assert board.read_metrics(second) == sample
@@ -173,3 +177,27 @@ def test_wsgi_load_counts_busy_threads_and_queued_requests() -> None:
     finally:
         release.set()
         pool.shutdown()
+
+
+class _Open:
+    """An open connection as `collect()` sees it: its own byte counts, no response under way."""
+
+    cycle = None
+
+    def __init__(self, received: int, sent: int) -> None:
+        self.received = received
+        self.sent = sent
+
+
+class _State:
+    def __init__(self, connections: set[_Open]) -> None:
+        self.metrics = Metrics()
+        self.connections = connections
+
+
+def test_collect_adds_the_open_connections_bytes_to_the_closed_ones() -> None:
+    state = _State({_Open(10, 200), _Open(1, 2)})
+    state.metrics.received, state.metrics.sent = 1000, 3000  # connections that ended
+    sample = metrics.collect(state)
+    assert (sample.received, sample.sent) == (1011, 3202)
+    assert sample.connections == 2

@@ -24,6 +24,8 @@ cdef class Connection:
     cdef public Py_ssize_t out_size
     cdef public bint flush_scheduled
     cdef public bint sending_file
+    cdef public long long received, sent
+    cdef public object metrics
 
     cpdef write(self, data, bint last=*)
     cpdef bint hold_flush(self, bint last)

@@ -125,6 +125,11 @@ class Connection:
         self.out_size = 0
         self.flush_scheduled = False
         self.sending_file = False  # sendfile() owns the socket: collected writes wait
+        # Bytes read from and written to the peer (sailfish.metrics adds them up: those of
+        # open connections when sampled, into `metrics` when a connection ends).
+        self.received = 0
+        self.sent = 0
+        self.metrics: Any = None  # sailfish.metrics.Metrics with --metrics-bind
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -143,6 +148,11 @@ class Connection:
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.received += self.received
+            metrics.sent += self.sent
+            self.received = self.sent = 0
         self.out.clear()
         self.out_size = 0
         self.connections.discard(self)
@@ -183,6 +193,7 @@ class Connection:
                     out.append(data)  # after the file (sendfile() flushes when done)
                     self.out_size += len(data)
                     return
+                self.sent += len(data)
                 self.transport.write(data)
             return
         if data:
@@ -216,6 +227,7 @@ class Connection:
             out.clear()
             self.out_size = 0
             if self.transport is not None and not self.closing:
+                self.sent += len(data)
                 self.transport.write(data)
 
     async def drain(self) -> None:
@@ -291,6 +303,7 @@ class Connection:
                 if n == 0:
                     break  # the file ended early
                 sent += n
+                self.sent += n
                 if n < want:
                     # The socket buffer is full: wait for room rather than try and fail.
                     waiter_fd = await self._writable(out_fd, waiter_fd)
@@ -339,6 +352,7 @@ class Connection:
                 break  # the file ended early
             self.transport.write(data)
             sent += len(data)
+            self.sent += len(data)
             slices += 1
             if self.write_paused:
                 await self.drain()

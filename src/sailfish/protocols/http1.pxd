@@ -47,7 +47,6 @@ cdef class HTTPProtocol(Connection):
     cdef public object limits, limit_concurrency
     cdef public double timeout_keep_alive, timeout_header_read
     cdef public bint access_log
-    cdef public object metrics
     cdef public object access_format
     cdef public object trusted_proxies, headers_seen, proxy_peers, wsgi
     cdef public object parser, writer

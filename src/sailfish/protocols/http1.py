@@ -220,7 +220,7 @@ class HTTPProtocol(Connection):
         self.timeout_header_read = config.timeouts.header_read
         self.access_log = bool(config.access_log)
         # sailfish.metrics.Metrics with --metrics-bind: each response is counted into it.
-        self.metrics: Any = getattr(server_state, "metrics", None)
+        self.metrics = getattr(server_state, "metrics", None)
         # --access-log-format, compiled (cached per process); None: the default line.
         log_format = getattr(config, "access_log_format", None)
         self.access_format = compile_format(log_format) if log_format and self.access_log else None
@@ -346,6 +346,7 @@ class HTTPProtocol(Connection):
         return True
 
     def data_received(self, data: bytes) -> None:
+        self.received += len(data)
         if self.closing:
             return
         if self.proxy_buffer is not None:

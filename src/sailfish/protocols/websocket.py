@@ -142,6 +142,10 @@ def upgrade_handler(config: Any) -> Callable[[Any, Any], bool]:
                 logger=conn.logger,
             )
             data = conn.hand_over()
+            # The connection's byte counts so far go on with it.
+            protocol.metrics = conn.metrics
+            protocol.received, protocol.sent = conn.received, conn.sent
+            conn.received = conn.sent = 0
             transport.set_protocol(protocol)
             protocol.connection_made(transport)
             protocol.start(request, data)
@@ -272,6 +276,7 @@ class WebSocketProtocol(Connection):
         return None  # a peer that stops sending is gone: close (connection_lost follows)
 
     def data_received(self, data: bytes) -> None:
+        self.received += len(data)
         if self.closing:
             return
         state = self.state

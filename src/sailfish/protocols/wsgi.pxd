@@ -13,5 +13,5 @@ cdef class WSGIRunner:
 cdef class WSGICycle(RequestCycle):
     cdef public WSGIRunner runner
     cdef public Py_ssize_t queued, told
-    cdef public bint raw
+    cdef public bint raw, by_sendfile
     cdef public object input, call

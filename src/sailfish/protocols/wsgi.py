@@ -106,6 +106,7 @@ class WSGICycle(RequestCycle):
         self.queued = 0  # body bytes given to the input
         self.told = 0  # of those, reported to the connection as taken
         self.raw = False  # a file response's head is out: body bytes go unframed
+        self.by_sendfile = False  # ... and the thread sends them (os.sendfile, not `_write`)
         environ = build_environ(self.scope, runner.base)
         self.input: WSGIInput | EmptyInput
         if request.has_body:
@@ -254,6 +255,7 @@ class WSGICycle(RequestCycle):
             if sock is not None:
                 try:
                     plan.sock = os.dup(sock.fileno())
+                    self.by_sendfile = True
                 except (OSError, ValueError):
                     plan.sock = None
         plan.ready.set()
@@ -298,6 +300,8 @@ class WSGICycle(RequestCycle):
         conn = self.conn
         conn.write(data, True)
         self.response_complete = True
+        if self.by_sendfile:
+            conn.sent += self.call.count  # the bytes the thread sent (the connection's count)
         if self.access_log:
             if self.raw:
                 self.size = self.call.count
