@@ -326,10 +326,20 @@ def test_websocket_bytes_are_counted_exactly(serve_process: Callable[..., Any]) 
 def test_bytes_are_summed_over_workers_and_survive_sighup(serve: Callable[..., Any]) -> None:
     process, port = serve("--workers", "2", "--no-reuse-port")
     request = REQUEST.replace(b"/status/201", b"/")
-    responses = [exchange(process.port, request) for _ in range(16)]
+    # Held open together, the connections are spread by the accept gate (one after another,
+    # each closed before the next opens, any one worker may take them all).
+    socks = [socket.create_connection(("127.0.0.1", process.port), timeout=10) for _ in range(8)]
+    responses = []
+    for sock in socks:
+        with sock:
+            sock.sendall(request)
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            responses.append(received)
     pids = {int(response.rpartition(b"\r\n\r\n")[2]) for response in responses}
     assert len(pids) == 2  # both workers served some of them
-    expected = (16 * len(request), sum(map(len, responses)))
+    expected = (len(socks) * len(request), sum(map(len, responses)))
     wait_for(lambda: byte_totals(port) == expected, what="both workers' bytes in the totals")
     os.kill(process.popen.pid, signal.SIGHUP)
     deadline = time.monotonic() + 20
