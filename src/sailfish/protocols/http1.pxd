@@ -34,6 +34,8 @@ cdef class RequestCycle:
     cdef public Py_ssize_t size
     cdef public double start_time
 
+    cpdef _end_response(self, data)
+
 
 cdef class HTTPProtocol(Connection):
     cdef public object config, server_state

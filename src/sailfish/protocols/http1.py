@@ -982,13 +982,7 @@ class RequestCycle:
         else:
             raise self._unsupported(kind)
         if writer.complete:
-            conn.write(data, True)
-            self.response_complete = True
-            if self.waiter is not None:
-                self._wake()
-            if self.access_log:
-                self._log_access()
-            conn.response_complete(self)
+            self._end_response(data)
         else:
             if data:
                 conn.write(data)
@@ -1113,18 +1107,24 @@ class RequestCycle:
         if self.access_log:
             self.size += count
         if writer.complete:
-            conn.write(after, True)
-            self.response_complete = True
-            if self.waiter is not None:
-                self._wake()
-            if self.access_log:
-                self._log_access()
-            conn.response_complete(self)
+            self._end_response(after)
         else:
             if after:
                 conn.write(after)
             if conn.write_paused:
                 await conn.drain()
+
+    def _end_response(self, data: Any) -> None:
+        """Write a response's last bytes, wake a waiting receive(), log the response, and let
+        the connection go on (send() and the file extensions end a response here)."""
+        conn = self.conn
+        conn.write(data, True)
+        self.response_complete = True
+        if self.waiter is not None:
+            self._wake()
+        if self.access_log:
+            self._log_access()
+        conn.response_complete(self)
 
     def _start_response(self, message: dict[str, Any]) -> None:
         conn = self.conn
