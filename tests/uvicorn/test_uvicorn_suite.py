@@ -160,6 +160,24 @@ def _outcomes(report: Path) -> dict[str, str]:
     return outcomes
 
 
+def _run_suite(
+    tree: Path, args: list[str], report: Path, env: dict[str, str]
+) -> tuple[dict[str, str], str]:
+    """Run uvicorn's pytest in its unpacked `tree` with `args`; its outcomes by test id, stdout."""
+    command = [sys.executable, "-m", "pytest", *args, "-c", str(tree / "pyproject.toml")]
+    command += ["--rootdir", str(tree), "-p", "no:cacheprovider", "-o", "addopts="]
+    command += ["-q", "--strict-markers", f"--junitxml={report}"]
+    result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=300)
+    assert report.exists(), f"uvicorn's suite did not run:\n{result.stdout}\n{result.stderr}"
+    return _outcomes(report), result.stdout
+
+
+def _node_id(test_id: str) -> str:
+    """The pytest node id of a junit test id ("tests.protocols.test_http::test_x[p]")."""
+    module, name = test_id.split("::", 1)
+    return f"{module.replace('.', '/')}.py::{name}"
+
+
 def _as_sailfish(test_id: str) -> str | None:
     """The sailfish twin of an httptools test id; None for a test without the param."""
     match = re.fullmatch(r"(.*)\[(.*)\]", test_id)
@@ -195,20 +213,13 @@ def test_uvicorn_protocol_suite_passes_for_sailfish(tmp_path: Path) -> None:
         for name in SUITE
         if all(importlib.util.find_spec(module) for module in SUITE_NEEDS.get(name, ()))
     ]
-    report = tmp_path / "uvicorn-suite.xml"
-    command = [sys.executable, "-m", "pytest", *files, "-c", str(tree / "pyproject.toml")]
-    command += ["--rootdir", str(tree), "-p", "no:cacheprovider", "-o", "addopts="]
-    command += ["-q", "--strict-markers", f"--junitxml={report}"]
-    if importlib.util.find_spec("xdist") is not None:
-        command += ["-n", "8"]  # uvicorn's own setting; the server tests mostly sleep
     env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
     if env.get("PYTHONPATH"):  # the suite runs from its own directory
         paths = env["PYTHONPATH"].split(os.pathsep)
         env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(path) for path in paths if path)
-    result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=300)
-    assert report.exists(), f"uvicorn's suite did not run:\n{result.stdout}\n{result.stderr}"
-
-    outcomes = _outcomes(report)
+    # uvicorn's own setting; its server tests mostly sleep.
+    workers = ["-n", "8"] if importlib.util.find_spec("xdist") is not None else []
+    outcomes, stdout = _run_suite(tree, files + workers, tmp_path / "uvicorn-suite.xml", env)
     counts: dict[str, dict[str, int]] = {"httptools": {}, "sailfish": {}, "sailfishws": {}}
     for test_id, outcome in outcomes.items():
         for protocol, tally in counts.items():
@@ -216,20 +227,33 @@ def test_uvicorn_protocol_suite_passes_for_sailfish(tmp_path: Path) -> None:
                 tally[outcome] = tally.get(outcome, 0) + 1
     print(f"uvicorn {UVICORN_VERSION} suite ({', '.join(files)}): {counts}")
 
-    missing = []
+    lagging = {}  # sailfish test id -> its outcome, where the reference passed
     for test_id, outcome in sorted(outcomes.items()):
         twin = _as_sailfish(test_id)
-        if outcome == "passed" and twin is not None and outcomes.get(twin) != "passed":
-            missing.append(f"{twin}: {outcomes.get(twin, 'not run')}")
-    assert not missing, "passes for httptools but not for sailfish:\n" + "\n".join(missing)
-    ws_missing = []
-    for test_id, outcome in sorted(outcomes.items()):
-        twin = _as_sailfish_ws(test_id)
-        if outcome != "passed" or twin is None or outcomes.get(twin) == "passed":
+        ws_twin = _as_sailfish_ws(test_id)
+        if outcome != "passed":
             continue
-        if twin.split("::")[-1].split("[")[0] not in WS_DIFFERENCES:
-            ws_missing.append(f"{twin}: {outcomes.get(twin, 'not run')}")
-    assert not ws_missing, "passes for websockets-sansio, not for sailfishws:\n" + "\n".join(
-        ws_missing
+        if twin is not None and outcomes.get(twin) != "passed":
+            lagging[twin] = outcomes.get(twin, "not run")
+        if (
+            ws_twin is not None
+            and outcomes.get(ws_twin) != "passed"
+            and ws_twin.split("::")[-1].split("[")[0] not in WS_DIFFERENCES
+        ):
+            lagging[ws_twin] = outcomes.get(ws_twin, "not run")
+    # Many of uvicorn's tests wait with fixed sleeps (0.1 s for a client to connect), which a
+    # loaded machine can outlast. A failure is a difference only if it repeats: each lagging test
+    # runs again, alone and serially, up to twice.
+    for attempt in range(2):
+        if not lagging or any(outcome == "not run" for outcome in lagging.values()):
+            break
+        ids = [_node_id(test_id) for test_id in lagging]
+        again, stdout = _run_suite(tree, ids, tmp_path / f"uvicorn-rerun-{attempt}.xml", env)
+        lagging = {test_id: again.get(test_id, "not run") for test_id in lagging}
+        lagging = {test_id: outcome for test_id, outcome in lagging.items() if outcome != "passed"}
+    missing = [f"{test_id}: {outcome}" for test_id, outcome in lagging.items()]
+    assert not missing, (
+        "passes for httptools / websockets-sansio but not for sailfish / sailfishws:\n"
+        + "\n".join(missing)
     )
-    assert counts["sailfish"].get("passed", 0) >= 100, (counts, result.stdout[-3000:])
+    assert counts["sailfish"].get("passed", 0) >= 100, (counts, stdout[-3000:])
