@@ -726,10 +726,11 @@ class HTTPProtocol(Connection):
         cycle = self.cycle
         return cycle is not None and not cycle.started and not self.closing
 
-    def shutdown(self) -> None:
+    def shutdown(self, restart: bool = False) -> None:
         """Graceful shutdown: close now if idle, else once the current response is done.
 
-        A response that has not started yet announces `connection: close`.
+        A response that has not started yet announces `connection: close`. `restart` (a
+        successor takes over) changes nothing for HTTP/1.1.
         """
         self.shutting_down = True
         if self.cycle is None and not self.pipeline:
