@@ -758,11 +758,12 @@ class HTTPProtocol(Connection):
     def _idle_for(self) -> float:
         """Seconds since the connection went idle, from its keep-alive deadline; 0 if unknown
         (per-connection timers keep no deadline value)."""
-        deadline = self.deadline
+        deadline: float = self.deadline
+        timeout: float = self.timeout_keep_alive
         clock = getattr(self.deadlines, "clock", None)
-        if deadline <= 0.0 or self.timeout_keep_alive <= 0.0 or clock is None:
+        if deadline <= 0.0 or timeout <= 0.0 or clock is None:
             return 0.0
-        return float(clock()) - (deadline - self.timeout_keep_alive)
+        return float(clock()) - (deadline - timeout)
 
     def _close_if_idle(self) -> None:
         if self.cycle is None and not self.pipeline and not self.reading_head:
