@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sailfish.protocols import HIGH_WATER, SHUTDOWN_IDLE, HTTPProtocol, Ticker
+from sailfish.protocols import HIGH_WATER, SHUTDOWN_IDLE, HTTPProtocol, Quirks, Ticker
 from transport import FakeClock, MockTransport
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
@@ -60,6 +60,7 @@ async def connect(
     state: SimpleNamespace | None = None,
     app_state: dict[str, Any] | None = None,
     deadlines: Any = None,
+    quirks: Any = None,
     **kw: Any,
 ) -> tuple[HTTPProtocol, MockTransport]:
     protocol = HTTPProtocol(
@@ -68,6 +69,7 @@ async def connect(
         app_state,
         _loop=asyncio.get_running_loop(),
         deadlines=deadlines,
+        quirks=quirks,
     )
     transport = MockTransport()
     transport.protocol = protocol
@@ -440,6 +442,25 @@ def test_shutdown_answers_the_next_request_of_a_connection_that_just_answered() 
         [(second, body)] = responses(transport.take())
         assert body == b"Hello, world!"
         assert header(second, b"connection") == b"close"
+        assert transport.closed
+
+    run(main())
+
+
+def test_shutdown_idle_zero_closes_every_connection_without_a_request_at_once() -> None:
+    """uvicorn's contract (the drop-in's quirk): idle or mid-head, the connection closes."""
+
+    async def main() -> None:
+        ticker, _clock = fake_ticker()
+        quirks = Quirks(shutdown_idle=0.0)
+        protocol, transport = await connect(hello, deadlines=ticker, quirks=quirks)
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        protocol.shutdown()
+        assert transport.closed
+        protocol, transport = await connect(hello, deadlines=ticker, quirks=quirks)
+        protocol.data_received(SIMPLE_GET[:10])
+        protocol.shutdown()
         assert transport.closed
 
     run(main())

@@ -140,6 +140,9 @@ class Quirks:
         headers_from_state: `server_state.default_headers` is replaced by the host while
             serving (uvicorn refreshes its date header there each second): the writer is
             rebuilt when the list object changes; the writer adds no date or server itself.
+        shutdown_idle: seconds a keep-alive connection must have been idle for `shutdown()`
+            to close it at once (SHUTDOWN_IDLE); 0: every connection with no request in
+            progress closes at once, even one whose next head is arriving.
     """
 
     def __init__(self, **switches: Any) -> None:
@@ -159,6 +162,7 @@ class Quirks:
         self.fresh_context = False
         self.unavailable_app: Any = service_unavailable
         self.headers_from_state = False
+        self.shutdown_idle = SHUTDOWN_IDLE
         for name, value in switches.items():
             if not hasattr(self, name):
                 raise TypeError(f"unknown quirk {name!r}")
@@ -737,17 +741,22 @@ class HTTPProtocol(Connection):
         """Graceful shutdown: close now if idle, else once the current response is done.
 
         A response that has not started yet announces `connection: close`. "Idle" means idle
-        for SHUTDOWN_IDLE seconds: a connection that answered more recently closes when it
-        has been idle that long, or after answering the request its client sends meanwhile.
+        for `quirks.shutdown_idle` seconds (SHUTDOWN_IDLE): a connection that answered more
+        recently closes when it has been idle that long, or after answering the request its
+        client sends meanwhile.
         A request whose head is arriving is answered (the header-read deadline bounds it).
         `restart` (a successor takes over) changes nothing for HTTP/1.1.
         """
         self.shutting_down = True
         if self.cycle is None and not self.pipeline:
+            grace = self.quirks.shutdown_idle
+            if grace <= 0.0:
+                self.close()
+                return
             if self.reading_head:
                 return  # answered with `connection: close`, or 408 at its deadline
-            wait = SHUTDOWN_IDLE - self._idle_for()
-            if wait <= 0:
+            wait = grace - self._idle_for()
+            if wait <= 0.0:
                 self.close()
             else:
                 self.loop.call_later(wait, self._close_if_idle)
