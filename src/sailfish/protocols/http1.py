@@ -743,9 +743,8 @@ class HTTPProtocol(Connection):
         A response that has not started yet announces `connection: close`. "Idle" means idle
         for `quirks.shutdown_idle` seconds (SHUTDOWN_IDLE): a connection that answered more
         recently closes when it has been idle that long, or after answering the request its
-        client sends meanwhile.
-        A request whose head is arriving is answered (the header-read deadline bounds it).
-        `restart` (a successor takes over) changes nothing for HTTP/1.1.
+        client sends meanwhile. A request whose head is arriving is answered (the header-read
+        deadline bounds it). `restart` (a successor takes over) changes nothing for HTTP/1.1.
         """
         self.shutting_down = True
         if self.cycle is None and not self.pipeline:
