@@ -19,6 +19,7 @@ help:
 	@echo "make bench-ws   the WebSocket part of bench-e2e alone: echo CPU per message, idle memory"
 	@echo "make bench-wsgi | bench-files  the WSGI / file-serving parts of bench-e2e alone"
 	@echo "make bench-workers  2 workers against uvicorn and granian: spread, failures during restarts"
+	@echo "make bench-shutdown  SIGTERM under load against uvicorn and granian: lost requests, time to exit"
 	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
@@ -167,3 +168,11 @@ BENCH_WORKERS_ARGS ?=
 .PHONY: bench-workers
 bench-workers: compile
 	.venv-bench/bin/python bench/e2e/workers.py $(BENCH_WORKERS_ARGS)
+
+# SIGTERM under load (1 and 2 workers): 200 slow requests in flight plus a steady keep-alive
+# load; lost requests, refused connects, idle-close and exit times, against uvicorn and granian.
+# Uses .venv-bench (make bench-e2e makes it). BENCH_SHUTDOWN_ARGS: --servers --workers --rounds
+BENCH_SHUTDOWN_ARGS ?=
+.PHONY: bench-shutdown
+bench-shutdown: compile
+	.venv-bench/bin/python bench/shutdown.py $(BENCH_SHUTDOWN_ARGS)

@@ -68,6 +68,9 @@ class Server:
         lifespan_state: The lifespan "state" dict; each request gets a shallow copy.
         started: True once the sockets listen.
         force_exit: Set by a second signal: stop waiting, cancel everything.
+        restarting: Set by a host whose successor takes over (a worker being replaced):
+            connections are told the service restarts (WebSocket 1012) rather than that it
+            goes away for good (1001).
         servers: The asyncio servers, one per listening socket.
         sockets: The listening sockets (read `getsockname()` for the port chosen for 0).
     """
@@ -79,6 +82,7 @@ class Server:
         self.lifespan: LifespanOn | LifespanOff = LifespanOff(config, self.lifespan_state)
         self.started = False
         self.force_exit = False
+        self.restarting = False
         self.servers: list[asyncio.AbstractServer] = []
         self.sockets: list[socket.socket] = []
         self._protocol_factory = protocol_factory
@@ -337,8 +341,12 @@ class Server:
             server.close()
         self._close_sockets()
         state = self.server_state
+        restart = self.restarting
         for connection in list(state.connections):
-            connection.shutdown()
+            if restart:
+                connection.shutdown(restart=True)
+            else:
+                connection.shutdown()
 
         loop = asyncio.get_running_loop()
         timeout = self.config.timeouts.graceful_shutdown

@@ -43,8 +43,12 @@ def is_shutdown_cancel(exc: BaseException) -> bool:
 class Connection(Protocol):
     """What the server needs from a connection in `ServerState.connections`."""
 
-    def shutdown(self) -> None:
-        """Begin a graceful close: idle connections close at once, busy ones after the response."""
+    def shutdown(self, restart: bool = False) -> None:
+        """Begin a graceful close: idle connections close at once, busy ones after the response.
+
+        `restart`: a successor serves in this one's place (only passed when true, so a
+        protocol written for uvicorn's `shutdown()` works for every final stop).
+        """
 
 
 @dataclass

@@ -93,6 +93,7 @@ def quirks_for(config: Any) -> Quirks:
         fresh_context=bool(getattr(config, "reset_contextvars", False)),
         unavailable_app=service_unavailable,
         headers_from_state=True,
+        shutdown_idle=0.0,  # test_shutdown_during_idle: an idle connection closes at once
     )
 
 
@@ -302,3 +303,8 @@ class WSProtocol(WebSocketProtocol):
     @property
     def close_timer(self) -> Any:
         return True if self.close_pending() else None
+
+    def shutdown(self, restart: bool = True) -> None:
+        """uvicorn's contract: 1012 (Service Restart) at every shutdown, since uvicorn cannot
+        tell a restart from a final stop (test_send_close_on_server_shutdown)."""
+        WebSocketProtocol.shutdown(self, True)

@@ -18,7 +18,8 @@ a listening socket: its successor, already accepting on the same socket, takes t
   last in the wait queue) cannot pile connections onto one worker.
 - retiring (SIGUSR1): stop accepting, then let each keep-alive connection end after its next
   response (`connection: close`) instead of closing idle ones under a request in flight;
-  then the ordinary graceful shutdown. SIGTERM is the ordinary shutdown; SIGINT is ignored
+  then the ordinary graceful shutdown, telling WebSocket clients the service restarts (1012)
+  rather than goes away (1001). SIGTERM is the ordinary shutdown; SIGINT is ignored
   (a Ctrl-C reaches the whole process group; the supervisor relays it once, as SIGTERM).
 
 Nothing here binds, forks or exits; `run_worker()` returns an exit code for the child.
@@ -231,6 +232,7 @@ class WorkerServer(Server):
     def handle_exit(self, sig: int, frame: FrameType | None = None) -> None:
         if sig == signal.SIGINT:
             return  # the supervisor relays a Ctrl-C as SIGTERM
+        self.restarting = False  # SIGTERM is the supervisor's final stop, even mid-retirement
         super().handle_exit(sig, frame)
 
     def retire(self) -> None:
@@ -238,6 +240,7 @@ class WorkerServer(Server):
         if self.retiring or self.should_exit:
             return
         self.retiring = True
+        self.restarting = True  # WebSocket clients hear 1012: a successor already serves
         asyncio.get_running_loop().create_task(self._retire())
 
     async def _retire(self) -> None:

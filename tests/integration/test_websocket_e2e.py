@@ -321,7 +321,7 @@ def test_a_slow_reader_makes_send_wait(serve: Serve) -> None:
         assert received == total * len(chunk)
 
 
-def test_shutdown_closes_an_open_websocket_with_1012(serve: Serve) -> None:
+def test_shutdown_closes_an_open_websocket_with_1001_going_away(serve: Serve) -> None:
     heard: list[dict[str, Any]] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -336,9 +336,9 @@ def test_shutdown_closes_an_open_websocket_with_1012(serve: Serve) -> None:
         stopper.start()
         with pytest.raises(ConnectionClosed):
             ws.recv(TIMEOUT)
-        assert ws.close_code == 1012
+        assert ws.close_code == 1001
     stopper.join(TIMEOUT)
-    assert heard == [{"type": "websocket.disconnect", "code": 1012}]
+    assert heard == [{"type": "websocket.disconnect", "code": 1001}]
 
 
 def test_max_size_on_both_sides(serve: Serve) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sailfish.protocols import HIGH_WATER, HTTPProtocol, Ticker
+from sailfish.protocols import HIGH_WATER, SHUTDOWN_IDLE, HTTPProtocol, Quirks, Ticker
 from transport import FakeClock, MockTransport
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
@@ -60,6 +60,7 @@ async def connect(
     state: SimpleNamespace | None = None,
     app_state: dict[str, Any] | None = None,
     deadlines: Any = None,
+    quirks: Any = None,
     **kw: Any,
 ) -> tuple[HTTPProtocol, MockTransport]:
     protocol = HTTPProtocol(
@@ -68,6 +69,7 @@ async def connect(
         app_state,
         _loop=asyncio.get_running_loop(),
         deadlines=deadlines,
+        quirks=quirks,
     )
     transport = MockTransport()
     transport.protocol = protocol
@@ -400,6 +402,82 @@ def test_header_read_deadline_does_not_cut_a_request_in_flight() -> None:
         assert transport.take().endswith(b"Hello, world!")
         clock.advance(2.1)  # now idle: the keep-alive deadline runs from the response
         ticker.tick()
+        assert transport.closed
+
+    run(main())
+
+
+# -- graceful shutdown --------------------------------------------------------------------
+
+
+def test_shutdown_closes_a_connection_idle_for_shutdown_idle_at_once() -> None:
+    async def main() -> None:
+        ticker, clock = fake_ticker()
+        protocol, transport = await connect(hello, deadlines=ticker, timeouts={"keep_alive": 60})
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        clock.advance(SHUTDOWN_IDLE)
+        protocol.shutdown()
+        assert transport.closed
+        assert transport.take().endswith(b"Hello, world!")  # nothing written on the close
+
+    run(main())
+
+
+def test_shutdown_answers_the_next_request_of_a_connection_that_just_answered() -> None:
+    """A client sending back to back has its next request on the wire: answer it, then close."""
+
+    async def main() -> None:
+        ticker, clock = fake_ticker()
+        protocol, transport = await connect(hello, deadlines=ticker, timeouts={"keep_alive": 60})
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        [(first, _)] = responses(transport.take())
+        assert header(first, b"connection") is None  # keep-alive
+        clock.advance(SHUTDOWN_IDLE / 2)
+        protocol.shutdown()
+        assert not transport.closed
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        [(second, body)] = responses(transport.take())
+        assert body == b"Hello, world!"
+        assert header(second, b"connection") == b"close"
+        assert transport.closed
+
+    run(main())
+
+
+def test_shutdown_idle_zero_closes_every_connection_without_a_request_at_once() -> None:
+    """uvicorn's contract (the drop-in's quirk): idle or mid-head, the connection closes."""
+
+    async def main() -> None:
+        ticker, _clock = fake_ticker()
+        quirks = Quirks(shutdown_idle=0.0)
+        protocol, transport = await connect(hello, deadlines=ticker, quirks=quirks)
+        protocol.data_received(SIMPLE_GET)
+        await settle()
+        protocol.shutdown()
+        assert transport.closed
+        protocol, transport = await connect(hello, deadlines=ticker, quirks=quirks)
+        protocol.data_received(SIMPLE_GET[:10])
+        protocol.shutdown()
+        assert transport.closed
+
+    run(main())
+
+
+def test_shutdown_lets_a_request_whose_head_is_arriving_finish() -> None:
+    async def main() -> None:
+        ticker, clock = fake_ticker()
+        protocol, transport = await connect(hello, deadlines=ticker)
+        protocol.data_received(SIMPLE_GET[:10])
+        clock.advance(1.0)
+        protocol.shutdown()
+        assert not transport.closed
+        protocol.data_received(SIMPLE_GET[10:])
+        await settle()
+        [(response, _)] = responses(transport.take())
+        assert header(response, b"connection") == b"close"
         assert transport.closed
 
     run(main())

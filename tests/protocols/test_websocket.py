@@ -772,32 +772,28 @@ def test_send_waits_while_the_transport_is_paused_and_writes_nothing() -> None:
 # -- shutdown ----------------------------------------------------------------------------------
 
 
-def test_shutdown_closes_an_open_connection_with_1012_and_tells_the_app() -> None:
+@pytest.mark.parametrize(
+    ("restart", "code"),
+    [
+        pytest.param(False, 1001, id="final_stop_is_going_away"),
+        pytest.param(True, 1012, id="restart_is_service_restart"),
+    ],
+)
+def test_shutdown_closes_an_open_connection_and_tells_the_app(restart: bool, code: int) -> None:
     async def main() -> None:
         app = Recorder()
         client = Client(app)
         await client.open()
-        client.ws.shutdown()
+        if restart:
+            client.ws.shutdown(restart=True)
+        else:
+            client.ws.shutdown()  # what a server that knows no restarts calls (uvicorn)
         [(opcode, payload)] = await client.frames()
-        assert opcode == 8 and close_code(payload)[0] == 1012
+        assert opcode == 8 and close_code(payload)[0] == code
         await app.done.wait()
-        assert app.messages[-1] == {"type": "websocket.disconnect", "code": 1012}
-        client.send(close_frame(1012))  # the peer's reply ends it
+        assert app.messages[-1] == {"type": "websocket.disconnect", "code": code}
+        client.send(close_frame(code))  # the peer's reply ends it
         assert client.transport.closed
-
-    run(main())
-
-
-def test_shutdown_going_away_closes_with_1001() -> None:
-    async def main() -> None:
-        app = Recorder()
-        client = Client(app)
-        await client.open()
-        client.ws.shutdown(1001)
-        [(opcode, payload)] = await client.frames()
-        assert opcode == 8 and close_code(payload)[0] == 1001
-        await app.done.wait()
-        assert app.messages[-1] == {"type": "websocket.disconnect", "code": 1001}
 
     run(main())
 

@@ -49,6 +49,7 @@ deadlines_for = deadlines.deadlines_for
 ClientDisconnected = http1.ClientDisconnected
 HTTPProtocol = http1.HTTPProtocol
 MAX_PIPELINE = http1.MAX_PIPELINE
+SHUTDOWN_IDLE = http1.SHUTDOWN_IDLE
 Quirks = http1.Quirks
 RequestCycle = http1.RequestCycle
 service_unavailable = http1.service_unavailable
@@ -62,6 +63,7 @@ __all__ = [
     "HIGH_WATER",
     "LINGER_TIMEOUT",
     "MAX_PIPELINE",
+    "SHUTDOWN_IDLE",
     "ClientDisconnected",
     "Connection",
     "HTTPProtocol",

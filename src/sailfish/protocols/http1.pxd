@@ -15,6 +15,7 @@ cdef class Quirks:
     cdef public bint eager_tasks, fresh_context
     cdef public object unavailable_app
     cdef public bint headers_from_state
+    cdef public double shutdown_idle
 
 
 cdef class HTTPProtocol

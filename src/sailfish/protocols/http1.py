@@ -47,6 +47,7 @@ __all__ = [
     "ClientDisconnected",
     "HTTPProtocol",
     "MAX_PIPELINE",
+    "SHUTDOWN_IDLE",
     "Quirks",
     "RequestCycle",
     "service_unavailable",
@@ -57,6 +58,12 @@ access_logger = logging.getLogger("sailfish.access")
 
 # Reading stops while this many requests wait in the pipeline, and resumes at half.
 MAX_PIPELINE = 16
+# At shutdown a keep-alive connection idle for this many seconds is closed at once; one that
+# answered more recently is closed when it has been idle this long, unless its client sends
+# the next request first (answered with `connection: close`). A client sending back to back
+# has its next request on the wire at the signal; closing under it would lose that request
+# (it could only retry it). bench/shutdown.py measures the difference.
+SHUTDOWN_IDLE = 0.25
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 CLOSE = (b"connection", b"close")
@@ -133,6 +140,9 @@ class Quirks:
         headers_from_state: `server_state.default_headers` is replaced by the host while
             serving (uvicorn refreshes its date header there each second): the writer is
             rebuilt when the list object changes; the writer adds no date or server itself.
+        shutdown_idle: seconds a keep-alive connection must have been idle for `shutdown()`
+            to close it at once (SHUTDOWN_IDLE); 0: every connection with no request in
+            progress closes at once, even one whose next head is arriving.
     """
 
     def __init__(self, **switches: Any) -> None:
@@ -152,6 +162,7 @@ class Quirks:
         self.fresh_context = False
         self.unavailable_app: Any = service_unavailable
         self.headers_from_state = False
+        self.shutdown_idle = SHUTDOWN_IDLE
         for name, value in switches.items():
             if not hasattr(self, name):
                 raise TypeError(f"unknown quirk {name!r}")
@@ -726,17 +737,45 @@ class HTTPProtocol(Connection):
         cycle = self.cycle
         return cycle is not None and not cycle.started and not self.closing
 
-    def shutdown(self) -> None:
+    def shutdown(self, restart: bool = False) -> None:
         """Graceful shutdown: close now if idle, else once the current response is done.
 
-        A response that has not started yet announces `connection: close`.
+        A response that has not started yet announces `connection: close`. "Idle" means idle
+        for `quirks.shutdown_idle` seconds (SHUTDOWN_IDLE): a connection that answered more
+        recently closes when it has been idle that long, or after answering the request its
+        client sends meanwhile. A request whose head is arriving is answered (the header-read
+        deadline bounds it). `restart` (a successor takes over) changes nothing for HTTP/1.1.
         """
         self.shutting_down = True
         if self.cycle is None and not self.pipeline:
-            self.close()
+            grace = self.quirks.shutdown_idle
+            if grace <= 0.0:
+                self.close()
+                return
+            if self.reading_head:
+                return  # answered with `connection: close`, or 408 at its deadline
+            wait = grace - self._idle_for()
+            if wait <= 0.0:
+                self.close()
+            else:
+                self.loop.call_later(wait, self._close_if_idle)
             return
         self.pipeline.clear()
         self.eof = True  # response_complete closes the connection
+
+    def _idle_for(self) -> float:
+        """Seconds since the connection went idle, from its keep-alive deadline; 0 if unknown
+        (per-connection timers keep no deadline value)."""
+        deadline: float = self.deadline
+        timeout: float = self.timeout_keep_alive
+        clock = getattr(self.deadlines, "clock", None)
+        if deadline <= 0.0 or timeout <= 0.0 or clock is None:
+            return 0.0
+        return float(clock()) - (deadline - timeout)
+
+    def _close_if_idle(self) -> None:
+        if self.cycle is None and not self.pipeline and not self.reading_head:
+            self.close()
 
     def end_keep_alive(self) -> None:
         """Drain without the keep-alive race: the next response says `connection: close`.

@@ -684,17 +684,19 @@ class WebSocketProtocol(Connection):
             self.state = CLOSED
             self.close()
 
-    def shutdown(self, code: int = 1012) -> None:
-        """Graceful shutdown: an open connection starts the close handshake with `code` and the
-        app hears it; one still in its handshake gets 503; a close handshake under way ends now.
+    def shutdown(self, restart: bool = False) -> None:
+        """Graceful shutdown: an open connection starts the close handshake and the app hears
+        it; one still in its handshake gets 503; a close handshake under way ends now.
 
         Args:
-            code: 1012 (Service Restart), what the server sends: a client may reconnect soon.
-                A host that knows the service is not coming back passes 1001 (Going Away).
+            restart: A successor serves in this process's place (a worker being replaced):
+                close with 1012 (Service Restart: reconnecting soon will work). Otherwise the
+                server is going for good: 1001 (Going Away), RFC 6455 §7.4.1's code for "a
+                server going down".
         """
         state = self.state
         if state == OPEN:
-            self._send_close(code, "", False)
+            self._send_close(1012 if restart else 1001, "", False)
         elif state == CONNECTING:
             self._reject(503)
         elif state == CLOSING or state == CLOSED:
