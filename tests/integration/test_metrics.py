@@ -326,6 +326,11 @@ def test_websocket_bytes_are_counted_exactly(serve_process: Callable[..., Any]) 
 def test_bytes_are_summed_over_workers_and_survive_sighup(serve: Callable[..., Any]) -> None:
     process, port = serve("--workers", "2", "--no-reuse-port")
     request = REQUEST.replace(b"/status/201", b"/")
+    # Both workers must be serving first: on a loaded machine the first can take all eight
+    # while the second is still importing the app.
+    wait_for(
+        lambda: value(scrape(port), "sailfish_workers_serving") == 2, what="both workers serving"
+    )
     # Held open together, the connections are spread by the accept gate (one after another,
     # each closed before the next opens, any one worker may take them all).
     socks = [socket.create_connection(("127.0.0.1", process.port), timeout=10) for _ in range(8)]
