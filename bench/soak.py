@@ -44,6 +44,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -137,10 +138,10 @@ class SoakServer:
         return e2e.group_cpu_seconds(self.pid)
 
     def get(self, path: str) -> tuple[int, bytes]:
+        """GET with `Connection: close`, read to the server's close (so its fd is gone)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n".encode())
-            status, _, body = e2e.read_response(sock, bytearray())
-        return status, body
+            return _answer(sock)
 
     def tasks(self) -> int | None:
         status, body = self.get("/_soak/stats")
@@ -171,6 +172,15 @@ class SoakServer:
             self.proc.wait(timeout=5)
 
 
+def _answer(sock: socket.socket) -> tuple[int, bytes]:
+    """Status and body of the one response on `sock`, then wait for the server to close it."""
+    buffer = bytearray()
+    status, _, body = e2e.read_response(sock, buffer)
+    while sock.recv(65536):
+        pass
+    return status, body
+
+
 def check_answers(asgi: SoakServer, wsgi: SoakServer | None) -> None:
     """One real answer per route before any load (the load only counts statuses)."""
     for server in filter(None, [asgi, wsgi]):
@@ -184,10 +194,10 @@ def check_answers(asgi: SoakServer, wsgi: SoakServer | None) -> None:
                 sys.exit(f"error: {server.name} answered GET {path} with {got!r}")
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(
-                b"POST /upload HTTP/1.1\r\nHost: soak\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"
+                b"POST /upload HTTP/1.1\r\nHost: soak\r\nTransfer-Encoding: chunked\r\n"
+                b"Connection: close\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"
             )
-            status, _, body = e2e.read_response(sock, bytearray())
+            status, body = _answer(sock)
             if (status, body) != (200, b"5"):
                 sys.exit(f"error: {server.name} answered a chunked POST with {status} {body!r}")
 
@@ -330,11 +340,17 @@ def verdict(
             if base[key] is None:
                 lines.append(f"{name}: {key} not measured")
                 continue
-            back = final[key] == base[key]
-            ok &= back
+            leak = int(final[key] or 0) > int(base[key])
+            ok &= not leak
             lines.append(
                 f"{name}: {key} {base[key]} before the load, {final[key]} at the end: "
-                + ("back to baseline" if back else "LEAK")
+                + (
+                    "LEAK"
+                    if leak
+                    else "back to baseline"
+                    if final[key] == base[key]
+                    else "fewer (one was closing when the baseline was read)"
+                )
             )
         if name == "wsgi":
             bound = int(base["threads"] or 0) + WSGI_THREADS
@@ -506,29 +522,36 @@ def markdown(
         "",
         f"Command: `{command}`",
         "",
-        f"{total:,} requests in {elapsed:.0f} s ({total / elapsed:,.0f} req/s over both servers, "
-        "load and servers sharing the 2 cores with other work: a soak, not a speed figure). "
-        "Server CPU per request: "
-        + ", ".join(
-            f"{n} {cpu[n] * 1e6 / max(per_server.get(n, 0), 1):.0f} µs "
-            f"({per_server.get(n, 0):,} requests)"
-            for n in names
-        )
-        + ".",
+        textwrap.fill(
+            f"{total:,} requests in {elapsed:.0f} s ({total / elapsed:,.0f} req/s over both "
+            "servers, load and servers sharing the 2 cores with other work: a soak, not a speed "
+            "figure). Server CPU per request: "
+            + ", ".join(
+                f"{n} {cpu[n] * 1e6 / max(per_server.get(n, 0), 1):.0f} µs "
+                f"({per_server.get(n, 0):,} requests)"
+                for n in names
+            )
+            + ".",
+            100,
+        ),
         "",
         f"![RSS over requests]({svg_ref})",
         "",
         "Verdict:",
         "",
-        *[f"- {line}" for line in lines],
+        *[textwrap.fill(line, 100, initial_indent="- ", subsequent_indent="  ") for line in lines],
         "",
-        "Before any load: "
-        + "; ".join(
-            f"{n} RSS {int(baseline[n]['rss_kib'] or 0) / 1024:.1f} MiB, {baseline[n]['fds']} fds, "
-            f"{baseline[n]['tasks']} tasks, {baseline[n]['threads']} threads"
-            for n in names
-        )
-        + ".",
+        textwrap.fill(
+            "Before any load: "
+            + "; ".join(
+                f"{n} RSS {int(baseline[n]['rss_kib'] or 0) / 1024:.1f} MiB, "
+                f"{baseline[n]['fds']} fds, {baseline[n]['tasks']} tasks, "
+                f"{baseline[n]['threads']} threads"
+                for n in names
+            )
+            + ".",
+            100,
+        ),
         "",
         rss_table(samples, names, args.table_every),
         "",
