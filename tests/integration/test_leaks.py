@@ -286,12 +286,12 @@ def test_keep_alive_requests_leave_nothing(serve: Callable[..., Any], loop_name:
 
 def test_new_connections_leave_nothing(serve: Callable[..., Any], loop_name: str) -> None:
     running = serve(asgi_app, loop=loop_name)
-    leak_check(running, lambda n: new_connections(running.port, n), 1000, "new connections")
+    leak_check(running, lambda n: new_connections(running.port, n), 800, "new connections")
 
 
 def test_errors_leave_nothing(serve: Callable[..., Any], loop_name: str) -> None:
     running = serve(asgi_app, loop=loop_name)
-    leak_check(running, lambda n: errors(running.port, n), 800, "errors")
+    leak_check(running, lambda n: errors(running.port, n), 600, "errors")
 
 
 def test_client_disconnects_leave_nothing(serve: Callable[..., Any], loop_name: str) -> None:
@@ -301,7 +301,7 @@ def test_client_disconnects_leave_nothing(serve: Callable[..., Any], loop_name: 
 
 def test_websocket_sessions_leave_nothing(serve: Callable[..., Any], loop_name: str) -> None:
     running = serve(asgi_app, loop=loop_name)
-    leak_check(running, lambda n: websocket_sessions(running.port, n), 800, "WebSocket sessions")
+    leak_check(running, lambda n: websocket_sessions(running.port, n), 600, "WebSocket sessions")
 
 
 def test_wsgi_requests_leave_nothing(serve: Callable[..., Any], loop_name: str) -> None:
@@ -329,7 +329,7 @@ def test_wsgi_requests_leave_nothing(serve: Callable[..., Any], loop_name: str) 
                     conn.sock.shutdown(socket.SHUT_WR)
                     assert conn.is_closed_by_peer(), "still open after a half-close mid-body"
 
-    leak_check(running, traffic, 1200, "WSGI requests")
+    leak_check(running, traffic, 1000, "WSGI requests")
 
 
 def test_wsgi_half_close_mid_body_closes_the_connection(serve: Callable[..., Any]) -> None:
@@ -376,4 +376,4 @@ def test_aborted_tls_handshakes_leave_nothing(
                         tls.sendall(GET)
                         assert tls.recv(65536).startswith(b"HTTP/1.1 200")
 
-    leak_check(running, traffic, 300, "aborted TLS handshakes")
+    leak_check(running, traffic, 200, "aborted TLS handshakes")
