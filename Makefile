@@ -20,6 +20,7 @@ help:
 	@echo "make bench-wsgi | bench-files  the WSGI / file-serving parts of bench-e2e alone"
 	@echo "make bench-workers  2 workers against uvicorn and granian: spread, failures during restarts"
 	@echo "make bench-shutdown  SIGTERM under load against uvicorn and granian: lost requests, time to exit"
+	@echo "make bench-soak  millions of mixed requests (HTTP, WebSocket, WSGI) against one worker: RSS, fds, tasks"
 	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
@@ -176,3 +177,13 @@ BENCH_SHUTDOWN_ARGS ?=
 .PHONY: bench-shutdown
 bench-shutdown: compile
 	.venv-bench/bin/python bench/shutdown.py $(BENCH_SHUTDOWN_ARGS)
+
+# Soak (bench/soak.py): one ASGI and one WSGI sailfish worker under every kind of traffic
+# (wrk per request kind, WebSocket sessions and rude clients from bench/e2e/soak_client.py) in
+# rounds, with RSS, fds and asyncio tasks read between rounds; prints the verdict (RSS flat
+# after warm-up, fds and tasks back to baseline). Default: 200,000 requests, a try.
+# BENCH_SOAK_ARGS: --requests N --round-seconds S --no-wsgi --write-results (see --help)
+BENCH_SOAK_ARGS ?=
+.PHONY: bench-soak
+bench-soak: compile
+	$(PY) bench/soak.py $(BENCH_SOAK_ARGS)

@@ -177,6 +177,10 @@ class WSGICycle(RequestCycle):
         conn = self.conn
         if self.response_complete or self.disconnected or conn.closing:
             self._drop()
+            if self.disconnected and not self.response_complete:
+                # The client left mid-request (EOF before the whole body): the app's output
+                # has nowhere to go, and a half-closed connection would stay open for good.
+                conn.close()
             return
         body: Any = None
         final = False
