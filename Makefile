@@ -186,13 +186,14 @@ fuzz-py: compile
 	mkdir -p build/fuzz-py/artifacts
 	set -e; for h in $(FUZZ_PY_HARNESSES); do \
 	  case $$h in \
-	    http_parser|wsgi_environ) seeds="tests/corpus/valid tests/corpus/invalid $$(ls -d tests/corpus/regressions 2>/dev/null || true)";; \
-	    *) seeds="tests/corpus/fuzz/py-$$h";; \
+	    http_parser|wsgi_environ) dict=-dict=fuzz/py/http.dict; \
+	      seeds="tests/corpus/valid tests/corpus/invalid $$(ls -d tests/corpus/regressions 2>/dev/null || true)";; \
+	    *) dict=; seeds="tests/corpus/fuzz/py-$$h";; \
 	  esac; \
 	  mkdir -p build/fuzz-py/$$h; \
 	  echo "fuzz-py: $$h for $(FUZZ_SECONDS) s"; \
 	  status=0; $(PY) fuzz/py/$$h.py -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=20 \
-	    -print_final_stats=1 -artifact_prefix=build/fuzz-py/artifacts/$$h- $(FUZZ_PY_ARGS) \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz-py/artifacts/$$h- $$dict $(FUZZ_PY_ARGS) \
 	    build/fuzz-py/$$h $$seeds > build/fuzz-py/$$h.log 2>&1 || status=$$?; \
 	  grep -v "^INFO: Instrumenting" build/fuzz-py/$$h.log | tail -n 12; \
 	  test $$status -eq 0; \
