@@ -5,7 +5,9 @@ The input is a program: the writer's settings, then up to 12 calls (`start`, `bo
 statuses, methods, versions, header names and values (framing fields, odd cases, random
 bytes), bodies. The program runs on a pure and a compiled `ResponseWriter` (date_header off,
 so the output is a function of the calls); after every call both must return the same bytes or
-raise the same exception class, and report the same `keep_alive`, `started`, `complete`.
+raise the same exception class, and report the same `keep_alive`, `started`, `complete`. And
+every head written is well formed whatever the app passed: a status line, then `name: value`
+lines with token names, each ended by CRLF with no other CR or LF (no header injection).
 Findings replay through tests/http/test_fuzz_replay.py (tests/corpus/fuzz/py-response_writer/).
 """
 
@@ -114,10 +116,34 @@ def trace(twin: str, settings: dict[str, Any], calls: list[tuple[str, tuple[Any,
     return out
 
 
+TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check_heads(out: bytes) -> None:
+    """Every response head in `out` (heads start a call's output) is well formed."""
+    while out.startswith(b"HTTP/1.1 "):
+        head, sep, out = out.partition(b"\r\n\r\n")
+        assert sep, f"a head without its end: {head!r}"
+        status, *fields = head.split(b"\r\n")
+        assert b"\r" not in head.replace(b"\r\n", b"") and b"\n" not in head.replace(b"\r\n", b"")
+        assert status[9:12].isdigit() and status[12:13] == b" ", status
+        for field in fields:
+            name, colon, _ = field.partition(b": ")
+            assert colon and name and set(name) <= TCHAR, field
+        if not status.startswith(b"HTTP/1.1 1"):  # a 1xx head is followed by the next one
+            break
+
+
 def test_one(data: bytes) -> None:
     settings, calls = program(data)
     expected = trace("py", settings, calls)
     assert trace("c", settings, calls) == expected, (settings, calls)
+    for step in expected:
+        result = step[1] if len(step) > 1 else None
+        if type(result) is bytes:
+            check_heads(result)
+        elif type(result) is tuple and result and type(result[0]) is bytes:
+            check_heads(result[0])  # frame_external: (before, after, write)
 
 
 if __name__ == "__main__":
