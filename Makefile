@@ -24,6 +24,7 @@ help:
 	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
+	@echo "make fuzz-py    atheris over both twins (parser, environ, WebSocket frames, writer), FUZZ_SECONDS each; fuzz-py-smoke: 10 s each"
 	@echo "make lint | typecheck | stubtest | clean"
 
 $(PY):
@@ -69,8 +70,8 @@ test-asan: $(DEPS)
 
 lint: $(DEPS)
 	$(PY) -m pip install -q --group lint
-	$(PY) -m ruff check src tests bench setup.py
-	$(PY) -m ruff format --check src tests bench setup.py
+	$(PY) -m ruff check src tests bench fuzz setup.py
+	$(PY) -m ruff format --check src tests bench fuzz setup.py
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint ext src/sailfish/protocols/*.pxd
 
 typecheck: $(DEPS)
@@ -187,3 +188,36 @@ BENCH_SOAK_ARGS ?=
 .PHONY: bench-soak
 bench-soak: compile
 	$(PY) bench/soak.py $(BENCH_SOAK_ARGS)
+
+# atheris over the Python API of both twins (fuzz/py/*.py; never part of `make test`): the
+# request parser (twins agree, split anywhere; the round trip), the WSGI environ builder, the
+# WebSocket frame parser and the response writer. Each harness runs FUZZ_SECONDS; its growing
+# corpus is kept in build/fuzz-py/<harness>/, crashes in build/fuzz-py/artifacts/. Seeds:
+# tests/corpus/valid, invalid, regressions (HTTP) and tests/corpus/fuzz/py-<harness>/.
+# A finding goes to tests/corpus/regressions/ (HTTP) or tests/corpus/fuzz/py-<harness>/
+# (named for what it found), where tests/http/test_fuzz_replay.py replays it.
+# `make fuzz-py-smoke` is the short pass CI runs (10 s each). FUZZ_PY_ARGS: more libFuzzer flags.
+FUZZ_SECONDS ?= 300
+FUZZ_PY_HARNESSES ?= http_parser wsgi_environ ws_frames response_writer
+FUZZ_PY_ARGS ?=
+.PHONY: fuzz-py fuzz-py-smoke
+fuzz-py: compile
+	$(PY) -m pip install -q --group fuzz
+	mkdir -p build/fuzz-py/artifacts
+	set -e; for h in $(FUZZ_PY_HARNESSES); do \
+	  case $$h in \
+	    http_parser|wsgi_environ) dict=-dict=fuzz/py/http.dict; \
+	      seeds="tests/corpus/valid tests/corpus/invalid $$(ls -d tests/corpus/regressions 2>/dev/null || true)";; \
+	    *) dict=; seeds="tests/corpus/fuzz/py-$$h";; \
+	  esac; \
+	  mkdir -p build/fuzz-py/$$h; \
+	  echo "fuzz-py: $$h for $(FUZZ_SECONDS) s"; \
+	  status=0; $(PY) fuzz/py/$$h.py -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=20 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz-py/artifacts/$$h- $$dict $(FUZZ_PY_ARGS) \
+	    build/fuzz-py/$$h $$seeds > build/fuzz-py/$$h.log 2>&1 || status=$$?; \
+	  grep -v "^INFO: Instrumenting" build/fuzz-py/$$h.log | tail -n 12; \
+	  test $$status -eq 0; \
+	done
+
+fuzz-py-smoke:
+	$(MAKE) fuzz-py FUZZ_SECONDS=10

@@ -541,6 +541,48 @@ VALID: dict[str, tuple[bytes, list[dict[str, Any]]]] = {
         head(b"GET / HTTP/1.1", b"Host: a-b.c_d~e!f$g&h'i(j)k*l+m,n;o=p%41:65535"),
         [req("GET", "/", b"/", [(b"host", b"a-b.c_d~e!f$g&h'i(j)k*l+m,n;o=p%41:65535")])],
     ),
+    # OWS before a field value may be HTAB (RFC 9112 §5.1): this is chunked, not a smuggle.
+    "transfer_encoding_after_a_tab": (
+        head(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding:\tchunked") + b"1\r\nZ\r\n0\r\n\r\n",
+        [
+            req(
+                "POST",
+                "/",
+                b"/",
+                [H_HOST, H_CHUNKED],
+                has_body=True,
+                body=b"Z",
+            )
+        ],
+    ),
+    # Content-Type is a singleton field (RFC 9110 §8.3) but not framing: both lines are kept for
+    # the app, in order, as every duplicate is (gunicorn's advisories name it; nothing in RFC
+    # 9112 makes a recipient refuse it, and the body's length does not depend on it).
+    "duplicate_content_type_kept_in_order": (
+        head(
+            b"POST / HTTP/1.1",
+            HOST,
+            b"Content-Type: text/plain",
+            b"Content-Type: application/json",
+            b"Content-Length: 2",
+        )
+        + b"{}",
+        [
+            req(
+                "POST",
+                "/",
+                b"/",
+                [
+                    H_HOST,
+                    (b"content-type", b"text/plain"),
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"2"),
+                ],
+                has_body=True,
+                body=b"{}",
+            )
+        ],
+    ),
     "method_tokens_are_case_sensitive_and_custom": (
         head(b"get /1 HTTP/1.1", HOST)
         + head(b"M-SEARCH /2 HTTP/1.1", HOST)
@@ -775,6 +817,79 @@ INVALID: dict[str, tuple[bytes, str]] = {
         chunked(b"0\r\nX-Big: " + b"a" * 8192 + b"\r\n\r\n"),
         "HeadersTooLarge",
     ),
+    # -- request-smuggling bugs found in other servers (tests/http/test_smuggling.py cites each
+    # advisory and checks the smuggled request never appears); shapes from the advisories.
+    # h11 < 0.16 (CVE-2025-43859): took any two bytes after chunk data as its CRLF.
+    "400-cve_2025_43859_h11_two_bytes_after_chunk_data": (
+        head(b"GET /one HTTP/1.1", HOST, CHUNKED)
+        + b"5\r\nAAAAAXX2\r\n45\r\n0\r\n\r\n"
+        + head(b"GET /two HTTP/1.1", HOST, CHUNKED)
+        + b"0\r\n\r\n",
+        "InvalidChunk",
+    ),
+    # Go net/http (CVE-2025-22871): a bare LF ended a chunk-size line.
+    "400-cve_2025_22871_go_bare_lf_ends_chunk_size_line": (
+        chunked(b"2\nxx\r\n0\r\n\r\n" + line(b"GET /smuggled HTTP/1.1")),
+        "InvalidChunk",
+    ),
+    # Kestrel (CVE-2025-55315): a bare LF inside a chunk extension, scanned past to the CRLF.
+    "400-cve_2025_55315_kestrel_lf_in_chunk_extension": (
+        chunked(b"2;\nxx\r\n22\r\n0\r\n\r\n" + line(b"GET /admin HTTP/1.1")),
+        "InvalidChunk",
+    ),
+    "400-chunk_extension_value_with_bare_lf": (
+        chunked(b"2;a=b\nc\r\nxx\r\n0\r\n\r\n"),
+        "InvalidChunk",
+    ),
+    # gunicorn < 22 (CVE-2024-1135): conflicting Transfer-Encoding lines taken as chunked.
+    "400-cve_2024_1135_gunicorn_chunked_then_identity_lines": (
+        head(b"POST / HTTP/1.1", HOST, CHUNKED, b"Transfer-Encoding: identity") + b"0\r\n\r\n",
+        "InvalidFraming",
+    ),
+    # gunicorn < 23 (CVE-2024-6827): an invalid Transfer-Encoding fell back to Content-Length.
+    "400-cve_2024_6827_gunicorn_unknown_te_with_content_length": (
+        head(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: xchunked", b"Content-Length: 5")
+        + b"0\r\n\r\n",
+        "InvalidFraming",
+    ),
+    # gunicorn #3364: \x0b\x0c\x1c-\x1f\x85\xa0 stripped around a coding, leaving "chunked".
+    "400-gunicorn_3364_control_bytes_around_chunked": (
+        te(b"\x0b\x0c\x1c\x1d\x1e\x1fchunked\x0b\x0c\x1c\x1d\x1e\x1f"),
+        "InvalidHeader",
+    ),
+    "400-te_chunked_with_nbsp_is_not_chunked": (te(b"\x85\xa0chunked\x85\xa0"), "InvalidFraming"),
+    "400-te_chunked_then_vertical_tab": (te(b"chunked\x0b"), "InvalidHeader"),
+    "400-te_xchunked": (te(b"xchunked"), "InvalidFraming"),
+    "400-te_chunked_with_http10_and_content_length": (
+        head(b"POST / HTTP/1.0", HOST, CHUNKED, b"Content-Length: 5") + b"0\r\n\r\n",
+        "InvalidFraming",
+    ),
+    # The classic CL.TE / TE.CL obfuscations: a second parser that ignores the odd field line
+    # frames by Content-Length; ours never guesses.
+    "400-cl_te_space_before_colon": (
+        head(b"POST / HTTP/1.1", HOST, b"Content-Length: 5", b"Transfer-Encoding : chunked")
+        + b"0\r\n\r\n",
+        "InvalidHeader",
+    ),
+    "400-cl_te_obs_folded_transfer_encoding": (
+        head(b"POST / HTTP/1.1", HOST, b"Content-Length: 5", b"Transfer-Encoding:", b" chunked")
+        + b"0\r\n\r\n",
+        "InvalidHeader",
+    ),
+    "400-cl_te_transfer_encoding_with_leading_space_line": (
+        head(b"POST / HTTP/1.1", HOST, b"Content-Length: 5", b" Transfer-Encoding: chunked")
+        + b"0\r\n\r\n",
+        "InvalidHeader",
+    ),
+    "400-te_cl_content_length_then_te_chunked_twice": (
+        head(b"POST / HTTP/1.1", HOST, CHUNKED, b"Content-Length: 3", CHUNKED) + b"0\r\n\r\n",
+        "InvalidFraming",
+    ),
+    "400-two_host_lines_differ_in_case": (
+        head(b"GET / HTTP/1.1", b"Host: example.com", b"host: evil.example"),
+        "InvalidHost",
+    ),
+    "400-two_content_length_lines_one_empty": (cl(b"5", b""), "InvalidFraming"),
     # -- a good request, then a bad one
     "400-good_request_then_bad_method": (
         line(b"GET /ok HTTP/1.1") + line(b"G(T / HTTP/1.1"),
