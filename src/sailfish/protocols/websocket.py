@@ -12,7 +12,9 @@ frames -> receive dicts, Ping, Pong, Close, or a final WebSocketError) and `Fram
   HTTP: a 403 for a close before accept, or the `websocket.http.response` extension).
 - one deadline at a time, through the connection's strategy: the next keepalive ping, the
   pong it waits for, or the end of the close handshake.
-- flow control both ways: reading pauses while `max_queue` messages wait for the app; `send`
+- flow control both ways: reading pauses while `max_queue` messages wait for the app, and
+  while the transport is paused (a peer that does not read gets no pongs queued without end);
+  received bytes are parsed FEED_SLICE at a time, the rest kept unparsed meanwhile; `send`
   waits while the transport is paused.
 Nothing here parses or frames bytes, or imports the server. Compiled with the shell
 (websocket.pxd).
@@ -46,7 +48,7 @@ from sailfish.ws import (
     negotiate_deflate,
 )
 
-from .base import Connection
+from .base import FEED_SLICE, Connection
 from .deadlines import tick_interval
 from .http1 import ClientDisconnected
 
@@ -254,6 +256,7 @@ class WebSocketProtocol(Connection):
         self.frames: Any = None  # the FrameWriter
         self.pending = bytearray()  # bytes received before the app accepted
         self.queue: deque[dict[str, Any]] = deque()
+        self.backlog = b""  # received bytes not parsed yet: the app or the peer is behind
         self.waiter: asyncio.Future[None] | None = None
         self.disconnect: dict[str, Any] | None = None  # queued once; then repeated
         self.task: Any = None
@@ -267,6 +270,7 @@ class WebSocketProtocol(Connection):
     def connection_lost(self, exc: Exception | None) -> None:
         Connection.connection_lost(self, exc)
         self.timer = NO_TIMER
+        self.backlog = b""
         if self.state != CLOSED:
             self.state = CLOSED
             self.peer_closed = True
@@ -281,6 +285,10 @@ class WebSocketProtocol(Connection):
             return
         state = self.state
         if state == OPEN or state == CLOSING:
+            if self.backlog:
+                self.backlog += data  # a transport may hand over a tail: keep it back too
+                self.pause_reading()
+                return
             self._feed(data)
         elif self.raw and state == CONNECTING and self.handshake is None:
             self._read_head(data)
@@ -452,8 +460,27 @@ class WebSocketProtocol(Connection):
             await waiter
         message = queue.popleft()
         if self.read_paused and self.state == OPEN and len(queue) < self.max_queue:
-            self.resume_reading()
+            self._maybe_resume_reading()
         return message
+
+    def resume_writing(self) -> None:
+        Connection.resume_writing(self)
+        if self.read_paused and self.state == OPEN and len(self.queue) < self.max_queue:
+            self._maybe_resume_reading()
+
+    def _maybe_resume_reading(self) -> None:
+        """Parse what was kept back, then read again if the app and the peer keep up."""
+        backlog = self.backlog
+        if backlog and not self._behind():
+            self.backlog = b""
+            self._feed(backlog)  # may keep some back again
+        if not self.backlog and not self._behind() and self.state == OPEN:
+            self.resume_reading()
+
+    def _behind(self) -> bool:
+        """Whether reading must wait: the app has `max_queue` messages to take, or the peer
+        does not read what we write (our pongs)."""
+        return self.state == OPEN and (len(self.queue) >= self.max_queue or self.write_paused)
 
     def _put(self, message: dict[str, Any]) -> None:
         self.queue.append(message)
@@ -575,6 +602,10 @@ class WebSocketProtocol(Connection):
             message["reason"] = reason
         self._disconnected(message)
         self.resume_reading()  # the peer's close frame must get through
+        backlog = self.backlog
+        if backlog:
+            self.backlog = b""
+            self._feed(backlog)  # CLOSING: nothing is queued or answered, so none is kept back
         if self.close_timeout > 0:
             self.timer = CLOSE_DUE
             self.arm(self.close_timeout)
@@ -585,7 +616,28 @@ class WebSocketProtocol(Connection):
 
     # -- frames from the peer --------------------------------------------------------------
 
-    def _feed(self, data: bytes) -> None:
+    def _feed(self, data: Any) -> None:
+        """Parse received bytes, FEED_SLICE at a time once they are many, keeping the rest
+        in `backlog` (and pausing reading) while the app or the peer is behind."""
+        if len(data) <= FEED_SLICE:
+            self._parse(data)
+        else:
+            view = memoryview(data)
+            size = len(view)
+            start = 0
+            while start < size:
+                self._parse(view[start : start + FEED_SLICE])
+                start += FEED_SLICE
+                if start >= size or self.closing or self.state == CLOSED:
+                    break
+                if self._behind():
+                    self.backlog = bytes(view[start:])
+                    self.pause_reading()
+                    return
+        if self.write_paused and self.state == OPEN:
+            self.pause_reading()  # the peer does not read our pongs: it gets no more read
+
+    def _parse(self, data: Any) -> None:
         for event in self.parser.feed(data):
             if type(event) is dict:
                 if self.state == OPEN:
