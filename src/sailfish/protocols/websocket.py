@@ -66,6 +66,11 @@ access_logger = logging.getLogger("sailfish.access")
 # -- RFC 6455 §7.1.1: so after our close frame we wait for the peer's, this many seconds.
 CLOSE_TIMEOUT = 10.0
 
+# A slice of input that gave more events than this (pings, tiny messages) ends the turn: the
+# rest is parsed on the next loop iteration, so one flooding peer does not keep the others
+# waiting for a whole read's worth (bench/floods.py, ws-ping).
+MANY_EVENTS = 64
+
 # Connection states.
 CONNECTING = 0
 OPEN = 1
@@ -626,19 +631,23 @@ class WebSocketProtocol(Connection):
             size = len(view)
             start = 0
             while start < size:
-                self._parse(view[start : start + FEED_SLICE])
+                events = self._parse(view[start : start + FEED_SLICE])
                 start += FEED_SLICE
                 if start >= size or self.closing or self.state == CLOSED:
                     break
-                if self._behind():
+                if events > MANY_EVENTS or self._behind():
                     self.backlog = bytes(view[start:])
                     self.pause_reading()
+                    if not self._behind():
+                        self.loop.call_soon(self._maybe_resume_reading)  # the others first
                     return
         if self.write_paused and self.state == OPEN:
             self.pause_reading()  # the peer does not read our pongs: it gets no more read
 
-    def _parse(self, data: Any) -> None:
-        for event in self.parser.feed(data):
+    def _parse(self, data: Any) -> int:
+        """Act on the events of `data`; returns how many there were."""
+        events = self.parser.feed(data)
+        for event in events:
             if type(event) is dict:
                 if self.state == OPEN:
                     self._put(event)
@@ -647,15 +656,18 @@ class WebSocketProtocol(Connection):
                 # CLOSING: the app is past `websocket.close`; the message is dropped.
             elif isinstance(event, Ping):
                 if self.state == OPEN:
-                    self.write(self.frames.pong(event.payload), True)
+                    # Collected, not written at once: the pongs of a slice full of pings go
+                    # out in one write by the end of this loop iteration.
+                    self.write(self.frames.pong(event.payload))
             elif isinstance(event, Pong):
                 self._on_pong(event.payload)
             elif isinstance(event, Close):
                 self._on_close(event.code, event.reason)
-                return
+                break
             elif isinstance(event, WebSocketError):
                 self._on_error(event)
-                return
+                break
+        return len(events)
 
     def _on_close(self, code: int, reason: str) -> None:
         if self.state == OPEN:
