@@ -19,6 +19,7 @@ help:
 	@echo "make bench-ws   the WebSocket part of bench-e2e alone: echo CPU per message, idle memory"
 	@echo "make bench-wsgi | bench-files  the WSGI / file-serving parts of bench-e2e alone"
 	@echo "make bench-workers  2 workers against uvicorn and granian: spread, failures during restarts"
+	@echo "make bench-floods   connection storms, --limit-concurrency, deep pipelines, WebSocket floods"
 	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
@@ -167,3 +168,12 @@ BENCH_WORKERS_ARGS ?=
 .PHONY: bench-workers
 bench-workers: compile
 	.venv-bench/bin/python bench/e2e/workers.py $(BENCH_WORKERS_ARGS)
+
+# Floods against one server (sailfish, uvicorn, granian): 10,000 connection attempts,
+# --limit-concurrency, deep pipelines, tiny WebSocket frames; RSS and a normal client's p99.
+# Uses .venv-bench (make bench-e2e makes it). BENCH_FLOODS_ARGS: --floods connect,pipeline
+# --servers sailfish --quick (see bench/floods.py).
+BENCH_FLOODS_ARGS ?=
+.PHONY: bench-floods
+bench-floods: compile
+	.venv-bench/bin/python bench/floods.py $(BENCH_FLOODS_ARGS)
