@@ -21,6 +21,8 @@ help:
 	@echo "make bench-workers  2 workers against uvicorn and granian: spread, failures during restarts"
 	@echo "make bench-shutdown  SIGTERM under load against uvicorn and granian: lost requests, time to exit"
 	@echo "make bench-soak  millions of mixed requests (HTTP, WebSocket, WSGI) against one worker: RSS, fds, tasks"
+
+	@echo "make bench-floods   connection storms, --limit-concurrency, deep pipelines, WebSocket floods"
 	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
@@ -221,3 +223,12 @@ fuzz-py: compile
 
 fuzz-py-smoke:
 	$(MAKE) fuzz-py FUZZ_SECONDS=10
+
+# Floods against one server (sailfish, uvicorn, granian): 10,000 connection attempts,
+# --limit-concurrency, deep pipelines, tiny WebSocket frames; RSS and a normal client's p99.
+# Uses .venv-bench (make bench-e2e makes it). BENCH_FLOODS_ARGS: --floods connect,pipeline
+# --servers sailfish --quick (see bench/floods.py).
+BENCH_FLOODS_ARGS ?=
+.PHONY: bench-floods
+bench-floods: compile
+	.venv-bench/bin/python bench/floods.py $(BENCH_FLOODS_ARGS)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import subprocess
@@ -123,8 +124,14 @@ def start_server(app: Any, **options: Any) -> Running:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Running]]:
-    """Factory: `serve(app, **options)` -> a running server, stopped at teardown."""
+    """Factory: `serve(app, **options)` -> a running server, stopped at teardown.
+
+    A server configures the process's loggers (`access_log=False` disables
+    `sailfish.access`): their state is put back at teardown, so no later test inherits it.
+    """
     started: list[Running] = []
+    loggers = [logging.getLogger(name) for name in ("sailfish.access", "sailfish.error")]
+    disabled = [logger.disabled for logger in loggers]
 
     def factory(app: Any, **options: Any) -> Running:
         running = start_server(app, **options)
@@ -138,6 +145,8 @@ def serve() -> Iterator[Callable[..., Running]]:
             running.stop()
         except BaseException as exc:  # noqa: BLE001 - stop them all, then report
             errors.append(exc)
+    for logger, was in zip(loggers, disabled, strict=True):
+        logger.disabled = was
     if errors:
         raise errors[0]
 

@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from sailfish.protocols import HIGH_WATER, SHUTDOWN_IDLE, HTTPProtocol, Quirks, Ticker
+from sailfish.protocols import (
+    FEED_SLICE,
+    HIGH_WATER,
+    MAX_PIPELINE,
+    SHUTDOWN_IDLE,
+    HTTPProtocol,
+    Quirks,
+    Ticker,
+)
 from transport import FakeClock, MockTransport
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
@@ -912,6 +920,52 @@ def test_hundreds_of_pipelined_requests_in_one_packet_are_all_answered_in_order(
         bodies = [body for _, body in responses(transport.take())]
         assert bodies == [b"/%d" % i for i in range(count)]
         assert not transport.read_paused, "reading resumes once the pipeline has drained"
+
+    run(main())
+
+
+def test_a_request_waits_while_the_transport_is_paused_for_writing() -> None:
+    started: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        started.append(scope["path"])
+        await hello(scope, receive, send)
+
+    async def main() -> None:
+        protocol, transport = await connect(app)
+        protocol.data_received(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        await settle()
+        protocol.pause_writing()  # the client stopped reading
+        protocol.data_received(
+            b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n"
+        )
+        await settle()
+        assert started == ["/1"], "no app runs while its response could only pile up"
+        assert protocol.held
+        protocol.resume_writing()
+        await settle()
+        assert started == ["/1", "/2", "/3"]
+        assert len(responses(transport.take())) == 3
+
+    run(main())
+
+
+def test_a_large_read_of_tiny_requests_is_parsed_only_as_the_pipeline_drains() -> None:
+    async def main() -> None:
+        protocol, transport = await connect(hello)
+        count = 3000  # about 90 KB: several slices
+        protocol.data_received(
+            b"".join(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(count))
+        )
+        waiting = len(protocol.pipeline)
+        assert MAX_PIPELINE <= waiting <= MAX_PIPELINE + FEED_SLICE // 28
+        assert protocol.backlog and transport.read_paused
+        for _ in range(count * 3):
+            await asyncio.sleep(0)
+            if protocol.cycle is None and not protocol.pipeline and not protocol.backlog:
+                break
+        assert len(responses(transport.take())) == count
+        assert not protocol.backlog and not transport.read_paused
 
     run(main())
 

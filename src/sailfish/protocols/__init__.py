@@ -41,6 +41,7 @@ else:
         COMPILED = True
 
 Connection = base.Connection
+FEED_SLICE = base.FEED_SLICE
 HIGH_WATER = base.HIGH_WATER
 LINGER_TIMEOUT = base.LINGER_TIMEOUT
 Ticker = deadlines.Ticker
@@ -60,6 +61,7 @@ WSGIRunner = wsgi.WSGIRunner
 
 __all__ = [
     "COMPILED",
+    "FEED_SLICE",
     "HIGH_WATER",
     "LINGER_TIMEOUT",
     "MAX_PIPELINE",

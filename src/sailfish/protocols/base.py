@@ -35,10 +35,22 @@ from sailfish.tls import tls_extension
 
 from .deadlines import deadlines_for
 
-__all__ = ["HIGH_WATER", "LINGER_TIMEOUT", "READ_SLICE", "SENDFILE_SLICE", "Connection"]
+__all__ = [
+    "FEED_SLICE",
+    "HIGH_WATER",
+    "LINGER_TIMEOUT",
+    "READ_SLICE",
+    "SENDFILE_SLICE",
+    "Connection",
+]
 
 # Collected writes go out past this many bytes (and a protocol pauses reading past it).
 HIGH_WATER = 65536
+# A protocol hands its parser at most this many received bytes at a time, and keeps the rest
+# back while its app is behind: one read (256 KiB on uvloop) of tiny pipelined requests or
+# WebSocket frames would otherwise become ten thousand queued objects at once, whatever the
+# pipeline or queue limit (bench/floods.py).
+FEED_SLICE = 16384
 # "a server ... that closes the connection ... while the client might still be sending data
 # ... SHOULD ... close the sending half first, then keep reading (and discarding) for a while"
 # -- the lingering close of RFC 9112 §9.6, bounded by this many seconds.

@@ -55,6 +55,8 @@ cdef class HTTPProtocol(Connection):
     cdef public object parser, writer
     cdef public RequestCycle cycle, receiving, deferred
     cdef public object pipeline, pending_error
+    cdef public bytes backlog
+    cdef public bint held
     cdef public Py_ssize_t buffered_body
     cdef public bint shutting_down, eof, reading_head, proxy_trusted
     cdef public object proxy_buffer, proxy_preset

@@ -40,7 +40,7 @@ from sailfish.proxy_protocol import parse_proxy_header
 from sailfish.state import is_shutdown_cancel
 from sailfish.tls import proxied_tls_extension, scheme
 
-from .base import HIGH_WATER, Connection
+from .base import FEED_SLICE, HIGH_WATER, Connection
 from .deadlines import tick_interval
 
 __all__ = [
@@ -252,6 +252,10 @@ class HTTPProtocol(Connection):
         self.receiving: RequestCycle | None = None  # the cycle the next body bytes belong to
         self.pipeline: deque[RequestCycle] = deque()
         self.pending_error: HTTPError | None = None
+        self.backlog = b""  # received bytes not parsed yet: the pipeline is full (see _take)
+        # `cycle` waits to start until the transport takes writes again: a client that does
+        # not read its responses gets no more of them queued in the transport.
+        self.held = False
         self.buffered_body = 0
         self.shutting_down = False
         self.eof = False
@@ -341,6 +345,7 @@ class HTTPProtocol(Connection):
             if cycle is not None:
                 cycle.on_disconnect()
         self.pipeline.clear()
+        self.backlog = b""
 
     def eof_received(self) -> bool | None:
         if self.lingering:
@@ -367,6 +372,58 @@ class HTTPProtocol(Connection):
         if self.upgrading:
             self.upgrade_buffer += data  # for the protocol the connection is handed to
             return
+        if self.backlog:
+            # Reading was resumed by someone else (a WSGI pool with room), or a transport
+            # handed over a tail: keep it back too, and stop reading again.
+            self.backlog += data
+            self.pause_reading()
+            return
+        self._take(data, self.eager)
+
+    def _take(self, data: bytes, eager: bool) -> None:
+        """Parse received bytes, FEED_SLICE at a time once they are many: while MAX_PIPELINE
+        requests wait, the rest stays unparsed in `backlog` and reading pauses, so a deep
+        pipeline in one write costs its bytes, not a Request and a cycle per request."""
+        if len(data) <= FEED_SLICE:
+            got = self._parse(data)
+        else:
+            view = memoryview(data)
+            size = len(view)
+            start = 0
+            got = False
+            while start < size:
+                got = self._parse(view[start : start + FEED_SLICE]) or got
+                start += FEED_SLICE
+                if start >= size or self.closing:
+                    break
+                if self.upgrading:
+                    self.upgrade_buffer += view[start:]
+                    break
+                if len(self.pipeline) >= MAX_PIPELINE:
+                    self.backlog = bytes(view[start:])
+                    self.pause_reading()
+                    break
+        cycle = self.deferred
+        if cycle is not None:
+            # Started only now, with the whole packet parsed: its body (if it came along) is
+            # already queued, and a bad request later in the packet never reaches an app.
+            self.deferred = None
+            if self.cycle is cycle and not self.closing:
+                self._start(cycle, eager)
+        if (
+            not got
+            and self.cycle is None
+            and not self.pipeline
+            and self.receiving is None
+            and not self.closing
+            and not self.reading_head
+        ):
+            # Bytes but no complete head: the header-read deadline runs from the first byte.
+            self.reading_head = True
+            self.arm(self.timeout_header_read)
+
+    def _parse(self, data: Any) -> bool:
+        """Feed the parser and act on its events; True if there were any."""
         events = self.parser.feed(data)
         for event in events:
             if type(event) is dict:
@@ -380,26 +437,8 @@ class HTTPProtocol(Connection):
         else:
             if events and type(events[-1]) is Request and events[-1].upgrade is not None:
                 # The upgrade was declined: go on with the buffered bytes as HTTP/1.1.
-                self.data_received(b"")
-                return
-        cycle = self.deferred
-        if cycle is not None:
-            # Started only now, with the whole packet parsed: its body (if it came along) is
-            # already queued, and a bad request later in the packet never reaches an app.
-            self.deferred = None
-            if self.cycle is cycle and not self.closing:
-                self._launch(cycle, self.eager)
-        if (
-            not events
-            and self.cycle is None
-            and not self.pipeline
-            and self.receiving is None
-            and not self.closing
-            and not self.reading_head
-        ):
-            # Bytes but no complete head: the header-read deadline runs from the first byte.
-            self.reading_head = True
-            self.arm(self.timeout_header_read)
+                self._parse(b"")
+        return bool(events)
 
     # -- the PROXY protocol ----------------------------------------------------------------
 
@@ -528,6 +567,21 @@ class HTTPProtocol(Connection):
 
     # -- cycles ----------------------------------------------------------------------------
 
+    def _start(self, cycle: RequestCycle, eager: bool) -> None:
+        """Launch `cycle` now, or once the transport takes writes again (see `held`)."""
+        if self.write_paused:
+            self.held = True
+        else:
+            self._launch(cycle, eager)
+
+    def resume_writing(self) -> None:
+        Connection.resume_writing(self)
+        if self.held:
+            self.held = False
+            cycle = self.cycle
+            if cycle is not None and not self.closing:
+                self._launch(cycle, False)
+
     def _launch(self, cycle: RequestCycle, eager: bool) -> None:
         """Run the app for `cycle` (the 503 app past the concurrency limit) in its task."""
         app = self.app
@@ -650,7 +704,7 @@ class HTTPProtocol(Connection):
             # Not eagerly: an eager start here would nest each pipelined app inside the one
             # before it, as deep as the pipeline. One loop turn each; their writes coalesce.
             cycle = self.cycle = self.pipeline.popleft()
-            self._launch(cycle, False)
+            self._start(cycle, False)
             if self.read_paused and len(self.pipeline) < MAX_PIPELINE // 2:
                 self._maybe_resume_reading()
         elif self.pending_error is not None:
@@ -735,7 +789,7 @@ class HTTPProtocol(Connection):
         # A pipelined request was started and has not run yet: its response may join the
         # collected write. Its task runs before the next loop turn.
         cycle = self.cycle
-        return cycle is not None and not cycle.started and not self.closing
+        return cycle is not None and not cycle.started and not self.closing and not self.held
 
     def shutdown(self, restart: bool = False) -> None:
         """Graceful shutdown: close now if idle, else once the current response is done.
@@ -796,7 +850,15 @@ class HTTPProtocol(Connection):
             self.close()
 
     def _maybe_resume_reading(self) -> None:
-        if self.buffered_body < HIGH_WATER and len(self.pipeline) < MAX_PIPELINE:
+        backlog = self.backlog
+        if backlog and len(self.pipeline) < MAX_PIPELINE // 2 and not self.closing:
+            self.backlog = b""
+            self._take(backlog, False)  # may keep some back again
+        if (
+            not self.backlog
+            and self.buffered_body < HIGH_WATER
+            and len(self.pipeline) < MAX_PIPELINE
+        ):
             self.resume_reading()
 
 

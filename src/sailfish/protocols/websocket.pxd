@@ -26,6 +26,7 @@ cdef class WebSocketProtocol(Connection):
     cdef public object parser, frames
     cdef public bytearray pending
     cdef public object queue, waiter
+    cdef public bytes backlog
     cdef public dict disconnect
     cdef public object task
     cdef public int timer

@@ -12,7 +12,9 @@ frames -> receive dicts, Ping, Pong, Close, or a final WebSocketError) and `Fram
   HTTP: a 403 for a close before accept, or the `websocket.http.response` extension).
 - one deadline at a time, through the connection's strategy: the next keepalive ping, the
   pong it waits for, or the end of the close handshake.
-- flow control both ways: reading pauses while `max_queue` messages wait for the app; `send`
+- flow control both ways: reading pauses while `max_queue` messages wait for the app, and
+  while the transport is paused (a peer that does not read gets no pongs queued without end);
+  received bytes are parsed FEED_SLICE at a time, the rest kept unparsed meanwhile; `send`
   waits while the transport is paused.
 Nothing here parses or frames bytes, or imports the server. Compiled with the shell
 (websocket.pxd).
@@ -46,7 +48,7 @@ from sailfish.ws import (
     negotiate_deflate,
 )
 
-from .base import Connection
+from .base import FEED_SLICE, Connection
 from .deadlines import tick_interval
 from .http1 import ClientDisconnected
 
@@ -63,6 +65,11 @@ access_logger = logging.getLogger("sailfish.access")
 # "The underlying TCP connection, in most normal cases, SHOULD be closed first by the server"
 # -- RFC 6455 §7.1.1: so after our close frame we wait for the peer's, this many seconds.
 CLOSE_TIMEOUT = 10.0
+
+# A slice of input that gave more events than this (pings, tiny messages) ends the turn: the
+# rest is parsed on the next loop iteration, so one flooding peer does not keep the others
+# waiting for a whole read's worth (bench/floods.py, ws-ping).
+MANY_EVENTS = 64
 
 # Connection states.
 CONNECTING = 0
@@ -254,6 +261,7 @@ class WebSocketProtocol(Connection):
         self.frames: Any = None  # the FrameWriter
         self.pending = bytearray()  # bytes received before the app accepted
         self.queue: deque[dict[str, Any]] = deque()
+        self.backlog = b""  # received bytes not parsed yet: the app or the peer is behind
         self.waiter: asyncio.Future[None] | None = None
         self.disconnect: dict[str, Any] | None = None  # queued once; then repeated
         self.task: Any = None
@@ -267,6 +275,7 @@ class WebSocketProtocol(Connection):
     def connection_lost(self, exc: Exception | None) -> None:
         Connection.connection_lost(self, exc)
         self.timer = NO_TIMER
+        self.backlog = b""
         if self.state != CLOSED:
             self.state = CLOSED
             self.peer_closed = True
@@ -281,6 +290,10 @@ class WebSocketProtocol(Connection):
             return
         state = self.state
         if state == OPEN or state == CLOSING:
+            if self.backlog:
+                self.backlog += data  # a transport may hand over a tail: keep it back too
+                self.pause_reading()
+                return
             self._feed(data)
         elif self.raw and state == CONNECTING and self.handshake is None:
             self._read_head(data)
@@ -452,8 +465,27 @@ class WebSocketProtocol(Connection):
             await waiter
         message = queue.popleft()
         if self.read_paused and self.state == OPEN and len(queue) < self.max_queue:
-            self.resume_reading()
+            self._maybe_resume_reading()
         return message
+
+    def resume_writing(self) -> None:
+        Connection.resume_writing(self)
+        if self.read_paused and self.state == OPEN and len(self.queue) < self.max_queue:
+            self._maybe_resume_reading()
+
+    def _maybe_resume_reading(self) -> None:
+        """Parse what was kept back, then read again if the app and the peer keep up."""
+        backlog = self.backlog
+        if backlog and not self._behind():
+            self.backlog = b""
+            self._feed(backlog)  # may keep some back again
+        if not self.backlog and not self._behind() and self.state == OPEN:
+            self.resume_reading()
+
+    def _behind(self) -> bool:
+        """Whether reading must wait: the app has `max_queue` messages to take, or the peer
+        does not read what we write (our pongs)."""
+        return self.state == OPEN and (len(self.queue) >= self.max_queue or self.write_paused)
 
     def _put(self, message: dict[str, Any]) -> None:
         self.queue.append(message)
@@ -575,6 +607,10 @@ class WebSocketProtocol(Connection):
             message["reason"] = reason
         self._disconnected(message)
         self.resume_reading()  # the peer's close frame must get through
+        backlog = self.backlog
+        if backlog:
+            self.backlog = b""
+            self._feed(backlog)  # CLOSING: nothing is queued or answered, so none is kept back
         if self.close_timeout > 0:
             self.timer = CLOSE_DUE
             self.arm(self.close_timeout)
@@ -585,8 +621,33 @@ class WebSocketProtocol(Connection):
 
     # -- frames from the peer --------------------------------------------------------------
 
-    def _feed(self, data: bytes) -> None:
-        for event in self.parser.feed(data):
+    def _feed(self, data: Any) -> None:
+        """Parse received bytes, FEED_SLICE at a time once they are many, keeping the rest
+        in `backlog` (and pausing reading) while the app or the peer is behind."""
+        if len(data) <= FEED_SLICE:
+            self._parse(data)
+        else:
+            view = memoryview(data)
+            size = len(view)
+            start = 0
+            while start < size:
+                events = self._parse(view[start : start + FEED_SLICE])
+                start += FEED_SLICE
+                if start >= size or self.closing or self.state == CLOSED:
+                    break
+                if events > MANY_EVENTS or self._behind():
+                    self.backlog = bytes(view[start:])
+                    self.pause_reading()
+                    if not self._behind():
+                        self.loop.call_soon(self._maybe_resume_reading)  # the others first
+                    return
+        if self.write_paused and self.state == OPEN:
+            self.pause_reading()  # the peer does not read our pongs: it gets no more read
+
+    def _parse(self, data: Any) -> int:
+        """Act on the events of `data`; returns how many there were."""
+        events = self.parser.feed(data)
+        for event in events:
             if type(event) is dict:
                 if self.state == OPEN:
                     self._put(event)
@@ -595,15 +656,18 @@ class WebSocketProtocol(Connection):
                 # CLOSING: the app is past `websocket.close`; the message is dropped.
             elif isinstance(event, Ping):
                 if self.state == OPEN:
-                    self.write(self.frames.pong(event.payload), True)
+                    # Collected, not written at once: the pongs of a slice full of pings go
+                    # out in one write by the end of this loop iteration.
+                    self.write(self.frames.pong(event.payload))
             elif isinstance(event, Pong):
                 self._on_pong(event.payload)
             elif isinstance(event, Close):
                 self._on_close(event.code, event.reason)
-                return
+                break
             elif isinstance(event, WebSocketError):
                 self._on_error(event)
-                return
+                break
+        return len(events)
 
     def _on_close(self, code: int, reason: str) -> None:
         if self.state == OPEN:
