@@ -124,8 +124,9 @@ def test_trickled_heads_get_408_at_the_header_timeout_while_others_are_served(
         for i, conn in enumerate(slow):
             assert conn.buffer.startswith(b"HTTP/1.1 408 "), conn.buffer[:80]
             assert b"connection: close" in conn.buffer.lower()
-            # Never before the timeout (armed after our first byte left), and not long after.
-            assert timeout <= closed_after[i] < timeout + 4, closed_after[i]
+            # Never before the timeout (armed after our first byte left; uvloop's clock counts
+            # whole milliseconds, hence the slack), and not long after.
+            assert timeout - 0.01 <= closed_after[i] < timeout + 4, closed_after[i]
         assert answered > len(slow)
         # The normal client's connection survived it all.
         normal.send(request("GET", "/after"))
