@@ -23,6 +23,8 @@ help:
 	@echo "make bench-soak  millions of mixed requests (HTTP, WebSocket, WSGI) against one worker: RSS, fds, tasks"
 
 	@echo "make bench-floods   connection storms, --limit-concurrency, deep pipelines, WebSocket floods"
+
+	@echo "make bench-slow  slow peers (slowloris, slow readers) vs a normal client's p99; memory per idle connection"
 	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
@@ -164,6 +166,15 @@ bench-ws: compile
 AUTOBAHN_ARGS ?=
 autobahn: compile
 	$(PY) tests/integration/autobahn_run.py --outdir build/autobahn $(AUTOBAHN_ARGS)
+
+# Slow peers (bench/slow_peers.py): a normal client's p50/p99 while 1,000 connections trickle
+# their heads and 1,000 read a 1 MiB answer at 4 KiB/s, then memory per idle connection, against
+# uvicorn (and granian); raises RLIMIT_NOFILE to its hard limit (needs ~5,200 with the defaults).
+# BENCH_SLOW_ARGS: --quick | --part latency,memory --phase S --rate R (0: back to back) --servers ...
+BENCH_SLOW_ARGS ?=
+.PHONY: bench-slow
+bench-slow: compile
+	$(PY) bench/slow_peers.py $(BENCH_SLOW_ARGS)
 
 # Worker processes (2 workers each): spread across workers, failed requests during SIGHUP
 # restarts and recycles, against uvicorn and granian. Uses .venv-bench (make bench-e2e makes it).
