@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import ssl
 import sys
@@ -162,19 +161,18 @@ def test_wsgi_file_wrapper_falls_back_when_sendfile_refuses_the_socket(
     assert refused == [len(data) - 1000] * 2
 
 
-@pytest.mark.posix_only("sends SIGINT to a child process")
-def test_ctrl_c_stops_the_server_on_a_loop_without_signal_handlers(
-    serve_process: Callable[..., Any],
-) -> None:
-    # The proactor loop has no add_signal_handler: signal.signal() catches Ctrl+C instead.
-    # --app-dir is for the app: the loop's module is found on PYTHONPATH
+@pytest.mark.parametrize("loop", ["auto", WINDOWS_LOOP], ids=["default_loop", "windows_like"])
+def test_ctrl_c_stops_the_server_gracefully(serve_process: Callable[..., Any], loop: str) -> None:
+    # Ctrl+C (Ctrl+Break on Windows, where the default loop is the proactor): a loop without
+    # add_signal_handler gets signal.signal() handlers instead.
     path = os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])
-    process = serve_process("apps.raw:app", "--loop", WINDOWS_LOOP, env={"PYTHONPATH": path})
+    process = serve_process("apps.raw:app", "--loop", loop, env={"PYTHONPATH": path})
     with Conn(process.port) as conn:
         conn.send(request())
         assert conn.read_response().status == 200
-    process.popen.send_signal(signal.SIGINT)
+    process.interrupt()
     assert process.wait(10) == 0
+    assert "Application shutdown complete." in process.stderr
     assert "Finished server process" in process.stderr
 
 

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -88,13 +87,6 @@ def test_serves_on_ipv6(sailfish_logs: pytest.LogCaptureFixture) -> None:
         assert server.sockets[0].family == socket.AF_INET6
         assert get(port, "/six", host="::1").endswith(b"hello /six")
     assert f"Listening on http://[::1]:{port} (Press CTRL+C to quit)" in messages(sailfish_logs)
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """A short temporary directory: unix socket paths are limited to about 100 bytes."""
-    with tempfile.TemporaryDirectory(prefix="sf") as name:
-        yield Path(name)
 
 
 def unix_get(path: str, target: str = "/") -> bytes:
@@ -503,7 +495,7 @@ def process(tmp_path: Path) -> Iterator[Process]:
     proc.stop()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.posix_only("SIGINT or SIGTERM to a child process")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 def test_signal_shuts_down_gracefully(process: Process, sig: signal.Signals) -> None:
     port = int(process.wait_for(r"Listening on http://127\.0\.0\.1:(\d+)").group(1))
@@ -517,7 +509,7 @@ def test_signal_shuts_down_gracefully(process: Process, sig: signal.Signals) -> 
     process.wait_for(r"Finished server process")
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.posix_only("SIGINT to a child process")
 def test_second_signal_forces_exit(process: Process) -> None:
     port = int(process.wait_for(r"Listening on http://127\.0\.0\.1:(\d+)").group(1))
     busy = start_request(port, "/30")
