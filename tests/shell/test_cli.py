@@ -152,6 +152,7 @@ def test_options_reach_the_config(captured: list[Config], tmp_path: Path) -> Non
     assert config.app_dir == "src" and config.env_file == str(env)
 
 
+@pytest.mark.posix_only("unix sockets (--uds)")
 def test_uds_and_fd(captured: list[Config]) -> None:
     assert cli.main(["m:a", "--uds", "/tmp/x.sock"]) == 0
     assert cli.main(["m:a", "--fd", "3"]) == 0
