@@ -1,7 +1,7 @@
 """Shared fixtures: the two twins of the core, and the request corpus.
 
 `@pytest.mark.posix_only("why")` skips a test on Windows with that reason (signals, fork,
-unix sockets, os.sendfile: docs/platforms.md says what Windows lacks).
+unix sockets, os.sendfile: README.md, "Platforms", says what Windows lacks).
 
 Every core test takes `parser_cls` / `writer_cls` (or `twin`) and so runs once per twin,
 with ids "py" (src/sailfish/http/) and "c" (sailfish._http). Under

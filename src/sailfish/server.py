@@ -485,13 +485,13 @@ class Server:
                 try:
                     loop.add_signal_handler(sig, self.handle_exit, sig, None)
                     added.append(sig)
-                except NotImplementedError:  # pragma: no cover (Windows)
+                except NotImplementedError:  # Windows: the proactor loop has none
                     previous[sig] = signal.signal(sig, self.handle_exit)
             yield
         finally:
             for sig in added:
                 loop.remove_signal_handler(sig)
-            for sig, handler in previous.items():  # pragma: no cover (Windows)
+            for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
 

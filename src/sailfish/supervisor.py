@@ -815,7 +815,7 @@ def run(config: Config) -> None:
     """
     config.validate()
     settings = config.process
-    if settings.supervised and not hasattr(os, "fork"):  # pragma: no cover (Windows)
+    if settings.supervised and not hasattr(os, "fork"):  # Windows
         raise ConfigError(
             "--workers, --reload and worker recycling need os.fork(), which this platform lacks"
         )

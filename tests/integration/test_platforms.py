@@ -109,7 +109,7 @@ def test_sendfile_on_a_loop_that_cannot_watch_the_socket_falls_back(
         calls.append(count)
         raise BlockingIOError
 
-    monkeypatch.setattr(os, "sendfile", full_socket)
+    monkeypatch.setattr(os, "sendfile", full_socket, raising=False)
     running = serve(file_app(data_file, []), loop=WINDOWS_LOOP)
     with Conn(running.port) as conn:
         for _ in range(2):  # the connection stays usable
@@ -131,6 +131,7 @@ def test_wsgi_file_wrapper_on_a_loop_like_windows(
         assert conn.read_response().body == data_file.read_bytes()
 
 
+@pytest.mark.posix_only("os.sendfile")
 def test_wsgi_file_wrapper_falls_back_when_sendfile_refuses_the_socket(
     serve: Serve, data_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,7 +233,7 @@ def test_proxy_protocol_before_tls_runs_on_a_selector_loop(serve: Serve, tmp_pat
 def test_workers_without_fork_are_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delattr(os, "fork")
+    monkeypatch.delattr(os, "fork", raising=False)
     with pytest.raises(ConfigError, match=r"^--workers, --reload and worker recycling need"):
         supervisor.run(Config.from_options("apps.raw:app", workers=2))
     assert cli.main(["apps.raw:app", "--workers", "2"]) == 2
