@@ -21,8 +21,8 @@ NO_EXTENSIONS = os.environ.get("SAILFISH_NO_EXTENSIONS") == "1"
 REQUIRE_EXTENSIONS = os.environ.get("SAILFISH_REQUIRE_EXTENSIONS") == "1"
 
 # os.sendfile errors that say "not between these two descriptors" (a socket family or a file
-# system that cannot do it: macOS refuses some sockets, Linux some file systems), not that the
-# peer or the file failed. Before the first byte, the bytes are read and written instead.
+# system that cannot do it), not that the peer or the file failed. Before the first byte, the
+# bytes are read and written instead (protocols.base, and the WSGI runner's file_wrapper).
 SENDFILE_UNSUPPORTED = frozenset(
     getattr(errno, name)
     for name in ("EINVAL", "ENOTSOCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "ESPIPE")
