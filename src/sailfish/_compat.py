@@ -12,12 +12,22 @@ twin and sailfish.protocols the shell's with them.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import platform
 
 NO_EXTENSIONS = os.environ.get("SAILFISH_NO_EXTENSIONS") == "1"
 REQUIRE_EXTENSIONS = os.environ.get("SAILFISH_REQUIRE_EXTENSIONS") == "1"
+
+# os.sendfile errors that say "not between these two descriptors" (a socket family or a file
+# system that cannot do it), not that the peer or the file failed. Before the first byte, the
+# bytes are read and written instead (protocols.base, and the WSGI runner's file_wrapper).
+SENDFILE_UNSUPPORTED = frozenset(
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOTSOCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "ESPIPE")
+    if hasattr(errno, name)
+)
 
 
 def pure_core_warning() -> str | None:

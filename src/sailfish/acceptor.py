@@ -185,6 +185,21 @@ async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket, timeou
         loop.remove_reader(fd)
 
 
+def can_watch(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bool:
+    """Whether `loop` can watch `sock` for readability (`add_reader`), as `Acceptor` and
+    `proxy_prelude` need. Windows' proactor loop cannot: it raises NotImplementedError."""
+    try:
+        loop.add_reader(sock.fileno(), _nothing)
+    except NotImplementedError:
+        return False
+    loop.remove_reader(sock.fileno())
+    return True
+
+
+def _nothing() -> None:
+    """A reader callback that is removed before it can run."""
+
+
 def proxy_prelude(
     peers: Any, timeout: float
 ) -> Callable[[socket.socket], Awaitable[ProxyHeader | None]]:
@@ -240,4 +255,4 @@ def proxy_prelude(
     return read
 
 
-__all__ = ["ACCEPT_BATCH", "GATE_RETRY", "Acceptor", "proxy_prelude"]
+__all__ = ["ACCEPT_BATCH", "GATE_RETRY", "Acceptor", "can_watch", "proxy_prelude"]

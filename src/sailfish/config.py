@@ -147,7 +147,7 @@ class Config(Settings):
         self.validate_options()
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd cannot be used together")
-        if self.uds is not None and sys.platform == "win32":  # pragma: no cover
+        if self.uds is not None and sys.platform == "win32":
             raise ConfigError("--uds is not supported on Windows")
         if self.ssl is not None:
             if not isinstance(self.ssl, ssl_module.SSLContext):

@@ -29,13 +29,16 @@ class AppImportError(StartupError):
 
 # Frames of the import machinery above the module's own code: not what the user needs to see.
 _MACHINERY = (os.path.normcase(__file__), os.path.normcase(importlib.__file__ or ""))
+# CPython names importlib's frozen frames "<frozen importlib._bootstrap>"; PyPy also has
+# "<builtin>/frozen importlib._bootstrap_external".
+_FROZEN = ("<frozen importlib", "<builtin>/frozen importlib")
 
 
 def _module_frames(tb: TracebackType | None) -> TracebackType | None:
     """The traceback from the first frame that is not this module or importlib's."""
     while tb is not None and (
         os.path.normcase(tb.tb_frame.f_code.co_filename) in _MACHINERY
-        or tb.tb_frame.f_code.co_filename.startswith("<frozen importlib")
+        or tb.tb_frame.f_code.co_filename.startswith(_FROZEN)
     ):
         tb = tb.tb_next
     return tb
@@ -67,20 +70,25 @@ def import_from_string(import_str: Any) -> Any:
             'for example "main:app"'
         )
 
+    failure: Exception | None = None
     try:
         module = importlib.import_module(module_str)
     except ModuleNotFoundError as exc:
         # Only the module we were asked for (or one of its parent packages) is a usage error;
         # a module the app itself fails to find is the app's bug and keeps its traceback.
         missing = exc.name or ""
-        if missing != module_str and not module_str.startswith(missing + "."):
-            raise _raised_while_importing(module_str, exc) from exc
-        raise ImportFromStringError(
-            f'could not import module "{module_str}": no module named "{missing}" '
-            "(check the name, the current directory or --app-dir)"
-        ) from None
+        if missing == module_str or module_str.startswith(missing + "."):
+            raise ImportFromStringError(
+                f'could not import module "{module_str}": no module named "{missing}" '
+                "(check the name, the current directory or --app-dir)"
+            ) from None
+        failure = exc
     except Exception as exc:
-        raise _raised_while_importing(module_str, exc) from exc
+        failure = exc
+    if failure is not None:
+        # Raised outside the except clause: there, PyPy would give the cause back the
+        # traceback that _raised_while_importing trims.
+        raise _raised_while_importing(module_str, failure) from failure
 
     instance: Any = module
     for attr in attrs_str.split("."):

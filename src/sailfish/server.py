@@ -34,7 +34,7 @@ from typing import Any
 
 from sailfish import metrics, sockets
 from sailfish._compat import pure_core_warning
-from sailfish.acceptor import Acceptor, proxy_prelude
+from sailfish.acceptor import Acceptor, can_watch, proxy_prelude
 from sailfish.config import Config
 from sailfish.errors import StartupError
 from sailfish.lifespan import LifespanOff, LifespanOn
@@ -186,6 +186,7 @@ class Server:
         config.load()
         self.sockets = list(sockets) if sockets is not None else self._bind()
         try:
+            self._check_loop()
             self.lifespan = (
                 LifespanOff(config, self.lifespan_state)
                 if config.lifespan == "off"
@@ -231,6 +232,21 @@ class Server:
                     f"could not bind --metrics-bind {bind}: {sockets.reason(exc)}"
                 ) from exc
         return listeners.sockets
+
+    def _check_loop(self) -> None:
+        """Refuse, before the app starts, what this loop cannot serve.
+
+        The PROXY header in front of TLS is read off the raw socket, which needs a loop that
+        watches sockets (`add_reader`); Windows' default proactor loop does not.
+        """
+        config = self.config
+        if config.ssl_context is None or config.proxy_protocol_peers is None or not self.sockets:
+            return
+        if not can_watch(asyncio.get_running_loop(), self.sockets[0]):
+            raise StartupError(
+                "--proxy-protocol with TLS needs an event loop that can watch sockets, and this "
+                "one cannot (Windows' proactor loop): use --loop asyncio:SelectorEventLoop"
+            )
 
     def ready(self) -> bool:
         """Readiness: serving, and not draining (a load balancer should send requests)."""
@@ -477,13 +493,13 @@ class Server:
                 try:
                     loop.add_signal_handler(sig, self.handle_exit, sig, None)
                     added.append(sig)
-                except NotImplementedError:  # pragma: no cover (Windows)
+                except NotImplementedError:  # Windows: the proactor loop has none
                     previous[sig] = signal.signal(sig, self.handle_exit)
             yield
         finally:
             for sig in added:
                 loop.remove_signal_handler(sig)
-            for sig, handler in previous.items():  # pragma: no cover (Windows)
+            for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
 

@@ -170,7 +170,7 @@ class Supervisor:
         config = self.config
         configure_logging(config.log_config, config.log_level, config.access_log)
         logger.info("Started supervisor process [%d]", self.pid)
-        want_reuse = self.settings.reuse_port and sys.platform.startswith("linux")
+        want_reuse = reuse_port_wanted(self.settings.reuse_port)
         self.listeners = socks.bind(config, reuse_port=want_reuse)
         try:
             self.reuse_port = (
@@ -773,6 +773,24 @@ def _exit_text(code: int) -> str:
     return f"exit code {code}"
 
 
+def reuse_port_wanted(requested: bool) -> bool:
+    """Whether to give each worker slot its own SO_REUSEPORT listener (`--reuse-port`).
+
+    Only Linux spreads a port's connections over its SO_REUSEPORT listeners; elsewhere (macOS,
+    the BSDs) they are not balanced, so the workers share the sockets, and a warning says so.
+    """
+    if not requested:
+        return False
+    if sys.platform.startswith("linux"):
+        return True
+    logger.warning(
+        "--reuse-port is Linux-only (on %s SO_REUSEPORT does not balance connections): "
+        "the workers share the sockets instead",
+        sys.platform,
+    )
+    return False
+
+
 @dataclass
 class SailfishFailure:
     """A worker's startup error, raised again by the supervisor once everything stopped."""
@@ -797,7 +815,7 @@ def run(config: Config) -> None:
     """
     config.validate()
     settings = config.process
-    if settings.supervised and not hasattr(os, "fork"):  # pragma: no cover (Windows)
+    if settings.supervised and not hasattr(os, "fork"):  # Windows
         raise ConfigError(
             "--workers, --reload and worker recycling need os.fork(), which this platform lacks"
         )
@@ -827,4 +845,4 @@ def run(config: Config) -> None:
                 os.unlink(pid_file)
 
 
-__all__ = ["Supervisor", "reload_filter", "run"]
+__all__ = ["Supervisor", "reload_filter", "reuse_port_wanted", "run"]

@@ -5,7 +5,8 @@ thread (no signal handlers there), waits until it listens, and returns a `Runnin
 (port, url, server). Every server a test started is stopped at teardown (should_exit, then a
 bounded join). `serve_process(app_path, *cli_args)` runs `python -m sailfish` in a child
 process, learns the port from the "Listening on" line, and kills the child at teardown if the
-test did not stop it. `loop_name` is parametrized over asyncio and uvloop for the core subset.
+test did not stop it; `Process.interrupt()` is Ctrl+C (Ctrl+Break on Windows). `loop_name` is
+parametrized over asyncio and uvloop for the core subset.
 
 Helpers shared by the test modules (raw-socket reading, the apps) live in `integ_helpers.py`
 and `apps/`; nothing here is imported by name from another conftest.
@@ -18,6 +19,7 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -193,6 +195,14 @@ class Process:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def interrupt(self) -> None:
+        """What Ctrl+C does in a terminal: SIGINT, or on Windows Ctrl+Break (Windows cannot
+        send Ctrl+C to one process group; sailfish handles SIGBREAK the same way)."""
+        if sys.platform == "win32":
+            self.popen.send_signal(signal.CTRL_BREAK_EVENT)
+        else:
+            self.popen.send_signal(signal.SIGINT)
+
     def wait(self, timeout: float) -> int:
         code = self.popen.wait(timeout)
         for reader in self.readers:
@@ -255,6 +265,8 @@ def serve_process() -> Iterator[Callable[..., Process]]:
             stdin=subprocess.DEVNULL,
             cwd=str(REPO),
             env=child_env,
+            # Windows: a group of its own, so Ctrl+Break (Process.interrupt) reaches it alone
+            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
         )
         process = Process(popen=popen)
         children.append(process)

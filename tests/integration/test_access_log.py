@@ -115,6 +115,7 @@ def stop(process: Any) -> None:
     assert process.wait(5) == 0
 
 
+@pytest.mark.posix_only("SIGTERM to a child (on Windows, send_signal(SIGTERM) kills it)")
 def test_default_formatters_in_a_real_process(serve_process: Callable[..., Any]) -> None:
     process = serve_process("apps.raw:app")
     with Conn(process.port) as conn:
@@ -133,6 +134,7 @@ def test_default_formatters_in_a_real_process(serve_process: Callable[..., Any])
     assert "/from-process" not in process.stderr
 
 
+@pytest.mark.posix_only("SIGTERM to a child (on Windows, send_signal(SIGTERM) kills it)")
 def test_json_formatter_in_a_real_process(
     serve_process: Callable[..., Any], tmp_path: Path
 ) -> None:

@@ -123,6 +123,7 @@ def test_default_line_is_unchanged_without_a_format(
     )
 
 
+@pytest.mark.posix_only("SIGTERM to a child (on Windows, send_signal(SIGTERM) kills it)")
 def test_format_from_the_environment_in_a_process(serve_process: Callable[..., Any]) -> None:
     process = serve_process(
         "apps.raw:app", env={"SAILFISH_ACCESS_LOG_FORMAT": "custom %(m)s %(U)s %(s)s %(B)s"}

@@ -159,14 +159,15 @@ def rss(pid: int) -> int:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads RSS from /proc")
-@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_large_file_to_a_slow_reader_keeps_memory_flat(
-    serve_process: Callable[..., Any], tmp_path: Path, loop: str
+    serve_process: Callable[..., Any], tmp_path: Path, loop_name: str
 ) -> None:
     path = tmp_path / "large.bin"
     with open(path, "wb") as file:
         file.truncate(LARGE)  # sparse: no disk, no time to write it
-    process = serve_process("apps.files:app", "--loop", loop, env={"SAILFISH_TEST_FILE": str(path)})
+    process = serve_process(
+        "apps.files:app", "--loop", loop_name, env={"SAILFISH_TEST_FILE": str(path)}
+    )
     pid = process.popen.pid
     with httpx.Client(timeout=5) as client:
         assert client.get(process.url + "/small").text == "ok"  # warm: imports, first request

@@ -36,7 +36,7 @@ _SAMPLE = re.compile(
 )
 _LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)=\"([^\"\\\n]*)\"")
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals and fork")
+pytestmark = pytest.mark.posix_only("worker processes are forked, and run by signals")
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -213,9 +213,9 @@ def test_forwarded_headers_after_proxy_header_need_a_trusted_client(
         assert _exchange(sock, untrusted + spoof)["client"] == ["192.0.2.99", 1000]
 
 
-@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="unix sockets")
-def test_unix_socket_peer_trusted_with_unix_entry(tmp_path: Path) -> None:
-    path = str(tmp_path / "pp.sock")
+@pytest.mark.posix_only("unix sockets")
+def test_unix_socket_peer_trusted_with_unix_entry(short_dir: Path) -> None:
+    path = str(short_dir / "pp.sock")
     config = Config.from_options(
         who,
         uds=path,

@@ -169,6 +169,7 @@ def test_graceful_shutdown_timeout_with_a_slow_streaming_reader(serve: Serve) ->
 # -- a real process and real signals ---------------------------------------------------------------
 
 
+@pytest.mark.posix_only("SIGTERM to a child (on Windows, send_signal(SIGTERM) kills it)")
 def test_sigterm_drains_in_flight_requests(serve_process: Callable[..., Any]) -> None:
     process = serve_process("apps.raw:announcing")
     threads, results = fire_many(process.port, "/slow?t=0.6", 20)
@@ -182,6 +183,7 @@ def test_sigterm_drains_in_flight_requests(serve_process: Callable[..., Any]) ->
     assert "Finished server process" in process.stderr
 
 
+@pytest.mark.posix_only("SIGTERM to a child (on Windows, send_signal(SIGTERM) kills it)")
 def test_sigterm_with_graceful_timeout_and_a_never_ending_app(
     serve_process: Callable[..., Any],
 ) -> None:
@@ -203,6 +205,7 @@ def test_sigterm_with_graceful_timeout_and_a_never_ending_app(
     assert "Application shutdown complete." in process.stderr  # lifespan shutdown still runs
 
 
+@pytest.mark.posix_only("SIGINT to a child (Windows cannot send Ctrl+C to one process)")
 def test_second_signal_forces_the_exit(serve_process: Callable[..., Any]) -> None:
     process = serve_process("apps.raw:announcing")  # no graceful timeout: waits for ever
     conns = [Conn(process.port) for _ in range(3)]

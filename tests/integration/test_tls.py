@@ -13,6 +13,7 @@ import json
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -181,6 +182,10 @@ def test_http10_over_tls_has_the_extension(serve: Callable[..., Any], certs: Cer
     assert body["http_version"] == "1.0" and body["tls"]["server_cert"] == certs.server_cert_text
 
 
+@pytest.mark.skipif(
+    sys.platform == "win32",
+    reason="curl on Windows (Schannel) wants revocation data the test CA lacks",
+)
 def test_curl_negotiates_http11_by_alpn(serve: Callable[..., Any], certs: Certs) -> None:
     curl = require_program("curl")
     running = serve(TLSApp(), **certs.options())

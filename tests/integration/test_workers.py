@@ -33,9 +33,7 @@ REPO = HERE.parent.parent
 APP = "apps.pids:app"
 START_TIMEOUT = 30.0  # a supervisor is listening once every worker is up
 
-pytestmark = pytest.mark.skipif(
-    sys.platform == "win32" or not hasattr(os, "fork"), reason="workers need fork()"
-)
+pytestmark = pytest.mark.posix_only("worker processes are forked, and run by signals")
 
 MODES = [
     pytest.param(
@@ -441,8 +439,8 @@ def test_systemd_socket_activation(workers: str) -> None:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_uds_mode_and_pid_file(tmp_path: Path, workers: str) -> None:
-    path = tmp_path / "s.sock"
+def test_uds_mode_and_pid_file(tmp_path: Path, short_dir: Path, workers: str) -> None:
+    path = short_dir / "s.sock"
     pid_file = tmp_path / "server.pid"
     popen = subprocess.Popen(
         [sys.executable, "-m", "sailfish", APP, "--app-dir", str(HERE), "--uds", str(path)]

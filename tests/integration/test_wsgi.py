@@ -534,6 +534,7 @@ def test_bodyless_responses(serve: Serve, method: str, status: str) -> None:
         assert second.body == (b"body" if with_body else b"")
 
 
+@pytest.mark.posix_only("os.sendfile")
 @pytest.mark.parametrize("declared", [True, False], ids=["app_length", "file_size"])
 def test_file_wrapper_uses_sendfile(
     serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loop_name: str, declared: bool

@@ -467,10 +467,24 @@ def test_fallback_memory_is_bounded_by_flow_control(data_file: Path) -> None:
 # -- zero copy on a real socket ----------------------------------------------------------------
 
 
+def tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """Two connected TCP sockets on 127.0.0.1: what the server sends files to (macOS's
+    sendfile takes no unix socket, which is what socket.socketpair() makes there). Their
+    buffers are small, as a socket pair's are, so a few MiB fill them."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = socket.socket()
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+        theirs.settimeout(5)
+        theirs.connect(listener.getsockname()[:2])
+        ours, _ = listener.accept()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 16)
+    return ours, theirs
+
+
 async def socket_protocol(app: Any) -> tuple[HTTPProtocol, Any, socket.socket]:
-    """The protocol on one end of a socket pair, through the loop's own transport."""
+    """The protocol on one end of a TCP connection, through the loop's own transport."""
     loop = asyncio.get_running_loop()
-    ours, theirs = socket.socketpair()
+    ours, theirs = tcp_pair()
     theirs.setblocking(False)
     protocol = HTTPProtocol(
         make_config(app),
@@ -497,6 +511,7 @@ async def read_all(sock: socket.socket, size: int | None = None, slow: bool = Fa
     return bytes(data)
 
 
+@pytest.mark.posix_only("os.sendfile")
 def test_zero_copy_after_buffered_writes_keeps_the_order(
     data_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -562,6 +577,7 @@ def test_zero_copy_to_a_peer_that_goes_away(data_file: Path, tmp_path: Path) -> 
     asyncio.run(main())
 
 
+@pytest.mark.posix_only("os.sendfile")
 def test_zero_copy_uses_os_sendfile_on_a_plain_socket(data_file: Path) -> None:
     async def main() -> None:
         protocol, transport, peer = await socket_protocol(Recorder())
@@ -572,6 +588,7 @@ def test_zero_copy_uses_os_sendfile_on_a_plain_socket(data_file: Path) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.posix_only("os.sendfile")
 def test_sendfile_refused_for_this_socket_falls_back_to_read_and_write(
     data_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

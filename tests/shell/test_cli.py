@@ -152,6 +152,7 @@ def test_options_reach_the_config(captured: list[Config], tmp_path: Path) -> Non
     assert config.app_dir == "src" and config.env_file == str(env)
 
 
+@pytest.mark.posix_only("unix sockets (--uds)")
 def test_uds_and_fd(captured: list[Config]) -> None:
     assert cli.main(["m:a", "--uds", "/tmp/x.sock"]) == 0
     assert cli.main(["m:a", "--fd", "3"]) == 0
@@ -279,8 +280,9 @@ def test_process_bad_attribute(tmp_path: Path) -> None:
         ),
         pytest.param(
             "x = (\n",
+            # CPython ends "line 1)", PyPy "lines 1-2)"
             'Error: importing "sf_cli_broken" raised SyntaxError: '
-            "'(' was never closed (sf_cli_broken.py, line 1)",
+            "'(' was never closed (sf_cli_broken.py, line",
             id="syntax_error",
         ),
     ],
@@ -292,8 +294,8 @@ def test_process_app_module_that_raises_exits_3_with_its_traceback(
     result = run_cli("sf_cli_broken:app", "--app-dir", str(tmp_path))
     assert result.returncode == 3, result.stderr
     lines = result.stderr.splitlines()
-    assert lines[-1] == last_line
-    assert [line for line in lines if line.startswith("Error")] == [last_line]
+    assert lines[-1].startswith(last_line)
+    assert [line for line in lines if line.startswith("Error")] == [lines[-1]]
     # The module's own traceback, without click's, sailfish's or importlib's frames.
     assert 'sf_cli_broken.py", line' in result.stderr
     for frame in ("click", "sailfish/", "importlib"):

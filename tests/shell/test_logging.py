@@ -250,7 +250,8 @@ def test_log_config_dict() -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        pytest.param("bad.json", "{not json", "--log-config .*bad.json: Expecting", id="json"),
+        # the json module's own words follow (CPython: "Expecting ...", PyPy: "Key name ...")
+        pytest.param("bad.json", "{not json", "--log-config .*bad.json: [A-Z]\\w+ ", id="json"),
         pytest.param("bad.ini", "[nothing]\n", "--log-config .*bad.ini", id="ini"),
         pytest.param(
             "bad.yaml",

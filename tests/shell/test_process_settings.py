@@ -82,6 +82,7 @@ def test_systemd_sockets_only_for_this_process() -> None:
         sockets.systemd_sockets({"LISTEN_PID": pid, "LISTEN_FDS": "x"})
 
 
+@pytest.mark.posix_only("systemd passes sockets as descriptors 3 and up")
 def test_systemd_sockets_are_taken_from_descriptor_3(monkeypatch: pytest.MonkeyPatch) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -26,11 +26,11 @@ Never imports the server or a protocol; compiled with Cython in pure-Python mode
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 from typing import Any
 
+from sailfish._compat import SENDFILE_UNSUPPORTED
 from sailfish.tls import tls_extension
 
 from .deadlines import deadlines_for
@@ -74,25 +74,22 @@ def _can_write_eof(transport: Any) -> bool:
         return False
 
 
-# os.sendfile errors that say "not between these two descriptors" (a socket family or a file
-# system that cannot do it), not that the peer or the file failed.
-_SENDFILE_UNSUPPORTED = frozenset(
-    getattr(errno, name)
-    for name in ("EINVAL", "ENOTSOCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "ESPIPE")
-    if hasattr(errno, name)
-)
-
-
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
 
 
 def _pread(fd: int, size: int, offset: int) -> bytes:
+    """`size` bytes of `fd` from `offset`, leaving the file's position where it was."""
     if hasattr(os, "pread"):
         return os.pread(fd, size, offset)
-    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows has no pread
-    return os.read(fd, size)  # pragma: no cover
+    # Windows has no pread: seek there and back (the position belongs to the app).
+    position = os.lseek(fd, 0, os.SEEK_CUR)
+    try:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
+    finally:
+        os.lseek(fd, position, os.SEEK_SET)
 
 
 class Connection:
@@ -306,7 +303,7 @@ class Connection:
                     waiter_fd = await self._writable(out_fd, waiter_fd)
                     continue
                 except OSError as exc:
-                    if exc.errno in _SENDFILE_UNSUPPORTED:
+                    if exc.errno in SENDFILE_UNSUPPORTED:
                         unsupported = True  # this socket or file: read and write instead
                         break
                     self.logger.debug("sendfile stopped: %r", exc)
@@ -321,6 +318,9 @@ class Connection:
                     waiter_fd = await self._writable(out_fd, waiter_fd)
                 elif n == SENDFILE_SLICE:
                     await asyncio.sleep(0)  # the socket takes more: let other work run first
+        except NotImplementedError:  # a loop that cannot watch the socket (no add_writer)
+            unsupported = True
+            waiter_fd = -1  # _writable() closed it
         finally:
             self.sending_file = False
             if waiter_fd >= 0:
@@ -335,13 +335,18 @@ class Connection:
         """Wait until the socket takes more bytes, or the connection is lost.
 
         The loop refuses a second watcher on the transport's own descriptor, so the watch is
-        on a duplicate of it (made once per sendfile; returned for the next call).
+        on a duplicate of it (made once per sendfile; returned for the next call). A loop
+        that cannot watch descriptors raises NotImplementedError, the duplicate closed.
         """
         if waiter_fd < 0:
             waiter_fd = os.dup(out_fd)
         waiter = self.loop.create_future()
+        try:
+            self.loop.add_writer(waiter_fd, _wake, waiter)
+        except NotImplementedError:
+            os.close(waiter_fd)
+            raise
         self.drain_waiters.append(waiter)  # connection_lost() wakes it too
-        self.loop.add_writer(waiter_fd, _wake, waiter)
         try:
             await waiter
         finally:

@@ -267,14 +267,15 @@ class WSGICycle(RequestCycle):
     def _write(self, body: bytes, final: bool) -> None:
         conn = self.conn
         if self.raw:
-            # After a file response's head: the writer is done, the bytes go as they are.
+            # After a file response's head: the writer is done, the bytes go as they are
+            # (the last ones may come with the end, when the Content-Length is reached).
+            if body:
+                conn.write(body)
+                if self.access_log:
+                    self.size += len(body)
             if final:
                 self._complete(b"")
-                return
-            conn.write(body)
-            if self.access_log:
-                self.size += len(body)
-            if conn.write_paused:
+            elif conn.write_paused:
                 conn.loop.create_task(self._ack_after_drain(len(body)))
             else:
                 self.call.ack(len(body))
@@ -305,7 +306,7 @@ class WSGICycle(RequestCycle):
         conn.write(data, True)
         self.response_complete = True
         if self.by_sendfile:
-            conn.sent += self.call.count  # the bytes the thread sent (the connection's count)
+            conn.sent += self.call.file_sent  # what the thread sent (the connection's count)
         if self.access_log:
             if self.raw:
                 self.size = self.call.count

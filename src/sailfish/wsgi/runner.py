@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 from queue import SimpleQueue
 from typing import Any
 
+from sailfish._compat import SENDFILE_UNSUPPORTED
+
 __all__ = [
     "Call",
     "ClientGone",
@@ -439,6 +441,7 @@ class Call:
         "deliver",
         "ended",
         "environ",
+        "file_sent",
         "gone",
         "head",
         "headers_sent",
@@ -477,6 +480,7 @@ class Call:
         self.ended = False  # the end of the response is in the outbox
         self.length: int | None = None  # the app's Content-Length
         self.count = 0  # body bytes produced
+        self.file_sent = 0  # body bytes this thread sent itself, with os.sendfile
         self.counted = True  # the body is counted against length (not HEAD, 204, 304)
         self.sent = 0  # bytes handed to the loop (this thread writes it)
         self.acked = 0  # bytes the loop has written on (the loop writes it)
@@ -557,6 +561,7 @@ class Call:
                 raise ClientGone("the client disconnected")
             return False  # plain chunks after the head, as the loop asked
         sent = 0
+        refused = False
         try:
             poller = select.poll()
             poller.register(plan.sock, select.POLLOUT)
@@ -566,14 +571,19 @@ class Call:
                 except BlockingIOError:
                     poller.poll(1000)
                     continue
-                except OSError:
+                except OSError as exc:
+                    # This socket or file cannot do it (see SENDFILE_UNSUPPORTED): before the
+                    # first byte, the wrapper's iteration sends the body instead.
+                    refused = sent == 0 and exc.errno in SENDFILE_UNSUPPORTED
                     break
                 if n == 0:
                     break  # the file shrank
                 sent += n
         finally:
             os.close(plan.sock)
-        self.count = sent
+        if refused:
+            return False  # sendfile moved no file position: the iteration starts at `offset`
+        self.count = self.file_sent = sent
         if sent < count:
             raise ClientGone(f"sendfile stopped after {sent} of {count} bytes")
         self.ended = True
