@@ -150,6 +150,10 @@ cdef class RequestParser:
         Py_ssize_t _pieces_cap
         Py_ssize_t _pending
 
+        # Held by the call running on this object (sf_threads.h): another call gets
+        # ConcurrentUseError, never a share of the buffers above.
+        int _busy
+
     def __cinit__(self):
         self._buf = <char *>PyMem_Malloc(INITIAL_BUFFER)
         self._fields = <sf_field *>PyMem_Malloc(INITIAL_FIELDS * sizeof(sf_field))
@@ -169,6 +173,17 @@ cdef class RequestParser:
                  str root_path not None="", max_request_line=8190, max_header_size=65536,
                  max_headers=100, max_body_size=None, max_chunk_ext_size=4096,
                  max_trailer_size=8192):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            self._init(client, server, scheme, root_path, max_request_line, max_header_size,
+                       max_headers, max_body_size, max_chunk_ext_size, max_trailer_size)
+        finally:
+            sf_leave(&self._busy)
+
+    cdef int _init(self, client, server, str scheme, str root_path, max_request_line,
+                   max_header_size, max_headers, max_body_size, max_chunk_ext_size,
+                   max_trailer_size) except -1:
         if client is not None and not isinstance(client, tuple):
             raise TypeError(f"client must be a tuple or None, not {type(client).__name__}")
         if server is not None and not isinstance(server, tuple):
@@ -192,9 +207,18 @@ cdef class RequestParser:
         self._buf_len = 0
         self._npieces = 0
         self._pending = 0
+        return 0
 
     def feed(self, data):
         """Parse `data` (any split) and return the events it completes, in wire order."""
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._feed(data)
+        finally:
+            sf_leave(&self._busy)
+
+    cdef inline list _feed(self, data):
         cdef list events = []
         cdef Py_buffer view
         cdef bint release = False
@@ -245,6 +269,14 @@ cdef class RequestParser:
 
     def unparsed(self):
         """Remove and return the buffered bytes not parsed yet (after an upgrade head)."""
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._unparsed()
+        finally:
+            sf_leave(&self._busy)
+
+    cdef bytes _unparsed(self):
         cdef Py_ssize_t keep = 0
         cdef bytes rest
         # Outside an upgrade pause this is the incomplete line: lines already judged (field

@@ -4,7 +4,8 @@
 # `start` checks every field over `const char*` spans with a 256-entry table and copies the app's
 # field lines into a C buffer owned by the writer (no Python object per field); the first `body`
 # call allocates exactly one bytes object, head and first framed body together. Status lines
-# are bytes cached at import, the date line a C buffer re-formatted at most once per second.
+# are bytes cached at import, the date line a C buffer re-formatted at most once per second
+# (per thread without the GIL). Each public method holds the writer for its call (sf_threads.h).
 # Included by _http.pyx after errors/headers/parser/scope, but uses none of their names: its
 # own module-level names start with `_w_` or `WR_`. Trailers, early hints, `frame_external`
 # and construction are cold: plain Python objects there.
@@ -78,10 +79,8 @@ cdef tuple _w_make_status_lines():
 cdef tuple _w_status_lines = _w_make_status_lines()
 
 # "date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" (IMF-fixdate, RFC 9110 §5.6.7), rebuilt when the
-# second changes; a module-level C buffer is safe because the GIL serialises every writer.
-cdef char _w_date_buf[64]
-cdef Py_ssize_t _w_date_len = 0
-cdef long long _w_date_second = -1
+# second changes, in sf_threads.h's sf_date_line: one for the process with the GIL, one per
+# thread without it (a line shared by threads could be copied while another rewrites it).
 cdef const char* _w_day_names = b"SunMonTueWedThuFriSat"
 cdef const char* _w_month_names = b"JanFebMarAprMayJunJulAugSepOctNovDec"
 cdef const char* _w_hex_digits = b"0123456789abcdef"
@@ -93,19 +92,19 @@ cdef inline char* _w_put2(char* q, int v) noexcept:
     return q + 2
 
 
-cdef Py_ssize_t _w_refresh_date() noexcept:
-    """Make _w_date_buf current; return its length."""
-    global _w_date_len, _w_date_second
+cdef const sf_date_line* _w_date() noexcept:
+    """This thread's date line, made current (`len` 0 if the clock never worked)."""
+    cdef sf_date_line* d = sf_date_cache()
     cdef long long now = sf_unix_seconds()
     cdef _w_tm broken
     cdef _w_tm* t = &broken
     cdef char* q
     cdef int year
-    if now == _w_date_second:
-        return _w_date_len
+    if now == d.second:
+        return d
     if now < 0 or sf_gmtime(now, t) != 0:  # no clock, or out of range: keep the last line
-        return _w_date_len
-    q = _w_date_buf
+        return d
+    q = d.line
     memcpy(q, b"date: ", 6)
     q += 6
     memcpy(q, _w_day_names + 3 * t.tm_wday, 3)
@@ -126,9 +125,9 @@ cdef Py_ssize_t _w_refresh_date() noexcept:
     q = _w_put2(q + 1, t.tm_sec)
     memcpy(q, b" GMT\r\n", 6)
     q += 6
-    _w_date_len = q - _w_date_buf
-    _w_date_second = now
-    return _w_date_len
+    d.len = q - d.line
+    d.second = now
+    return d
 
 
 cdef inline bint _w_all(const char* p, Py_ssize_t n, unsigned char cls) noexcept:
@@ -328,6 +327,10 @@ cdef class ResponseWriter:
         long long _app_length  # -1: the app sent no content-length
         long long _remaining   # bytes still owed under WR_LENGTH
 
+        # Held by the call running on this object (sf_threads.h): another call gets
+        # ConcurrentUseError, never a share of the buffer above.
+        int _busy
+
     def __cinit__(self):
         self._buf = <char*>PyMem_Malloc(WR_INITIAL_BUFFER)
         if self._buf is NULL:
@@ -343,6 +346,14 @@ cdef class ResponseWriter:
         PyMem_Free(self._buf)
 
     def __init__(self, *, server_header=b"sailfish", date_header=True, default_headers=()):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            self._init(server_header, date_header, default_headers)
+        finally:
+            sf_leave(&self._busy)
+
+    cdef int _init(self, server_header, date_header, default_headers) except -1:
         if server_header is not None and not isinstance(server_header, bytes):
             raise TypeError(f"server_header must be bytes or None, not {server_header!r}")
         if server_header is not None and not _w_all(
@@ -360,6 +371,7 @@ cdef class ResponseWriter:
         self._defaults = b"".join([b"%s: %s\r\n" % pair for pair in defaults])
         self._server = b"" if server_header is None else b"server: %s\r\n" % server_header
         self._date = date_header
+        return 0
 
     cdef int _reserve(self, Py_ssize_t need) except -1:
         cdef Py_ssize_t cap = self._buf_cap
@@ -375,7 +387,58 @@ cdef class ResponseWriter:
         self._buf_cap = cap
         return 0
 
+    # Each public method holds the writer for its call (sf_enter; see _busy). The cold ones
+    # (trailers, early hints, frame_external, reset) too: all of them read or write its state.
+
     def start(self, message, method, http_version, keep_alive):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            self._start(message, method, http_version, keep_alive)
+        finally:
+            sf_leave(&self._busy)
+
+    def body(self, message):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._body(message)
+        finally:
+            sf_leave(&self._busy)
+
+    def trailers(self, message):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._trailers(message)
+        finally:
+            sf_leave(&self._busy)
+
+    def early_hint(self, message, http_version):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._early_hint(message, http_version)
+        finally:
+            sf_leave(&self._busy)
+
+    def frame_external(self, size, more_body):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._frame_external(size, more_body)
+        finally:
+            sf_leave(&self._busy)
+
+    def reset(self):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            self._reset()
+        finally:
+            sf_leave(&self._busy)
+
+    cdef inline int _start(self, message, method, http_version, keep_alive) except -1:
         cdef object status_obj, headers, item, name, value
         cdef long status
         cdef bint http10, app_server = False, app_date = False, app_connection = False
@@ -481,9 +544,11 @@ cdef class ResponseWriter:
         self._remaining = 0
         self._keep_alive = self._request_keep_alive and not app_close
         self._state = WR_HEAD
+        return 0
 
-    def body(self, message):
+    cdef inline bytes _body(self, message):
         cdef object data
+        cdef bytes out
         cdef bint more
         cdef Py_buffer view
         cdef bint have_view = False
@@ -519,7 +584,7 @@ cdef class ResponseWriter:
             self._state = WR_TRAILERS if self._announced_trailers else WR_DONE
         return out
 
-    def trailers(self, message):
+    cdef bytes _trailers(self, message):
         cdef bint more
         if self._state != WR_TRAILERS:
             raise _w_ResponseError(
@@ -537,7 +602,7 @@ cdef class ResponseWriter:
         out = b"".join([b"%s: %s\r\n" % pair for pair in fields])
         return out if more else out + b"\r\n"
 
-    def early_hint(self, message, http_version):
+    cdef bytes _early_hint(self, message, http_version):
         if self._state == WR_HEAD or self._state == WR_BODY or self._state == WR_TRAILERS:
             raise _w_ResponseError("http.response.early_hint after http.response.start")
         links = _w_get(message, "links", ())
@@ -556,7 +621,7 @@ cdef class ResponseWriter:
             return b""
         return b"HTTP/1.1 103 Early Hints\r\n" + b"".join(lines) + b"\r\n"
 
-    def frame_external(self, size, more_body):
+    cdef tuple _frame_external(self, size, more_body):
         cdef Py_ssize_t n
         cdef bint more = more_body
         cdef bytes head = b"", before, after
@@ -587,12 +652,13 @@ cdef class ResponseWriter:
             self._state = WR_TRAILERS if self._announced_trailers else WR_DONE
         return head + before, after, self._framing != WR_NONE and n > 0
 
-    def reset(self):
+    cdef int _reset(self) except -1:
         if self._state == WR_BODY or self._state == WR_TRAILERS:
             raise _w_ResponseError("reset after the head was written")
         if self._state == WR_HEAD:
             self._state = WR_IDLE
             self._keep_alive = True
+        return 0
 
     @property
     def keep_alive(self):
@@ -624,6 +690,7 @@ cdef class ResponseWriter:
         cdef bint framing_te = False, keep_alive
         cdef const char* conn = NULL
         cdef Py_ssize_t conn_len = 0, date_len = 0, body_len, total
+        cdef const sf_date_line* date = NULL
         cdef bytes status_line = <bytes>_w_status_lines[self._status]
         cdef bytes server = b"" if self._app_server else self._server
         cdef bytes out
@@ -657,7 +724,8 @@ cdef class ResponseWriter:
             conn = b"connection: keep-alive\r\n"
             conn_len = 24
         if self._date and not self._app_date:
-            date_len = _w_refresh_date()
+            date = _w_date()
+            date_len = date.len
 
         if framing == WR_NONE or external:
             body_len = 0
@@ -682,8 +750,9 @@ cdef class ResponseWriter:
         q += PyBytes_GET_SIZE(self._defaults)
         memcpy(q, PyBytes_AS_STRING(server), PyBytes_GET_SIZE(server))
         q += PyBytes_GET_SIZE(server)
-        memcpy(q, _w_date_buf, date_len)
-        q += date_len
+        if date_len:
+            memcpy(q, date.line, date_len)
+            q += date_len
         memcpy(q, self._buf, self._fields_len)
         q += self._fields_len
         if length_len:

@@ -201,6 +201,10 @@ cdef class FrameParser:
         Py_ssize_t _len
         Py_ssize_t _cap
 
+        # Held by the call running on this object (sf_threads.h): another call gets
+        # ConcurrentUseError, never a share of the buffers above.
+        int _busy
+
     def __cinit__(self):
         self._buf = NULL
         self._len = 0
@@ -210,6 +214,14 @@ cdef class FrameParser:
         PyMem_Free(self._buf)
 
     def __init__(self, *, max_message_size=16 * 1024 * 1024, deflate=None):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            self._init(max_message_size, deflate)
+        finally:
+            sf_leave(&self._busy)
+
+    cdef int _init(self, max_message_size, deflate) except -1:
         if type(max_message_size) is not int or max_message_size < 0:
             raise ValueError(f"max_message_size must be an int >= 0, not {max_message_size!r}")
         if deflate is not None and not isinstance(deflate, Deflate):
@@ -227,9 +239,18 @@ cdef class FrameParser:
         self._inflated = 0
         self._utf8 = SF_U8_ACCEPT
         self._len = 0
+        return 0
 
     def feed(self, data):
         """Parse `data` (any piece of the stream); return the events it completes, in order."""
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._feed(data)
+        finally:
+            sf_leave(&self._busy)
+
+    cdef inline list _feed(self, data):
         cdef list events = []
         cdef Py_buffer view
         cdef bint release = False
