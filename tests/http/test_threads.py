@@ -42,7 +42,7 @@ from twins import load_twin
 from wsutil import client_frame, normalise
 
 THREADS = 8
-ROUNDS = 40  # requests (responses, messages) per thread and test
+ROUNDS = 120  # requests (responses, messages) per thread and test
 MASKS = [bytes(random.Random(i).randbytes(4)) for i in range(4)]
 DATE = re.compile(
     rb"date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
