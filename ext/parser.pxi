@@ -211,61 +211,58 @@ cdef class RequestParser:
 
     def feed(self, data):
         """Parse `data` (any split) and return the events it completes, in wire order."""
-        if not sf_enter(&self._busy):
-            _concurrent_use(self)
-        try:
-            return self._feed(data)
-        finally:
-            sf_leave(&self._busy)
-
-    cdef inline list _feed(self, data):
         cdef list events = []
         cdef Py_buffer view
         cdef bint release = False
         cdef const char *p
         cdef Py_ssize_t n, keep
-        if self._state == ST_ERROR or self._state == ST_CLOSED:
-            return events
-        if self._state == ST_PAUSED:
-            # The shell declined the upgrade: go on as HTTP/1.1 (docs/core.md "Pausing").
-            self._state = self._paused_state
-        if type(data) is not bytes:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-                release = True
-            except BufferError:
-                # A non-contiguous buffer (e.g. a strided memoryview): take a contiguous copy.
-                data = memoryview(data).tobytes()
-        if release:
-            p = <const char *>view.buf
-            n = view.len
-        else:
-            p = PyBytes_AS_STRING(data)
-            n = PyBytes_GET_SIZE(data)
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
         try:
-            if self._buf_len == 0:
-                # Zero-copy path: parse the caller's bytes, keep only the incomplete tail.
-                keep = self._parse(p, n, events)
-                if SAILFISH_DEBUG:
-                    assert 0 <= keep <= n and self._npieces == 0
-                if keep < n and self._state != ST_ERROR and self._state != ST_CLOSED:
-                    self._reserve(n - keep)
-                    memcpy(self._buf, p + keep, <size_t>(n - keep))
-                    self._buf_len = n - keep
-            else:
-                self._reserve(self._buf_len + n)
-                memcpy(self._buf + self._buf_len, p, <size_t>n)
-                self._buf_len += n
-                keep = self._parse(self._buf, self._buf_len, events)
-                if self._state == ST_ERROR or self._state == ST_CLOSED:
-                    self._buf_len = 0
-                elif keep > 0:
-                    memmove(self._buf, self._buf + keep, <size_t>(self._buf_len - keep))
-                    self._buf_len -= keep
-        finally:
+            if self._state == ST_ERROR or self._state == ST_CLOSED:
+                return events
+            if self._state == ST_PAUSED:
+                # The shell declined the upgrade: go on as HTTP/1.1 (docs/core.md "Pausing").
+                self._state = self._paused_state
+            if type(data) is not bytes:
+                try:
+                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                    release = True
+                except BufferError:
+                    # A non-contiguous buffer (e.g. a strided memoryview): take a contiguous copy.
+                    data = memoryview(data).tobytes()
             if release:
-                PyBuffer_Release(&view)
-        return events
+                p = <const char *>view.buf
+                n = view.len
+            else:
+                p = PyBytes_AS_STRING(data)
+                n = PyBytes_GET_SIZE(data)
+            try:
+                if self._buf_len == 0:
+                    # Zero-copy path: parse the caller's bytes, keep only the incomplete tail.
+                    keep = self._parse(p, n, events)
+                    if SAILFISH_DEBUG:
+                        assert 0 <= keep <= n and self._npieces == 0
+                    if keep < n and self._state != ST_ERROR and self._state != ST_CLOSED:
+                        self._reserve(n - keep)
+                        memcpy(self._buf, p + keep, <size_t>(n - keep))
+                        self._buf_len = n - keep
+                else:
+                    self._reserve(self._buf_len + n)
+                    memcpy(self._buf + self._buf_len, p, <size_t>n)
+                    self._buf_len += n
+                    keep = self._parse(self._buf, self._buf_len, events)
+                    if self._state == ST_ERROR or self._state == ST_CLOSED:
+                        self._buf_len = 0
+                    elif keep > 0:
+                        memmove(self._buf, self._buf + keep, <size_t>(self._buf_len - keep))
+                        self._buf_len -= keep
+            finally:
+                if release:
+                    PyBuffer_Release(&view)
+            return events
+        finally:
+            sf_leave(&self._busy)
 
     def unparsed(self):
         """Remove and return the buffered bytes not parsed yet (after an upgrade head)."""

@@ -387,22 +387,164 @@ cdef class ResponseWriter:
         self._buf_cap = cap
         return 0
 
-    # Each public method holds the writer for its call (sf_enter; see _busy). The cold ones
-    # (trailers, early hints, frame_external, reset) too: all of them read or write its state.
+    # Each public method holds the writer for its call (sf_enter; see _busy): all of them read
+    # or write its state. The hot ones (start, body) do so around their own code, the cold ones
+    # around a call to a cdef method (a call more, measured: bench/RESULTS.md).
 
     def start(self, message, method, http_version, keep_alive):
+        cdef object status_obj, headers, item, name, value
+        cdef long status
+        cdef bint http10, app_server = False, app_date = False, app_connection = False
+        cdef bint app_close = False, app_chunked = False
+        cdef long long app_length = -1, length
+        cdef const char* np
+        cdef const char* vp
+        cdef Py_ssize_t nlen, vlen, pos = 0
+        cdef char* q
         if not sf_enter(&self._busy):
             _concurrent_use(self)
         try:
-            self._start(message, method, http_version, keep_alive)
+
+            if self._state == WR_HEAD or self._state == WR_BODY or self._state == WR_TRAILERS:
+                raise _w_ResponseError("http.response.start while a response is in progress")
+            if http_version == "1.1":
+                http10 = False
+            elif http_version == "1.0":
+                http10 = True
+            else:
+                raise _w_ResponseError(f"http_version must be '1.0' or '1.1', not {http_version!r}")
+            status_obj = _w_get(message, "status", None)
+            status = 0
+            if isinstance(status_obj, int):
+                try:
+                    status = status_obj
+                except OverflowError:
+                    status = 0
+            if status < 100 or status > 599:
+                raise _w_ResponseError(f"status must be an int in 100-599, not {status_obj!r}")
+
+            headers = _w_get(message, "headers", ())
+            if type(headers) is not list and type(headers) is not tuple:
+                try:
+                    headers = list(headers)
+                except TypeError:
+                    raise _w_ResponseError(
+                        f"headers must be an iterable of (name, value) pairs, not {headers!r}"
+                    ) from None
+            for item in headers:
+                try:
+                    name, value = item
+                except (TypeError, ValueError):
+                    raise _w_ResponseError(
+                        f"headers: {item!r} is not a (name, value) pair"
+                    ) from None
+                _w_check_field(name, value, "headers")
+                np = PyBytes_AS_STRING(name)
+                nlen = PyBytes_GET_SIZE(name)
+                vp = PyBytes_AS_STRING(value)
+                vlen = PyBytes_GET_SIZE(value)
+                if nlen == 14 and _w_ieq(np, b"content-length", 14):
+                    length = _w_parse_length(vp, vlen)
+                    if length < 0:
+                        raise _w_ResponseError(f"invalid content-length {value!r} (1*DIGIT, <= 18)")
+                    if app_length >= 0 and length != app_length:
+                        raise _w_ResponseError("content-length fields with different values")
+                    app_length = length
+                elif nlen == 17 and _w_ieq(np, b"transfer-encoding", 17):
+                    if not (vlen == 7 and _w_ieq(vp, b"chunked", 7)):
+                        raise _w_ResponseError(
+                            f"transfer-encoding {value!r}: only chunked is allowed"
+                        )
+                    # RFC 9112 §6.1: chunked at most once
+                    if app_chunked:
+                        raise _w_ResponseError("more than one transfer-encoding field")
+                    app_chunked = True
+                    # RFC 9112 §6.1: no Transfer-Encoding in a response to HTTP/1.0
+                    if http10:
+                        continue
+                elif nlen == 10 and _w_ieq(np, b"connection", 10):
+                    app_connection = True
+                    app_close = app_close or _w_has_close(vp, vlen)
+                elif nlen == 6 and _w_ieq(np, b"server", 6):
+                    app_server = True
+                elif nlen == 4 and _w_ieq(np, b"date", 4):
+                    app_date = True
+                elif nlen == 7 and _w_ieq(np, b"trailer", 7):
+                    _w_check_declared_trailers(value)
+                self._reserve(pos + nlen + vlen + 4)
+                q = self._buf + pos
+                memcpy(q, np, nlen)
+                q[nlen] = c':'
+                q[nlen + 1] = c' '
+                memcpy(q + nlen + 2, vp, vlen)
+                q[nlen + 2 + vlen] = c'\r'
+                q[nlen + 3 + vlen] = c'\n'
+                pos += nlen + vlen + 4
+            # RFC 9112 §6.2: no Content-Length in a message with Transfer-Encoding
+            if app_chunked and app_length >= 0:
+                raise _w_ResponseError("both content-length and transfer-encoding")
+
+            # Everything is valid: only now does the writer change.
+            self._fields_len = pos
+            self._status = status
+            self._http10 = http10
+            self._request_keep_alive = keep_alive
+            # RFC 9110 §6.4.1: 1xx, 204, 304 and responses to HEAD have no content
+            self._no_body = status < 200 or status == 204 or status == 304 or method == "HEAD"
+            self._announced_trailers = _w_get(message, "trailers", False)
+            self._app_server = app_server
+            self._app_date = app_date
+            self._app_connection = app_connection
+            self._app_close = app_close
+            self._app_chunked = app_chunked
+            self._app_length = app_length
+            self._framing = WR_NONE
+            self._remaining = 0
+            self._keep_alive = self._request_keep_alive and not app_close
+            self._state = WR_HEAD
         finally:
             sf_leave(&self._busy)
 
     def body(self, message):
+        cdef object data
+        cdef bytes out
+        cdef bint more
+        cdef Py_buffer view
+        cdef bint have_view = False
+        cdef const char* p
+        cdef Py_ssize_t n
         if not sf_enter(&self._busy):
             _concurrent_use(self)
         try:
-            return self._body(message)
+            if self._state != WR_HEAD and self._state != WR_BODY:
+                raise _w_ResponseError("http.response.body without a response in progress")
+            data = _w_get(message, "body", b"")
+            more = _w_get(message, "more_body", False)
+            if type(data) is bytes:
+                p = PyBytes_AS_STRING(data)
+                n = PyBytes_GET_SIZE(data)
+            else:
+                try:
+                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                except (TypeError, BufferError):
+                    raise _w_ResponseError(
+                        f"body must be a C-contiguous bytes-like object, not {type(data).__name__}"
+                    ) from None
+                have_view = True
+                p = <const char*>view.buf
+                n = view.len
+                data = None
+            try:
+                if self._state == WR_HEAD:
+                    out = self._head(p, n, more, False)
+                else:
+                    out = self._frame(data, p, n, more)
+            finally:
+                if have_view:
+                    PyBuffer_Release(&view)
+            if not more:
+                self._state = WR_TRAILERS if self._announced_trailers else WR_DONE
+            return out
         finally:
             sf_leave(&self._busy)
 
@@ -437,152 +579,6 @@ cdef class ResponseWriter:
             self._reset()
         finally:
             sf_leave(&self._busy)
-
-    cdef inline int _start(self, message, method, http_version, keep_alive) except -1:
-        cdef object status_obj, headers, item, name, value
-        cdef long status
-        cdef bint http10, app_server = False, app_date = False, app_connection = False
-        cdef bint app_close = False, app_chunked = False
-        cdef long long app_length = -1, length
-        cdef const char* np
-        cdef const char* vp
-        cdef Py_ssize_t nlen, vlen, pos = 0
-        cdef char* q
-
-        if self._state == WR_HEAD or self._state == WR_BODY or self._state == WR_TRAILERS:
-            raise _w_ResponseError("http.response.start while a response is in progress")
-        if http_version == "1.1":
-            http10 = False
-        elif http_version == "1.0":
-            http10 = True
-        else:
-            raise _w_ResponseError(f"http_version must be '1.0' or '1.1', not {http_version!r}")
-        status_obj = _w_get(message, "status", None)
-        status = 0
-        if isinstance(status_obj, int):
-            try:
-                status = status_obj
-            except OverflowError:
-                status = 0
-        if status < 100 or status > 599:
-            raise _w_ResponseError(f"status must be an int in 100-599, not {status_obj!r}")
-
-        headers = _w_get(message, "headers", ())
-        if type(headers) is not list and type(headers) is not tuple:
-            try:
-                headers = list(headers)
-            except TypeError:
-                raise _w_ResponseError(
-                    f"headers must be an iterable of (name, value) pairs, not {headers!r}"
-                ) from None
-        for item in headers:
-            try:
-                name, value = item
-            except (TypeError, ValueError):
-                raise _w_ResponseError(f"headers: {item!r} is not a (name, value) pair") from None
-            _w_check_field(name, value, "headers")
-            np = PyBytes_AS_STRING(name)
-            nlen = PyBytes_GET_SIZE(name)
-            vp = PyBytes_AS_STRING(value)
-            vlen = PyBytes_GET_SIZE(value)
-            if nlen == 14 and _w_ieq(np, b"content-length", 14):
-                length = _w_parse_length(vp, vlen)
-                if length < 0:
-                    raise _w_ResponseError(f"invalid content-length {value!r} (1*DIGIT, <= 18)")
-                if app_length >= 0 and length != app_length:
-                    raise _w_ResponseError("content-length fields with different values")
-                app_length = length
-            elif nlen == 17 and _w_ieq(np, b"transfer-encoding", 17):
-                if not (vlen == 7 and _w_ieq(vp, b"chunked", 7)):
-                    raise _w_ResponseError(
-                        f"transfer-encoding {value!r}: only chunked is allowed"
-                    )
-                # RFC 9112 §6.1: chunked at most once
-                if app_chunked:
-                    raise _w_ResponseError("more than one transfer-encoding field")
-                app_chunked = True
-                # RFC 9112 §6.1: no Transfer-Encoding in a response to HTTP/1.0
-                if http10:
-                    continue
-            elif nlen == 10 and _w_ieq(np, b"connection", 10):
-                app_connection = True
-                app_close = app_close or _w_has_close(vp, vlen)
-            elif nlen == 6 and _w_ieq(np, b"server", 6):
-                app_server = True
-            elif nlen == 4 and _w_ieq(np, b"date", 4):
-                app_date = True
-            elif nlen == 7 and _w_ieq(np, b"trailer", 7):
-                _w_check_declared_trailers(value)
-            self._reserve(pos + nlen + vlen + 4)
-            q = self._buf + pos
-            memcpy(q, np, nlen)
-            q[nlen] = c':'
-            q[nlen + 1] = c' '
-            memcpy(q + nlen + 2, vp, vlen)
-            q[nlen + 2 + vlen] = c'\r'
-            q[nlen + 3 + vlen] = c'\n'
-            pos += nlen + vlen + 4
-        # RFC 9112 §6.2: no Content-Length in a message with Transfer-Encoding
-        if app_chunked and app_length >= 0:
-            raise _w_ResponseError("both content-length and transfer-encoding")
-
-        # Everything is valid: only now does the writer change.
-        self._fields_len = pos
-        self._status = status
-        self._http10 = http10
-        self._request_keep_alive = keep_alive
-        # RFC 9110 §6.4.1: 1xx, 204, 304 and responses to HEAD have no content
-        self._no_body = status < 200 or status == 204 or status == 304 or method == "HEAD"
-        self._announced_trailers = _w_get(message, "trailers", False)
-        self._app_server = app_server
-        self._app_date = app_date
-        self._app_connection = app_connection
-        self._app_close = app_close
-        self._app_chunked = app_chunked
-        self._app_length = app_length
-        self._framing = WR_NONE
-        self._remaining = 0
-        self._keep_alive = self._request_keep_alive and not app_close
-        self._state = WR_HEAD
-        return 0
-
-    cdef inline bytes _body(self, message):
-        cdef object data
-        cdef bytes out
-        cdef bint more
-        cdef Py_buffer view
-        cdef bint have_view = False
-        cdef const char* p
-        cdef Py_ssize_t n
-        if self._state != WR_HEAD and self._state != WR_BODY:
-            raise _w_ResponseError("http.response.body without a response in progress")
-        data = _w_get(message, "body", b"")
-        more = _w_get(message, "more_body", False)
-        if type(data) is bytes:
-            p = PyBytes_AS_STRING(data)
-            n = PyBytes_GET_SIZE(data)
-        else:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-            except (TypeError, BufferError):
-                raise _w_ResponseError(
-                    f"body must be a C-contiguous bytes-like object, not {type(data).__name__}"
-                ) from None
-            have_view = True
-            p = <const char*>view.buf
-            n = view.len
-            data = None
-        try:
-            if self._state == WR_HEAD:
-                out = self._head(p, n, more, False)
-            else:
-                out = self._frame(data, p, n, more)
-        finally:
-            if have_view:
-                PyBuffer_Release(&view)
-        if not more:
-            self._state = WR_TRAILERS if self._announced_trailers else WR_DONE
-        return out
 
     cdef bytes _trailers(self, message):
         cdef bint more

@@ -243,42 +243,39 @@ cdef class FrameParser:
 
     def feed(self, data):
         """Parse `data` (any piece of the stream); return the events it completes, in order."""
-        if not sf_enter(&self._busy):
-            _concurrent_use(self)
-        try:
-            return self._feed(data)
-        finally:
-            sf_leave(&self._busy)
-
-    cdef inline list _feed(self, data):
         cdef list events = []
         cdef Py_buffer view
         cdef bint release = False
         cdef const unsigned char *p
         cdef Py_ssize_t n
-        if self._done:
-            return events
-        if type(data) is not bytes:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-                release = True
-            except BufferError:
-                data = memoryview(data).tobytes()
-        if release:
-            p = <const unsigned char *>view.buf
-            n = view.len
-        else:
-            p = <const unsigned char *>PyBytes_AS_STRING(data)
-            n = PyBytes_GET_SIZE(data)
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
         try:
-            self._parse(p, n, events)
-        except _WSFail as fail:
-            self._finish()
-            events.append(fail.args[0])
-        finally:
+            if self._done:
+                return events
+            if type(data) is not bytes:
+                try:
+                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                    release = True
+                except BufferError:
+                    data = memoryview(data).tobytes()
             if release:
-                PyBuffer_Release(&view)
-        return events
+                p = <const unsigned char *>view.buf
+                n = view.len
+            else:
+                p = <const unsigned char *>PyBytes_AS_STRING(data)
+                n = PyBytes_GET_SIZE(data)
+            try:
+                self._parse(p, n, events)
+            except _WSFail as fail:
+                self._finish()
+                events.append(fail.args[0])
+            finally:
+                if release:
+                    PyBuffer_Release(&view)
+            return events
+        finally:
+            sf_leave(&self._busy)
 
     cdef void _finish(self) noexcept:
         self._done = True
