@@ -106,6 +106,10 @@ def extensions() -> list[Extension]:
         "initializedcheck": DEBUG,
         "linetrace": DEBUG,
         "cdivision": True,
+        # No GIL needed (free-threaded CPython keeps it off at import): the module's own state
+        # is written once at import or per thread, and each object guards itself
+        # (ext/include/sf_threads.h).
+        "freethreading_compatible": True,
     }
     common = {"build_dir": "build/cython", "annotate": DEBUG, "quiet": True}
     return cythonize([ext], include_path=["ext"], compiler_directives=directives, **common) + (
@@ -119,6 +123,9 @@ def extensions() -> list[Extension]:
                 "language_level": 3,
                 "linetrace": DEBUG,
                 "annotation_typing": False,
+                # Each connection's objects live on its event loop's thread; the modules'
+                # globals are constants, loggers and the per-loop ticker dict.
+                "freethreading_compatible": True,
             },
             **common,
         )

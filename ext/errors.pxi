@@ -9,6 +9,7 @@
 # tests/http/test_reasons.py checks both twins name the same key phrase.
 from sailfish.errors import (
     BodyTooLarge as _BodyTooLarge,
+    ConcurrentUseError as _ConcurrentUseError,
     HeadersTooLarge as _HeadersTooLarge,
     InvalidChunk as _InvalidChunk,
     InvalidFraming as _InvalidFraming,
@@ -151,6 +152,14 @@ cdef inline int _because(sf_why *why, int code, int reason, uint64_t a, uint64_t
     why.a = a
     why.b = b
     return code
+
+
+cdef int _concurrent_use(object obj) except -1:
+    """Raise for a call on `obj` while another call on it runs (sf_enter found it held)."""
+    raise _ConcurrentUseError(
+        f"{type(obj).__name__} is in use by another call: one object serves one connection, "
+        "from one thread at a time"
+    )
 
 
 cdef object _error_from_code(int code, const sf_why *why):

@@ -1,4 +1,4 @@
-# Declarations of ext/include/sf_helpers.h for the .pxi fragments of sailfish._http.
+# Declarations of ext/include/sf_helpers.h and sf_threads.h for the fragments of sailfish._http.
 # Strategy: extern declarations only (no Python-visible names, no runtime import), so this
 # .pxd can be cimported by bare name from the flat ext/ directory. The functions are pure C
 # on (const char*, length) spans and never touch Python, hence `nogil` (the parser still
@@ -72,3 +72,16 @@ cdef extern from "sf_helpers.h" nogil:
     int sf_valid_host(const char *p, size_t n, int need_port)
     int sf_header_id(const char *p, size_t n)
     ptrdiff_t sf_request_line_bad(const char *d, ptrdiff_t start, ptrdiff_t end)
+
+
+cdef extern from "sf_threads.h" nogil:
+    # A per-object busy flag (atomic without the GIL) and the per-thread date line cache.
+    int sf_enter(int *busy)
+    void sf_leave(int *busy)
+
+    ctypedef struct sf_date_line:
+        long long second
+        Py_ssize_t len
+        char line[64]
+
+    sf_date_line *sf_date_cache()

@@ -150,6 +150,10 @@ cdef class RequestParser:
         Py_ssize_t _pieces_cap
         Py_ssize_t _pending
 
+        # Held by the call running on this object (sf_threads.h): another call gets
+        # ConcurrentUseError, never a share of the buffers above.
+        int _busy
+
     def __cinit__(self):
         self._buf = <char *>PyMem_Malloc(INITIAL_BUFFER)
         self._fields = <sf_field *>PyMem_Malloc(INITIAL_FIELDS * sizeof(sf_field))
@@ -169,6 +173,17 @@ cdef class RequestParser:
                  str root_path not None="", max_request_line=8190, max_header_size=65536,
                  max_headers=100, max_body_size=None, max_chunk_ext_size=4096,
                  max_trailer_size=8192):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            self._init(client, server, scheme, root_path, max_request_line, max_header_size,
+                       max_headers, max_body_size, max_chunk_ext_size, max_trailer_size)
+        finally:
+            sf_leave(&self._busy)
+
+    cdef int _init(self, client, server, str scheme, str root_path, max_request_line,
+                   max_header_size, max_headers, max_body_size, max_chunk_ext_size,
+                   max_trailer_size) except -1:
         if client is not None and not isinstance(client, tuple):
             raise TypeError(f"client must be a tuple or None, not {type(client).__name__}")
         if server is not None and not isinstance(server, tuple):
@@ -192,6 +207,7 @@ cdef class RequestParser:
         self._buf_len = 0
         self._npieces = 0
         self._pending = 0
+        return 0
 
     def feed(self, data):
         """Parse `data` (any split) and return the events it completes, in wire order."""
@@ -200,51 +216,64 @@ cdef class RequestParser:
         cdef bint release = False
         cdef const char *p
         cdef Py_ssize_t n, keep
-        if self._state == ST_ERROR or self._state == ST_CLOSED:
-            return events
-        if self._state == ST_PAUSED:
-            # The shell declined the upgrade: go on as HTTP/1.1 (docs/core.md "Pausing").
-            self._state = self._paused_state
-        if type(data) is not bytes:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-                release = True
-            except BufferError:
-                # A non-contiguous buffer (e.g. a strided memoryview): take a contiguous copy.
-                data = memoryview(data).tobytes()
-        if release:
-            p = <const char *>view.buf
-            n = view.len
-        else:
-            p = PyBytes_AS_STRING(data)
-            n = PyBytes_GET_SIZE(data)
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
         try:
-            if self._buf_len == 0:
-                # Zero-copy path: parse the caller's bytes, keep only the incomplete tail.
-                keep = self._parse(p, n, events)
-                if SAILFISH_DEBUG:
-                    assert 0 <= keep <= n and self._npieces == 0
-                if keep < n and self._state != ST_ERROR and self._state != ST_CLOSED:
-                    self._reserve(n - keep)
-                    memcpy(self._buf, p + keep, <size_t>(n - keep))
-                    self._buf_len = n - keep
-            else:
-                self._reserve(self._buf_len + n)
-                memcpy(self._buf + self._buf_len, p, <size_t>n)
-                self._buf_len += n
-                keep = self._parse(self._buf, self._buf_len, events)
-                if self._state == ST_ERROR or self._state == ST_CLOSED:
-                    self._buf_len = 0
-                elif keep > 0:
-                    memmove(self._buf, self._buf + keep, <size_t>(self._buf_len - keep))
-                    self._buf_len -= keep
-        finally:
+            if self._state == ST_ERROR or self._state == ST_CLOSED:
+                return events
+            if self._state == ST_PAUSED:
+                # The shell declined the upgrade: go on as HTTP/1.1 (docs/core.md "Pausing").
+                self._state = self._paused_state
+            if type(data) is not bytes:
+                try:
+                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                    release = True
+                except BufferError:
+                    # A non-contiguous buffer (e.g. a strided memoryview): take a contiguous copy.
+                    data = memoryview(data).tobytes()
             if release:
-                PyBuffer_Release(&view)
-        return events
+                p = <const char *>view.buf
+                n = view.len
+            else:
+                p = PyBytes_AS_STRING(data)
+                n = PyBytes_GET_SIZE(data)
+            try:
+                if self._buf_len == 0:
+                    # Zero-copy path: parse the caller's bytes, keep only the incomplete tail.
+                    keep = self._parse(p, n, events)
+                    if SAILFISH_DEBUG:
+                        assert 0 <= keep <= n and self._npieces == 0
+                    if keep < n and self._state != ST_ERROR and self._state != ST_CLOSED:
+                        self._reserve(n - keep)
+                        memcpy(self._buf, p + keep, <size_t>(n - keep))
+                        self._buf_len = n - keep
+                else:
+                    self._reserve(self._buf_len + n)
+                    memcpy(self._buf + self._buf_len, p, <size_t>n)
+                    self._buf_len += n
+                    keep = self._parse(self._buf, self._buf_len, events)
+                    if self._state == ST_ERROR or self._state == ST_CLOSED:
+                        self._buf_len = 0
+                    elif keep > 0:
+                        memmove(self._buf, self._buf + keep, <size_t>(self._buf_len - keep))
+                        self._buf_len -= keep
+            finally:
+                if release:
+                    PyBuffer_Release(&view)
+            return events
+        finally:
+            sf_leave(&self._busy)
 
     def unparsed(self):
         """Remove and return the buffered bytes not parsed yet (after an upgrade head)."""
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._unparsed()
+        finally:
+            sf_leave(&self._busy)
+
+    cdef bytes _unparsed(self):
         cdef Py_ssize_t keep = 0
         cdef bytes rest
         # Outside an upgrade pause this is the incomplete line: lines already judged (field

@@ -4,7 +4,8 @@
 # `start` checks every field over `const char*` spans with a 256-entry table and copies the app's
 # field lines into a C buffer owned by the writer (no Python object per field); the first `body`
 # call allocates exactly one bytes object, head and first framed body together. Status lines
-# are bytes cached at import, the date line a C buffer re-formatted at most once per second.
+# are bytes cached at import, the date line a C buffer re-formatted at most once per second
+# (per thread without the GIL). Each public method holds the writer for its call (sf_threads.h).
 # Included by _http.pyx after errors/headers/parser/scope, but uses none of their names: its
 # own module-level names start with `_w_` or `WR_`. Trailers, early hints, `frame_external`
 # and construction are cold: plain Python objects there.
@@ -78,10 +79,8 @@ cdef tuple _w_make_status_lines():
 cdef tuple _w_status_lines = _w_make_status_lines()
 
 # "date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" (IMF-fixdate, RFC 9110 §5.6.7), rebuilt when the
-# second changes; a module-level C buffer is safe because the GIL serialises every writer.
-cdef char _w_date_buf[64]
-cdef Py_ssize_t _w_date_len = 0
-cdef long long _w_date_second = -1
+# second changes, in sf_threads.h's sf_date_line: one for the process with the GIL, one per
+# thread without it (a line shared by threads could be copied while another rewrites it).
 cdef const char* _w_day_names = b"SunMonTueWedThuFriSat"
 cdef const char* _w_month_names = b"JanFebMarAprMayJunJulAugSepOctNovDec"
 cdef const char* _w_hex_digits = b"0123456789abcdef"
@@ -93,19 +92,19 @@ cdef inline char* _w_put2(char* q, int v) noexcept:
     return q + 2
 
 
-cdef Py_ssize_t _w_refresh_date() noexcept:
-    """Make _w_date_buf current; return its length."""
-    global _w_date_len, _w_date_second
+cdef const sf_date_line* _w_date() noexcept:
+    """This thread's date line, made current (`len` 0 if the clock never worked)."""
+    cdef sf_date_line* d = sf_date_cache()
     cdef long long now = sf_unix_seconds()
     cdef _w_tm broken
     cdef _w_tm* t = &broken
     cdef char* q
     cdef int year
-    if now == _w_date_second:
-        return _w_date_len
+    if now == d.second:
+        return d
     if now < 0 or sf_gmtime(now, t) != 0:  # no clock, or out of range: keep the last line
-        return _w_date_len
-    q = _w_date_buf
+        return d
+    q = d.line
     memcpy(q, b"date: ", 6)
     q += 6
     memcpy(q, _w_day_names + 3 * t.tm_wday, 3)
@@ -126,9 +125,9 @@ cdef Py_ssize_t _w_refresh_date() noexcept:
     q = _w_put2(q + 1, t.tm_sec)
     memcpy(q, b" GMT\r\n", 6)
     q += 6
-    _w_date_len = q - _w_date_buf
-    _w_date_second = now
-    return _w_date_len
+    d.len = q - d.line
+    d.second = now
+    return d
 
 
 cdef inline bint _w_all(const char* p, Py_ssize_t n, unsigned char cls) noexcept:
@@ -328,6 +327,10 @@ cdef class ResponseWriter:
         long long _app_length  # -1: the app sent no content-length
         long long _remaining   # bytes still owed under WR_LENGTH
 
+        # Held by the call running on this object (sf_threads.h): another call gets
+        # ConcurrentUseError, never a share of the buffer above.
+        int _busy
+
     def __cinit__(self):
         self._buf = <char*>PyMem_Malloc(WR_INITIAL_BUFFER)
         if self._buf is NULL:
@@ -343,6 +346,14 @@ cdef class ResponseWriter:
         PyMem_Free(self._buf)
 
     def __init__(self, *, server_header=b"sailfish", date_header=True, default_headers=()):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            self._init(server_header, date_header, default_headers)
+        finally:
+            sf_leave(&self._busy)
+
+    cdef int _init(self, server_header, date_header, default_headers) except -1:
         if server_header is not None and not isinstance(server_header, bytes):
             raise TypeError(f"server_header must be bytes or None, not {server_header!r}")
         if server_header is not None and not _w_all(
@@ -360,6 +371,7 @@ cdef class ResponseWriter:
         self._defaults = b"".join([b"%s: %s\r\n" % pair for pair in defaults])
         self._server = b"" if server_header is None else b"server: %s\r\n" % server_header
         self._date = date_header
+        return 0
 
     cdef int _reserve(self, Py_ssize_t need) except -1:
         cdef Py_ssize_t cap = self._buf_cap
@@ -375,6 +387,10 @@ cdef class ResponseWriter:
         self._buf_cap = cap
         return 0
 
+    # Each public method holds the writer for its call (sf_enter; see _busy): all of them read
+    # or write its state. The hot ones (start, body) do so around their own code, the cold ones
+    # around a call to a cdef method (a call more, measured: bench/RESULTS.md).
+
     def start(self, message, method, http_version, keep_alive):
         cdef object status_obj, headers, item, name, value
         cdef long status
@@ -385,141 +401,186 @@ cdef class ResponseWriter:
         cdef const char* vp
         cdef Py_ssize_t nlen, vlen, pos = 0
         cdef char* q
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
 
-        if self._state == WR_HEAD or self._state == WR_BODY or self._state == WR_TRAILERS:
-            raise _w_ResponseError("http.response.start while a response is in progress")
-        if http_version == "1.1":
-            http10 = False
-        elif http_version == "1.0":
-            http10 = True
-        else:
-            raise _w_ResponseError(f"http_version must be '1.0' or '1.1', not {http_version!r}")
-        status_obj = _w_get(message, "status", None)
-        status = 0
-        if isinstance(status_obj, int):
-            try:
-                status = status_obj
-            except OverflowError:
-                status = 0
-        if status < 100 or status > 599:
-            raise _w_ResponseError(f"status must be an int in 100-599, not {status_obj!r}")
+            if self._state == WR_HEAD or self._state == WR_BODY or self._state == WR_TRAILERS:
+                raise _w_ResponseError("http.response.start while a response is in progress")
+            if http_version == "1.1":
+                http10 = False
+            elif http_version == "1.0":
+                http10 = True
+            else:
+                raise _w_ResponseError(f"http_version must be '1.0' or '1.1', not {http_version!r}")
+            status_obj = _w_get(message, "status", None)
+            status = 0
+            if isinstance(status_obj, int):
+                try:
+                    status = status_obj
+                except OverflowError:
+                    status = 0
+            if status < 100 or status > 599:
+                raise _w_ResponseError(f"status must be an int in 100-599, not {status_obj!r}")
 
-        headers = _w_get(message, "headers", ())
-        if type(headers) is not list and type(headers) is not tuple:
-            try:
-                headers = list(headers)
-            except TypeError:
-                raise _w_ResponseError(
-                    f"headers must be an iterable of (name, value) pairs, not {headers!r}"
-                ) from None
-        for item in headers:
-            try:
-                name, value = item
-            except (TypeError, ValueError):
-                raise _w_ResponseError(f"headers: {item!r} is not a (name, value) pair") from None
-            _w_check_field(name, value, "headers")
-            np = PyBytes_AS_STRING(name)
-            nlen = PyBytes_GET_SIZE(name)
-            vp = PyBytes_AS_STRING(value)
-            vlen = PyBytes_GET_SIZE(value)
-            if nlen == 14 and _w_ieq(np, b"content-length", 14):
-                length = _w_parse_length(vp, vlen)
-                if length < 0:
-                    raise _w_ResponseError(f"invalid content-length {value!r} (1*DIGIT, <= 18)")
-                if app_length >= 0 and length != app_length:
-                    raise _w_ResponseError("content-length fields with different values")
-                app_length = length
-            elif nlen == 17 and _w_ieq(np, b"transfer-encoding", 17):
-                if not (vlen == 7 and _w_ieq(vp, b"chunked", 7)):
+            headers = _w_get(message, "headers", ())
+            if type(headers) is not list and type(headers) is not tuple:
+                try:
+                    headers = list(headers)
+                except TypeError:
                     raise _w_ResponseError(
-                        f"transfer-encoding {value!r}: only chunked is allowed"
-                    )
-                # RFC 9112 §6.1: chunked at most once
-                if app_chunked:
-                    raise _w_ResponseError("more than one transfer-encoding field")
-                app_chunked = True
-                # RFC 9112 §6.1: no Transfer-Encoding in a response to HTTP/1.0
-                if http10:
-                    continue
-            elif nlen == 10 and _w_ieq(np, b"connection", 10):
-                app_connection = True
-                app_close = app_close or _w_has_close(vp, vlen)
-            elif nlen == 6 and _w_ieq(np, b"server", 6):
-                app_server = True
-            elif nlen == 4 and _w_ieq(np, b"date", 4):
-                app_date = True
-            elif nlen == 7 and _w_ieq(np, b"trailer", 7):
-                _w_check_declared_trailers(value)
-            self._reserve(pos + nlen + vlen + 4)
-            q = self._buf + pos
-            memcpy(q, np, nlen)
-            q[nlen] = c':'
-            q[nlen + 1] = c' '
-            memcpy(q + nlen + 2, vp, vlen)
-            q[nlen + 2 + vlen] = c'\r'
-            q[nlen + 3 + vlen] = c'\n'
-            pos += nlen + vlen + 4
-        # RFC 9112 §6.2: no Content-Length in a message with Transfer-Encoding
-        if app_chunked and app_length >= 0:
-            raise _w_ResponseError("both content-length and transfer-encoding")
+                        f"headers must be an iterable of (name, value) pairs, not {headers!r}"
+                    ) from None
+            for item in headers:
+                try:
+                    name, value = item
+                except (TypeError, ValueError):
+                    raise _w_ResponseError(
+                        f"headers: {item!r} is not a (name, value) pair"
+                    ) from None
+                _w_check_field(name, value, "headers")
+                np = PyBytes_AS_STRING(name)
+                nlen = PyBytes_GET_SIZE(name)
+                vp = PyBytes_AS_STRING(value)
+                vlen = PyBytes_GET_SIZE(value)
+                if nlen == 14 and _w_ieq(np, b"content-length", 14):
+                    length = _w_parse_length(vp, vlen)
+                    if length < 0:
+                        raise _w_ResponseError(f"invalid content-length {value!r} (1*DIGIT, <= 18)")
+                    if app_length >= 0 and length != app_length:
+                        raise _w_ResponseError("content-length fields with different values")
+                    app_length = length
+                elif nlen == 17 and _w_ieq(np, b"transfer-encoding", 17):
+                    if not (vlen == 7 and _w_ieq(vp, b"chunked", 7)):
+                        raise _w_ResponseError(
+                            f"transfer-encoding {value!r}: only chunked is allowed"
+                        )
+                    # RFC 9112 §6.1: chunked at most once
+                    if app_chunked:
+                        raise _w_ResponseError("more than one transfer-encoding field")
+                    app_chunked = True
+                    # RFC 9112 §6.1: no Transfer-Encoding in a response to HTTP/1.0
+                    if http10:
+                        continue
+                elif nlen == 10 and _w_ieq(np, b"connection", 10):
+                    app_connection = True
+                    app_close = app_close or _w_has_close(vp, vlen)
+                elif nlen == 6 and _w_ieq(np, b"server", 6):
+                    app_server = True
+                elif nlen == 4 and _w_ieq(np, b"date", 4):
+                    app_date = True
+                elif nlen == 7 and _w_ieq(np, b"trailer", 7):
+                    _w_check_declared_trailers(value)
+                self._reserve(pos + nlen + vlen + 4)
+                q = self._buf + pos
+                memcpy(q, np, nlen)
+                q[nlen] = c':'
+                q[nlen + 1] = c' '
+                memcpy(q + nlen + 2, vp, vlen)
+                q[nlen + 2 + vlen] = c'\r'
+                q[nlen + 3 + vlen] = c'\n'
+                pos += nlen + vlen + 4
+            # RFC 9112 §6.2: no Content-Length in a message with Transfer-Encoding
+            if app_chunked and app_length >= 0:
+                raise _w_ResponseError("both content-length and transfer-encoding")
 
-        # Everything is valid: only now does the writer change.
-        self._fields_len = pos
-        self._status = status
-        self._http10 = http10
-        self._request_keep_alive = keep_alive
-        # RFC 9110 §6.4.1: 1xx, 204, 304 and responses to HEAD have no content
-        self._no_body = status < 200 or status == 204 or status == 304 or method == "HEAD"
-        self._announced_trailers = _w_get(message, "trailers", False)
-        self._app_server = app_server
-        self._app_date = app_date
-        self._app_connection = app_connection
-        self._app_close = app_close
-        self._app_chunked = app_chunked
-        self._app_length = app_length
-        self._framing = WR_NONE
-        self._remaining = 0
-        self._keep_alive = self._request_keep_alive and not app_close
-        self._state = WR_HEAD
+            # Everything is valid: only now does the writer change.
+            self._fields_len = pos
+            self._status = status
+            self._http10 = http10
+            self._request_keep_alive = keep_alive
+            # RFC 9110 §6.4.1: 1xx, 204, 304 and responses to HEAD have no content
+            self._no_body = status < 200 or status == 204 or status == 304 or method == "HEAD"
+            self._announced_trailers = _w_get(message, "trailers", False)
+            self._app_server = app_server
+            self._app_date = app_date
+            self._app_connection = app_connection
+            self._app_close = app_close
+            self._app_chunked = app_chunked
+            self._app_length = app_length
+            self._framing = WR_NONE
+            self._remaining = 0
+            self._keep_alive = self._request_keep_alive and not app_close
+            self._state = WR_HEAD
+        finally:
+            sf_leave(&self._busy)
 
     def body(self, message):
         cdef object data
+        cdef bytes out
         cdef bint more
         cdef Py_buffer view
         cdef bint have_view = False
         cdef const char* p
         cdef Py_ssize_t n
-        if self._state != WR_HEAD and self._state != WR_BODY:
-            raise _w_ResponseError("http.response.body without a response in progress")
-        data = _w_get(message, "body", b"")
-        more = _w_get(message, "more_body", False)
-        if type(data) is bytes:
-            p = PyBytes_AS_STRING(data)
-            n = PyBytes_GET_SIZE(data)
-        else:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-            except (TypeError, BufferError):
-                raise _w_ResponseError(
-                    f"body must be a C-contiguous bytes-like object, not {type(data).__name__}"
-                ) from None
-            have_view = True
-            p = <const char*>view.buf
-            n = view.len
-            data = None
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
         try:
-            if self._state == WR_HEAD:
-                out = self._head(p, n, more, False)
+            if self._state != WR_HEAD and self._state != WR_BODY:
+                raise _w_ResponseError("http.response.body without a response in progress")
+            data = _w_get(message, "body", b"")
+            more = _w_get(message, "more_body", False)
+            if type(data) is bytes:
+                p = PyBytes_AS_STRING(data)
+                n = PyBytes_GET_SIZE(data)
             else:
-                out = self._frame(data, p, n, more)
+                try:
+                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                except (TypeError, BufferError):
+                    raise _w_ResponseError(
+                        f"body must be a C-contiguous bytes-like object, not {type(data).__name__}"
+                    ) from None
+                have_view = True
+                p = <const char*>view.buf
+                n = view.len
+                data = None
+            try:
+                if self._state == WR_HEAD:
+                    out = self._head(p, n, more, False)
+                else:
+                    out = self._frame(data, p, n, more)
+            finally:
+                if have_view:
+                    PyBuffer_Release(&view)
+            if not more:
+                self._state = WR_TRAILERS if self._announced_trailers else WR_DONE
+            return out
         finally:
-            if have_view:
-                PyBuffer_Release(&view)
-        if not more:
-            self._state = WR_TRAILERS if self._announced_trailers else WR_DONE
-        return out
+            sf_leave(&self._busy)
 
     def trailers(self, message):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._trailers(message)
+        finally:
+            sf_leave(&self._busy)
+
+    def early_hint(self, message, http_version):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._early_hint(message, http_version)
+        finally:
+            sf_leave(&self._busy)
+
+    def frame_external(self, size, more_body):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            return self._frame_external(size, more_body)
+        finally:
+            sf_leave(&self._busy)
+
+    def reset(self):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            self._reset()
+        finally:
+            sf_leave(&self._busy)
+
+    cdef bytes _trailers(self, message):
         cdef bint more
         if self._state != WR_TRAILERS:
             raise _w_ResponseError(
@@ -537,7 +598,7 @@ cdef class ResponseWriter:
         out = b"".join([b"%s: %s\r\n" % pair for pair in fields])
         return out if more else out + b"\r\n"
 
-    def early_hint(self, message, http_version):
+    cdef bytes _early_hint(self, message, http_version):
         if self._state == WR_HEAD or self._state == WR_BODY or self._state == WR_TRAILERS:
             raise _w_ResponseError("http.response.early_hint after http.response.start")
         links = _w_get(message, "links", ())
@@ -556,7 +617,7 @@ cdef class ResponseWriter:
             return b""
         return b"HTTP/1.1 103 Early Hints\r\n" + b"".join(lines) + b"\r\n"
 
-    def frame_external(self, size, more_body):
+    cdef tuple _frame_external(self, size, more_body):
         cdef Py_ssize_t n
         cdef bint more = more_body
         cdef bytes head = b"", before, after
@@ -587,12 +648,13 @@ cdef class ResponseWriter:
             self._state = WR_TRAILERS if self._announced_trailers else WR_DONE
         return head + before, after, self._framing != WR_NONE and n > 0
 
-    def reset(self):
+    cdef int _reset(self) except -1:
         if self._state == WR_BODY or self._state == WR_TRAILERS:
             raise _w_ResponseError("reset after the head was written")
         if self._state == WR_HEAD:
             self._state = WR_IDLE
             self._keep_alive = True
+        return 0
 
     @property
     def keep_alive(self):
@@ -624,6 +686,7 @@ cdef class ResponseWriter:
         cdef bint framing_te = False, keep_alive
         cdef const char* conn = NULL
         cdef Py_ssize_t conn_len = 0, date_len = 0, body_len, total
+        cdef const sf_date_line* date = NULL
         cdef bytes status_line = <bytes>_w_status_lines[self._status]
         cdef bytes server = b"" if self._app_server else self._server
         cdef bytes out
@@ -657,7 +720,8 @@ cdef class ResponseWriter:
             conn = b"connection: keep-alive\r\n"
             conn_len = 24
         if self._date and not self._app_date:
-            date_len = _w_refresh_date()
+            date = _w_date()
+            date_len = date.len
 
         if framing == WR_NONE or external:
             body_len = 0
@@ -682,8 +746,9 @@ cdef class ResponseWriter:
         q += PyBytes_GET_SIZE(self._defaults)
         memcpy(q, PyBytes_AS_STRING(server), PyBytes_GET_SIZE(server))
         q += PyBytes_GET_SIZE(server)
-        memcpy(q, _w_date_buf, date_len)
-        q += date_len
+        if date_len:
+            memcpy(q, date.line, date_len)
+            q += date_len
         memcpy(q, self._buf, self._fields_len)
         q += self._fields_len
         if length_len:

@@ -40,10 +40,30 @@ cdef class Deflate:
     cdef object _compressor
     cdef object _inflater
     cdef bytes _trailer               # bytes seen after a final block (RFC 7692 §7.2.3.4)
+    # Held by the call compressing (a FrameWriter's) or inflating (a FrameParser's): the two
+    # directions share no state, so the connection's reader and writer may run at once, but
+    # two calls in one direction must not (sf_threads.h; ConcurrentUseError).
+    cdef int _compressing, _inflating
 
     def __init__(self, *, server_no_context_takeover=False, client_no_context_takeover=False,
                  server_max_window_bits=15, client_max_window_bits=15, compress_level=-1,
                  mem_level=8, min_size=DEFLATE_MIN_SIZE):
+        if not sf_enter(&self._compressing):
+            _concurrent_use(self)
+        if not sf_enter(&self._inflating):
+            sf_leave(&self._compressing)
+            _concurrent_use(self)
+        try:
+            self._init(server_no_context_takeover, client_no_context_takeover,
+                       server_max_window_bits, client_max_window_bits, compress_level,
+                       mem_level, min_size)
+        finally:
+            sf_leave(&self._inflating)
+            sf_leave(&self._compressing)
+
+    cdef int _init(self, server_no_context_takeover, client_no_context_takeover,
+                   server_max_window_bits, client_max_window_bits, compress_level, mem_level,
+                   min_size) except -1:
         self.server_no_context_takeover = bool(server_no_context_takeover)
         self.client_no_context_takeover = bool(client_no_context_takeover)
         self.server_max_window_bits = _check_bits(
@@ -62,6 +82,7 @@ cdef class Deflate:
         self._compressor = None
         self._inflater = None
         self._trailer = b""
+        return 0
 
     def __repr__(self):
         return f"<Deflate {self.response().decode('ascii')!r}>"
@@ -84,6 +105,14 @@ cdef class Deflate:
         return self._compress(bytes(payload))
 
     cdef bytes _compress(self, bytes payload):
+        if not sf_enter(&self._compressing):
+            _concurrent_use(self)
+        try:
+            return self._compress_held(payload)
+        finally:
+            sf_leave(&self._compressing)
+
+    cdef bytes _compress_held(self, bytes payload):
         compressor = self._compressor
         if compressor is None:
             compressor = self._compressor = _zlib_compressobj(
@@ -104,6 +133,14 @@ cdef class Deflate:
     cdef bytes _inflate(self, bytes chunk, Py_ssize_t budget, bint tailed=False):
         """`tailed`: the chunk ends the message and already carries the 00 00 ff ff tail
         (one zlib call instead of two); the window is then reset as `_end_inflate` does."""
+        if not sf_enter(&self._inflating):
+            _concurrent_use(self)
+        try:
+            return self._inflate_held(chunk, budget, tailed)
+        finally:
+            sf_leave(&self._inflating)
+
+    cdef bytes _inflate_held(self, bytes chunk, Py_ssize_t budget, bint tailed):
         cdef bytes data
         inflater = self._inflater
         if inflater is None:
@@ -147,13 +184,18 @@ cdef class Deflate:
 
     cdef bytes _end_inflate(self, Py_ssize_t budget):
         cdef bytes data
-        inflater = self._inflater
-        if inflater is not None and inflater.eof:
-            data = b""
-        else:
-            data = self._inflate(_DEFLATE_TAIL, budget)
-        self._end_message()
-        return data
+        if not sf_enter(&self._inflating):
+            _concurrent_use(self)
+        try:
+            inflater = self._inflater
+            if inflater is not None and inflater.eof:
+                data = b""
+            else:
+                data = self._inflate_held(_DEFLATE_TAIL, budget, False)
+            self._end_message()
+            return data
+        finally:
+            sf_leave(&self._inflating)
 
 
 # -- negotiation ---------------------------------------------------------------------------

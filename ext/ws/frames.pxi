@@ -201,6 +201,10 @@ cdef class FrameParser:
         Py_ssize_t _len
         Py_ssize_t _cap
 
+        # Held by the call running on this object (sf_threads.h): another call gets
+        # ConcurrentUseError, never a share of the buffers above.
+        int _busy
+
     def __cinit__(self):
         self._buf = NULL
         self._len = 0
@@ -210,6 +214,14 @@ cdef class FrameParser:
         PyMem_Free(self._buf)
 
     def __init__(self, *, max_message_size=16 * 1024 * 1024, deflate=None):
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
+        try:
+            self._init(max_message_size, deflate)
+        finally:
+            sf_leave(&self._busy)
+
+    cdef int _init(self, max_message_size, deflate) except -1:
         if type(max_message_size) is not int or max_message_size < 0:
             raise ValueError(f"max_message_size must be an int >= 0, not {max_message_size!r}")
         if deflate is not None and not isinstance(deflate, Deflate):
@@ -227,6 +239,7 @@ cdef class FrameParser:
         self._inflated = 0
         self._utf8 = SF_U8_ACCEPT
         self._len = 0
+        return 0
 
     def feed(self, data):
         """Parse `data` (any piece of the stream); return the events it completes, in order."""
@@ -235,29 +248,34 @@ cdef class FrameParser:
         cdef bint release = False
         cdef const unsigned char *p
         cdef Py_ssize_t n
-        if self._done:
-            return events
-        if type(data) is not bytes:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-                release = True
-            except BufferError:
-                data = memoryview(data).tobytes()
-        if release:
-            p = <const unsigned char *>view.buf
-            n = view.len
-        else:
-            p = <const unsigned char *>PyBytes_AS_STRING(data)
-            n = PyBytes_GET_SIZE(data)
+        if not sf_enter(&self._busy):
+            _concurrent_use(self)
         try:
-            self._parse(p, n, events)
-        except _WSFail as fail:
-            self._finish()
-            events.append(fail.args[0])
-        finally:
+            if self._done:
+                return events
+            if type(data) is not bytes:
+                try:
+                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                    release = True
+                except BufferError:
+                    data = memoryview(data).tobytes()
             if release:
-                PyBuffer_Release(&view)
-        return events
+                p = <const unsigned char *>view.buf
+                n = view.len
+            else:
+                p = <const unsigned char *>PyBytes_AS_STRING(data)
+                n = PyBytes_GET_SIZE(data)
+            try:
+                self._parse(p, n, events)
+            except _WSFail as fail:
+                self._finish()
+                events.append(fail.args[0])
+            finally:
+                if release:
+                    PyBuffer_Release(&view)
+            return events
+        finally:
+            sf_leave(&self._busy)
 
     cdef void _finish(self) noexcept:
         self._done = True

@@ -2,9 +2,10 @@
 # Strategy: the twin of src/sailfish/wsgi/environ.py (same rules, docs/wsgi.md); the request's
 # own keys go into a copy of the server's constant `base`. Header names map to environ keys
 # through a bounded cache (well-known names are interned bytes, so their hash is cached and a
-# lookup is all a repeated name costs); a new name is upper-cased and '-'->'_' in one pass over
-# its bytes. PATH_INFO is percent-decoded with the parser's own sf_pct_decode, then read as
-# latin-1: one byte, one code point. Nothing is parsed here.
+# lookup is all a repeated name costs; entries are only ever added, never replaced); a new name
+# is upper-cased and '-'->'_' in one pass over its bytes. PATH_INFO is percent-decoded with the
+# parser's own sf_pct_decode, then read as latin-1: one byte, one code point. Nothing is parsed
+# here.
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memchr, memcpy
 
@@ -49,7 +50,9 @@ cdef str _environ_key(bytes name):
         finally:
             PyMem_Free(buf)
     if len(_ENVIRON_KEYS) < ENVIRON_MAX_KEYS:
-        _ENVIRON_KEYS[name] = key
+        # setdefault, not a store: a value in the cache is never replaced (and so never freed
+        # while another thread holds it, borrowed from .get() above, without the GIL).
+        key = _ENVIRON_KEYS.setdefault(name, key)
     return key
 
 

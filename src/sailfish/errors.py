@@ -33,6 +33,16 @@ class ResponseError(SailfishError, RuntimeError):
     """
 
 
+class ConcurrentUseError(SailfishError, RuntimeError):
+    """A core object (RequestParser, ResponseWriter, FrameParser, Deflate) was called while a
+    call on it was still running: from a second thread at once, or re-entered from a callback.
+
+    One object belongs to one connection and is used from one thread at a time. The compiled
+    core raises this instead of letting two calls share its buffers; the pure-Python twin does
+    not check (its objects can give wrong results then, but never corrupt memory).
+    """
+
+
 class ProxyHeaderError(SailfishError):
     """A PROXY protocol header is malformed or too long: the connection is closed, unanswered
     (the peer is a proxy that broke the protocol, not an HTTP client to answer)."""

@@ -96,19 +96,23 @@ class _Framing(IntEnum):
 
 
 class _DateCache:
-    """The `date` field line, formatted at most once per second (RFC 9110 §6.6.1, §5.6.7)."""
+    """The `date` field line, formatted at most once per second (RFC 9110 §6.6.1, §5.6.7).
+
+    The second and its line are one tuple, replaced whole: threads sharing the cache (without
+    the GIL too) never see one second's line filed under another second.
+    """
 
     def __init__(self) -> None:
-        self.second = -1
-        self.line = b""
+        self.current: tuple[int, bytes] = (-1, b"")
 
     def get(self) -> bytes:
         now = int(time.time())
-        if now != self.second:
+        second, line = self.current
+        if now != second:
             # formatdate(usegmt=True) is IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
-            self.line = b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
-            self.second = now
-        return self.line
+            line = b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
+            self.current = (now, line)
+        return line
 
 
 _DATE: Final = _DateCache()
