@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 DEMO_ARGS ?=
 
-.PHONY: demo help system-deps compile debug test test-compiled test-pure test-asan lint typecheck stubtest bench clean distclean wheel
+.PHONY: demo help system-deps compile debug test test-compiled test-pure test-asan lint typecheck stubtest bench clean distclean wheel fuzz fuzz-smoke fuzz-build
 
 help:
 	@echo "make demo       build, then serve examples/demo.py on http://127.0.0.1:8000"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench-workers  2 workers against uvicorn and granian: spread, failures during restarts"
 	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
+	@echo "make fuzz       libFuzzer harnesses over the core, FUZZ_SECONDS (default 180) each; fuzz-smoke: 15 s each"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
 	@echo "make lint | typecheck | stubtest | clean"
 
@@ -34,7 +35,8 @@ $(DEPS): $(PY) pyproject.toml
 	touch $@
 
 # Programs the integration tests drive; without them those tests skip (under .ci/run they fail).
-SYSTEM_PACKAGES := curl wrk nginx-light haproxy chromium openssl
+# clang + libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build `make fuzz`.
+SYSTEM_PACKAGES := curl wrk nginx-light haproxy chromium openssl clang libclang-rt-14-dev
 system-deps:
 	command -v apt-get >/dev/null || { echo "make system-deps: needs apt-get (Debian/Ubuntu); install $(SYSTEM_PACKAGES) by hand"; exit 1; }
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -65,10 +67,27 @@ test-asan: $(DEPS)
 	SAILFISH_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/http tests/ws
 	$(PY) setup.py -q build_ext --inplace --force
 
+# libFuzzer harnesses (docs/fuzzing.md): the C helpers, and the request parser, response writer
+# and WebSocket frame parser through CPython embedded in a clang-built binary with the core
+# instrumented (ASan + UBSan + coverage). Each harness first replays tests/corpus/fuzz/<h>/
+# (seeds and regressions), then fuzzes for FUZZ_SECONDS; the corpus grows in build/fuzz/work/.
+# FUZZ_HARNESSES: a subset, e.g. "request_parser ws".
+FUZZ_SECONDS ?= 180
+FUZZ_HARNESSES ?=
+fuzz-build: $(DEPS)
+	PYTHON=$(PY) fuzz/build.sh build/fuzz
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+# The short pass CI runs after `make test`: about 15 s per harness.
+fuzz-smoke: fuzz-build
+	fuzz/run.sh 15 $(FUZZ_HARNESSES)
+
 lint: $(DEPS)
 	$(PY) -m pip install -q --group lint
-	$(PY) -m ruff check src tests bench setup.py
-	$(PY) -m ruff format --check src tests bench setup.py
+	$(PY) -m ruff check src tests bench fuzz setup.py
+	$(PY) -m ruff format --check src tests bench fuzz setup.py
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint ext src/sailfish/protocols/*.pxd
 
 typecheck: $(DEPS)
