@@ -38,9 +38,8 @@ for h in helpers ws; do
 done
 
 # 2. The core: the release directives of setup.py, so the fuzzed code is the shipped code.
-"$PYTHON" -m cython -3 -I ext \
-    --directive embedsignature=True,wraparound=False,boundscheck=False,initializedcheck=False,cdivision=True \
-    -o "$OUT/_http.c" ext/_http.pyx
+DIRECTIVES=embedsignature=True,wraparound=False,boundscheck=False,initializedcheck=False
+"$PYTHON" -m cython -3 -I ext --directive "$DIRECTIVES,cdivision=True" -o "$OUT/_http.c" ext/_http.pyx
 # Cython's argument-parsing boilerplate computes NULL + 0 for calls without positional
 # arguments (UBSan's pointer-overflow check); the core's own pointers stay under ASan.
 $CC $CFLAGS -fno-sanitize=pointer-overflow -Wno-unused-function -Iext/include -I"$PY_INCLUDE" \

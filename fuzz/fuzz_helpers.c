@@ -194,7 +194,9 @@ static void check_pct_decode(const char *d, size_t n)
     while (i < n) {
         if (d[i] == '%' && n - i >= 3 && ref_hex((unsigned char)d[i + 1])
             && ref_hex((unsigned char)d[i + 2])) {
-            want[o++] = (char)(ref_hexval((unsigned char)d[i + 1]) * 16 + ref_hexval((unsigned char)d[i + 2]));
+            unsigned hi = ref_hexval((unsigned char)d[i + 1]);
+            unsigned lo = ref_hexval((unsigned char)d[i + 2]);
+            want[o++] = (char)(hi * 16 + lo);
             i += 3;
         } else {
             want[o++] = d[i++];

@@ -125,9 +125,10 @@ static void check_header(const unsigned char *d, size_t n, unsigned sel, const u
     }
 }
 
-/* -- unmasking --------------------------------------------------------------------------------- */
+/* -- unmasking ------------------------------------------------------------------------------- */
 
-static void check_unmask(const unsigned char *d, size_t n, const unsigned char *mask, uint64_t offset)
+static void check_unmask(const unsigned char *d, size_t n, const unsigned char *mask,
+                         uint64_t offset)
 {
     unsigned char *src = malloc(n ? n : 1), *dst = malloc(n ? n : 1), *want = malloc(n ? n : 1);
     unsigned high = 0, got_high;
@@ -156,7 +157,7 @@ static void check_unmask(const unsigned char *d, size_t n, const unsigned char *
     free(want);
 }
 
-/* -- UTF-8 --------------------------------------------------------------------------------------- */
+/* -- UTF-8 ------------------------------------------------------------------------------------ */
 
 /* Can the open character (lead byte, `have` continuation bytes so far, their value `v`) still
  * become a valid code point? RFC 3629: 2 bytes U+0080-07FF, 3 bytes U+0800-FFFF less the
@@ -283,7 +284,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         memcpy(mask, data + 1, 4);
         n = size - 5;
-        check_unmask(data + 5, n, mask, (uint64_t)(sel >> 2) + ((sel & 0x80) ? ((uint64_t)1 << 62) : 0));
+        /* Offsets near 2**62 too: the key rotation must not depend on the offset's size. */
+        check_unmask(data + 5, n, mask,
+                     (uint64_t)(sel >> 2) + ((sel & 0x80) ? (uint64_t)1 << 62 : 0));
         break;
     default:
         n = size - 1;

@@ -1,7 +1,7 @@
 /*
  * replay.c: a main() for the pure-C harnesses without libFuzzer: runs LLVMFuzzerTestOneInput
- * once on each file named on the command line. tests/fuzz/test_fuzz_replay.py builds it with
- * the platform's C compiler, so `make test` replays the seeds and the regressions of
+ * once on each file named on the command line. tests/fuzz/test_libfuzzer_replay.py builds it
+ * with the platform's C compiler, so `make test` replays the seeds and the regressions of
  * fuzz_helpers.c and fuzz_ws.c without clang.
  */
 #include <stdint.h>

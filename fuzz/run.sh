@@ -40,7 +40,7 @@ for h in "${HARNESSES[@]}"; do
         echo "fuzz/run.sh: $h crashed; the input is in $OUT/crashes/ (log: $OUT/crashes/$h.log)"
         exit 1
     }
-    grep -E '^#[0-9]+ +DONE|stat::(number_of_executed_units|average_exec_per_sec)' "$OUT/crashes/$h.log" \
+    grep -E '^#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|average_exec_per_sec)' "$OUT/crashes/$h.log" \
         | sed "s/^/   /"
 done
 echo "fuzz/run.sh: ${HARNESSES[*]}: no crash"

@@ -4,7 +4,7 @@ Strategy: each target takes the fuzzer's bytes, drives one part of the core thro
 API and raises `AssertionError` when an oracle fails; any exception a target does not expect
 counts as a crash too. The compiled core is the default (`fuzz/driver.c` embeds CPython and
 calls these per input, the module built with sanitizers and coverage); `core` may be the pure
-twin, which must satisfy the same oracles (`tests/fuzz/test_fuzz_regressions.py` replays the
+twin, which must satisfy the same oracles (`tests/fuzz/test_libfuzzer_replay.py` replays the
 seeds and the regressions through both). The first bytes of an input are settings (limits,
 split points, buffer kinds); the rest is the wire. Outcomes are compared, never messages.
 
