@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 DEMO_ARGS ?=
 
-.PHONY: demo help system-deps compile debug test test-compiled test-pure test-asan lint typecheck stubtest bench clean distclean wheel
+.PHONY: demo help system-deps compile debug test test-compiled test-pure test-asan lint typecheck stubtest bench clean distclean wheel fuzz fuzz-smoke fuzz-build
 
 help:
 	@echo "make demo       build, then serve examples/demo.py on http://127.0.0.1:8000"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench-slow  slow peers (slowloris, slow readers) vs a normal client's p99; memory per idle connection"
 	@echo "make autobahn   every Autobahn|Testsuite section (9, 12-13 too) against sailfish; build/autobahn/"
 	@echo "make test-asan  core tests on an ASan+UBSan debug build"
+	@echo "make fuzz       libFuzzer harnesses over the core, FUZZ_SECONDS (default 180) each; fuzz-smoke: 15 s each"
 	@echo "make wheel      sdist -> wheel from the unpacked sdist -> auditwheel -> tests in a fresh venv"
 	@echo "make fuzz-py    atheris over both twins (parser, environ, WebSocket frames, writer), FUZZ_SECONDS each; fuzz-py-smoke: 10 s each"
 	@echo "make lint | typecheck | stubtest | clean"
@@ -41,7 +42,8 @@ $(DEPS): $(PY) pyproject.toml
 	touch $@
 
 # Programs the integration tests drive; without them those tests skip (under .ci/run they fail).
-SYSTEM_PACKAGES := curl wrk nginx-light haproxy chromium openssl
+# clang + libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build `make fuzz`.
+SYSTEM_PACKAGES := curl wrk nginx-light haproxy chromium openssl clang libclang-rt-14-dev
 system-deps:
 	command -v apt-get >/dev/null || { echo "make system-deps: needs apt-get (Debian/Ubuntu); install $(SYSTEM_PACKAGES) by hand"; exit 1; }
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -71,6 +73,23 @@ test-asan: $(DEPS)
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	SAILFISH_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/http tests/ws
 	$(PY) setup.py -q build_ext --inplace --force
+
+# libFuzzer harnesses (docs/fuzzing.md): the C helpers, and the request parser, response writer
+# and WebSocket frame parser through CPython embedded in a clang-built binary with the core
+# instrumented (ASan + UBSan + coverage). Each harness first replays tests/corpus/fuzz/<h>/
+# (seeds and regressions), then fuzzes for FUZZ_SECONDS; the corpus grows in build/fuzz/work/.
+# FUZZ_HARNESSES: a subset, e.g. "request_parser ws".
+FUZZ_SECONDS ?= 180
+FUZZ_HARNESSES ?=
+fuzz-build: $(DEPS)
+	PYTHON=$(PY) fuzz/build.sh build/fuzz
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+# The short pass CI runs after `make test`: about 15 s per harness.
+fuzz-smoke: fuzz-build
+	fuzz/run.sh 15 $(FUZZ_HARNESSES)
 
 lint: $(DEPS)
 	$(PY) -m pip install -q --group lint
@@ -210,7 +229,6 @@ bench-soak: compile
 # A finding goes to tests/corpus/regressions/ (HTTP) or tests/corpus/fuzz/py-<harness>/
 # (named for what it found), where tests/http/test_fuzz_replay.py replays it.
 # `make fuzz-py-smoke` is the short pass CI runs (10 s each). FUZZ_PY_ARGS: more libFuzzer flags.
-FUZZ_SECONDS ?= 300
 FUZZ_PY_HARNESSES ?= http_parser wsgi_environ ws_frames response_writer
 FUZZ_PY_ARGS ?=
 .PHONY: fuzz-py fuzz-py-smoke

@@ -263,6 +263,10 @@ static inline void sf_ctl_init(sf_ctl_cursor *c, const char *start, const char *
 static inline const char *sf_ctl_next(sf_ctl_cursor *c, const char *p)
 {
 #ifdef SF_SIMD_SSE2
+    /* A position before the classified block (asked after a later answer) has only value
+     * bytes up to the block: the blocks before it were left when they had none. */
+    if (unlikely(p < c->blk))
+        p = c->blk;
     for (;;) {
         size_t off = (size_t)(p - c->blk);
         if (likely(off < 64)) {

@@ -67,6 +67,9 @@ cdef class HTTPProtocol(Connection):
     cdef public dict last_scope
 
     cpdef bint hold_flush(self, bint last)
+    cdef _take(self, object data, bint eager)
+    cdef bint _parse(self, object data) except -1
+    cdef _start(self, RequestCycle cycle, bint eager)
     cpdef body_queued(self, Py_ssize_t size)
     cpdef body_taken(self, Py_ssize_t size)
     cpdef send_continue(self)
