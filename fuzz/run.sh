@@ -33,7 +33,10 @@ for h in "${HARNESSES[@]}"; do
         echo "fuzz/run.sh: $h failed on a seed or regression input (log: $OUT/crashes/$h-replay.log)"
         exit 1
     }
-    echo "== $h: fuzzing for ${SECONDS_EACH}s"
+    # FUZZ_RUNS and FUZZ_SEED (the CI pass sets both) make a run repeat itself exactly.
+    [ -n "${FUZZ_RUNS:-}" ] && opts+=("-runs=$FUZZ_RUNS")
+    [ -n "${FUZZ_SEED:-}" ] && opts+=("-seed=$FUZZ_SEED")
+    echo "== $h: fuzzing for ${SECONDS_EACH}s${FUZZ_RUNS:+ or $FUZZ_RUNS runs}"
     "$bin" "${opts[@]}" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
         -artifact_prefix="$OUT/crashes/$h-" "$OUT/work/$h" "$seeds" > "$OUT/crashes/$h.log" 2>&1 || {
         tail -n 40 "$OUT/crashes/$h.log"

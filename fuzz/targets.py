@@ -504,6 +504,15 @@ def _one_response(core: Any, src: Source, w: _Lockstep) -> bool:
 # -- WebSocket frame parser ----------------------------------------------------------------------
 
 
+def _canonical(events: list[Any], deflate: bool) -> list[Any]:
+    """`events` with 1002 and 1009 made one where messages may be compressed: a compressed
+    message both over the limit and corrupt further on fails with either, depending on where
+    the input was cut (zlib drops the output of a failing call; docs/websocket.md)."""
+    if deflate and events and events[-1] in (("error", 1002), ("error", 1009)):
+        return [*events[:-1], ("error", "1002 or 1009")]
+    return events
+
+
 def _frames(core: Any, pieces: list[bytes], kind: int, limit: int, deflate: bool) -> list[Any]:
     """Feed the pieces to a new frame parser; its events, checked one by one."""
     d = core.Deflate() if deflate else None
@@ -615,10 +624,10 @@ def frame_parser(data: bytes, twin: str = "c") -> None:
         wire = src.rest()
     whole = _frames(core, [wire] if wire else [], 0, limit, deflate)
     parts = _frames(core, split(wire, seed, sizes & 7), kind, limit, deflate)
-    assert whole == parts, (whole, parts)
+    assert _canonical(whole, deflate) == _canonical(parts, deflate), (whole, parts)
     if len(wire) <= 64 and sizes & 8:
         single = _frames(core, [wire[i : i + 1] for i in range(len(wire))], kind, limit, deflate)
-        assert whole == single, (whole, single)
+        assert _canonical(whole, deflate) == _canonical(single, deflate), (whole, single)
     if expected is not None and limit == 16777216:
         want: list[Any] = []
         for what, value in expected:

@@ -61,6 +61,19 @@ def outcome(twin: str, settings: int, chunks: list[bytes]) -> list[tuple[Any, ..
     return out
 
 
+def canonical(events: list[tuple[Any, ...]], deflate: bool) -> list[tuple[Any, ...]]:
+    """`events` with 1002 and 1009 made one, where messages may be compressed.
+
+    A compressed message that is both over the limit and corrupt further on fails with 1009 or
+    1002 depending on where the input was cut: CPython's zlib drops the output of a call that
+    fails, so whether the limit was crossed before the bad block cannot be known
+    (docs/websocket.md). The twins must still agree exactly for the same cuts.
+    """
+    if deflate and events and events[-1] in (("error", 1002), ("error", 1009)):
+        return [*events[:-1], ("error", "1002 or 1009")]
+    return events
+
+
 def test_one(data: bytes) -> None:
     if not data:
         return
@@ -68,8 +81,11 @@ def test_one(data: bytes) -> None:
     splits = common.cuts(stream)
     expected = outcome("py", settings, [stream])
     assert outcome("c", settings, [stream]) == expected, "c whole"
-    for twin in TWINS:
-        assert outcome(twin, settings, common.pieces(stream, splits)) == expected, (twin, splits)
+    pieces = common.pieces(stream, splits)
+    cut = outcome("py", settings, pieces)
+    assert outcome("c", settings, pieces) == cut, ("c", splits)
+    deflate = bool(settings & 1)
+    assert canonical(cut, deflate) == canonical(expected, deflate), (cut, expected, splits)
 
 
 if __name__ == "__main__":
