@@ -77,7 +77,7 @@ test-asan: $(DEPS)
 # libFuzzer harnesses (docs/fuzzing.md): the C helpers, and the request parser, response writer
 # and WebSocket frame parser through CPython embedded in a clang-built binary with the core
 # instrumented (ASan + UBSan + coverage). Each harness first replays tests/corpus/fuzz/<h>/
-# (seeds and regressions), then fuzzes for FUZZ_SECONDS; the corpus grows in build/fuzz/work/.
+# (seeds and regressions), then fuzzes for FUZZ_SECONDS; the corpus grows in build/fuzz/corpus/.
 # FUZZ_HARNESSES: a subset, e.g. "request_parser ws".
 FUZZ_SECONDS ?= 180
 FUZZ_HARNESSES ?=

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every harness built by fuzz/build.sh: first replay its seeds and regression inputs (each
 # once; any failure stops here), then fuzz it for SECONDS. New corpus entries go to
-# $OUT/work/<harness> (never into tests/), crashes to $OUT/crashes/. Exits non-zero on the
+# $OUT/corpus/<harness> (never into tests/), crashes to $OUT/crashes/. Exits non-zero on the
 # first crash, naming the input; keep that input in tests/corpus/fuzz/<harness>/regressions/.
 #
 # Usage: fuzz/run.sh SECONDS [HARNESS...]   (OUT defaults to build/fuzz)
@@ -25,7 +25,7 @@ for h in "${HARNESSES[@]}"; do
         done < "fuzz/fuzz_$h.options"
     fi
     [ -f "fuzz/fuzz_$h.dict" ] && opts+=("-dict=fuzz/fuzz_$h.dict")
-    mkdir -p "$OUT/work/$h" "$OUT/crashes"
+    mkdir -p "$OUT/corpus/$h" "$OUT/crashes"
     mapfile -t inputs < <(find "$seeds" -type f | sort)
     echo "== $h: replaying ${#inputs[@]} seeds and regressions"
     "$bin" "${opts[@]}" "${inputs[@]}" > "$OUT/crashes/$h-replay.log" 2>&1 || {
@@ -38,7 +38,7 @@ for h in "${HARNESSES[@]}"; do
     [ -n "${FUZZ_SEED:-}" ] && opts+=("-seed=$FUZZ_SEED")
     echo "== $h: fuzzing for ${SECONDS_EACH}s${FUZZ_RUNS:+ or $FUZZ_RUNS runs}"
     "$bin" "${opts[@]}" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
-        -artifact_prefix="$OUT/crashes/$h-" "$OUT/work/$h" "$seeds" > "$OUT/crashes/$h.log" 2>&1 || {
+        -artifact_prefix="$OUT/crashes/$h-" "$OUT/corpus/$h" "$seeds" > "$OUT/crashes/$h.log" 2>&1 || {
         tail -n 40 "$OUT/crashes/$h.log"
         echo "fuzz/run.sh: $h crashed; the input is in $OUT/crashes/ (log: $OUT/crashes/$h.log)"
         exit 1
