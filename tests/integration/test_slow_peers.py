@@ -13,9 +13,11 @@ a slow peer must not do to the rest of the server, each limit from both sides:
 - a slow reader that disconnects while the app waits in `send`: the app's `send` fails, its task
   ends and the connection leaves the server, and the server goes on.
 - the write deadline (--timeout-write): a peer that reads nothing is reset once it has taken
-  nothing for the timeout (HTTP streaming, a pipelined request held meanwhile, WebSocket); one
-  that reads a little every 0.1 s is never cut, though the transport stays paused throughout.
-Pacing comes from real round trips (a normal request between two trickled bytes), never sleeps.
+  nothing for the timeout (HTTP streaming, a pipelined request held meanwhile, a pathsend file,
+  WebSocket); one that reads a little every 0.1 s is never cut, though the transport stays
+  paused throughout.
+Pacing comes from real round trips (a normal request between two trickled bytes), never sleeps;
+the one exception is the steady reader, whose reading rate is what is tested: its loop paces it.
 """
 
 from __future__ import annotations
@@ -434,3 +436,27 @@ def test_the_uvicorn_drop_in_has_no_write_deadline() -> None:
     config = uvicorn.Config(app, log_config=None)
     config.load()
     assert settings_from(config).timeouts.write == 0.0
+
+
+def test_a_file_for_a_peer_that_reads_nothing_is_cut_at_the_write_timeout(
+    serve: Serve, loop_name: str, tmp_path: Any
+) -> None:
+    """`http.response.pathsend` (os.sendfile, waiting for the socket): the same deadline."""
+    path = tmp_path / "big.bin"
+    path.write_bytes(pattern(32 << 20))  # more than the kernel's buffers hold
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-length", str(32 << 20).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.pathsend", "path": str(path)})
+
+    running = serve(app, loop=loop_name, timeout_write=WRITE_TIMEOUT)
+    with Conn(running.port, timeout=10) as client:
+        client.send(request("GET", "/file"))
+        assert client.read_head().status == 200
+        state = running.server.server_state
+        wait_for(lambda: not state.connections, timeout=WRITE_TIMEOUT + 10, what="the cut")
+        wait_for(lambda: not state.tasks, what="the app's task ended")
+        assert reset_by_server(client)
