@@ -542,6 +542,8 @@ class Timeouts:
         header_read: Close a connection whose request head is not complete after this long.
         graceful_shutdown: On shutdown, cancel what is still running after this long;
             None waits until a second signal.
+        write: Abort a connection whose peer takes none of what waits for it (the transport
+            is paused for writing) for this long; 0: no limit (nginx's send_timeout).
     """
 
     keep_alive: float = option(
@@ -574,6 +576,18 @@ class Timeouts:
         uvicorn_convert=_seconds,
         gunicorn="graceful_timeout",
         gunicorn_convert=_gunicorn_graceful,
+    )
+    # 60 s, as nginx's send_timeout: long enough for a client on a bad link (it only has to
+    # take a few KiB in that time), short enough that a client that stops reading does not
+    # hold a connection, its buffered response and a waiting app forever. uvicorn and
+    # gunicorn have no such setting: the uvicorn drop-in turns it off.
+    write: float = option(
+        60.0,
+        name="timeout_write",
+        minimum=0,
+        unit="seconds",
+        help="Abort a connection whose client reads nothing of a pending response for this "
+        "many seconds; 0: no limit.",
     )
 
     def validate(self) -> None:

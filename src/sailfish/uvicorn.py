@@ -105,6 +105,7 @@ def settings_from(config: Any) -> Config:
     # uvicorn's server adds the --header fields to server_state.default_headers.
     values.pop("headers", None)
     values["proxy_headers"] = False
+    values["timeout_write"] = 0.0  # uvicorn has no write deadline: none here either
     settings = Config.from_options(None, **values)
     settings.limits.validate()
     settings.timeouts.validate()

@@ -12,17 +12,26 @@ a slow peer must not do to the rest of the server, each limit from both sides:
   connection serves its next request.
 - a slow reader that disconnects while the app waits in `send`: the app's `send` fails, its task
   ends and the connection leaves the server, and the server goes on.
-Pacing comes from real round trips (a normal request between two trickled bytes), never sleeps.
+- the write deadline (--timeout-write): a peer that reads nothing is reset once it has taken
+  nothing for the timeout (HTTP streaming, a pipelined request held meanwhile, a pathsend file,
+  WebSocket); one that reads a little every 0.1 s is never cut, though the transport stays
+  paused throughout.
+Pacing comes from real round trips (a normal request between two trickled bytes), never sleeps;
+the one exception is the steady reader, whose reading rate is what is tested: its loop paces it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
+import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from apps.raw import RawApp, pattern
 from integ_helpers import Conn, assert_bytes, request, wait_for
 
@@ -230,3 +239,224 @@ def test_a_response_the_buffers_take_never_blocks_the_app(serve: Serve) -> None:
         assert app.done.wait(5), "send() blocked on a response the buffers can take"
         assert app.sent == 1 and not app.errors
         assert_bytes(client.read_response().body, pattern(CHUNK))
+
+
+# -- the write deadline (--timeout-write) ----------------------------------------------------------
+
+WRITE_TIMEOUT = 0.5
+
+
+def reset_by_server(client: Conn, timeout: float = 10.0) -> bool:
+    """Read what the kernel kept for us until the server's reset (True) or an EOF (False)."""
+    client.sock.settimeout(timeout)
+    try:
+        while client.sock.recv(1 << 20):
+            pass
+    except ConnectionResetError:
+        return True
+    return False
+
+
+def test_a_peer_that_reads_nothing_is_reset_at_the_write_timeout(
+    serve: Serve, loop_name: str
+) -> None:
+    app = StreamApp()
+    running = serve(app, loop=loop_name, timeout_write=WRITE_TIMEOUT)
+    with Conn(running.port, timeout=10) as client:
+        asked = time.monotonic()
+        client.send(request("GET", "/stream?n=256"))
+        server_conn = only_connection(running)
+        wait_for(lambda: blocked_in_send(running, server_conn), timeout=10, what="send to block")
+        assert app.done.wait(WRITE_TIMEOUT + 5), "the app stayed blocked in send()"
+        # Not before the deadline (armed after the request left; uvloop's clock counts whole
+        # milliseconds), and the app's next send() failed as after any disconnect.
+        assert time.monotonic() - asked >= WRITE_TIMEOUT - 0.01
+        assert app.errors and isinstance(app.errors[0], OSError), app.errors
+        assert 0 < app.sent < 256
+        state = running.server.server_state
+        wait_for(lambda: not state.connections and not state.tasks, what="connection freed")
+
+        def leftovers() -> tuple[int, int, bool]:
+            return (len(server_conn.drain_waiters), server_conn.out_size, server_conn.closing)
+
+        assert running.on_loop(leftovers) == (0, 0, True)
+        # The socket is gone with a reset: the kernel dropped what we left unread.
+        assert reset_by_server(client)
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/still-serving"))
+        assert conn.read_response().body == b"ok"
+
+
+async def read_steadily(
+    port: int, size: int, per_turn: int, every: float, paused: Callable[[], None], read: Any
+) -> tuple[bytes, float]:
+    """A client that reads at most `per_turn` bytes every `every` seconds (its loop paces it):
+    `size` bytes of a /stream response's body, once `paused()` has returned, then calls
+    `read()` and aborts. Returns (body, seconds the reading took)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, per_turn)  # the kernel holds little
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=per_turn // 2)
+    writer.write(request("GET", "/stream?n=256"))
+    await reader.readuntil(b"\r\n\r\n")
+    paused()  # blocks this client's loop: nothing is read meanwhile
+    begin = loop.time()
+    body = bytearray()
+    while len(body) < size:
+        body += await reader.read(min(per_turn, size - len(body)))
+        await asyncio.sleep(every)
+    took = loop.time() - begin
+    read()
+    writer.transport.abort()
+    return bytes(body), took
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="elsewhere the server sees a slow reader only when its socket buffer takes more",
+)
+def test_a_peer_that_reads_steadily_is_never_cut(serve: Serve, loop_name: str) -> None:
+    """Reading a little every 0.1 s keeps the connection for many write timeouts, though the
+    transport stays paused all along (the kernel's buffer is far from empty): the deadline
+    sees the kernel pass bytes on."""
+    app = StreamApp()
+    running = serve(app, loop=loop_name, timeout_write=WRITE_TIMEOUT)
+    server: list[Any] = []
+    after: list[Any] = []
+
+    def paused() -> None:
+        server.append(only_connection(running))
+        wait_for(lambda: blocked_in_send(running, server[0]), timeout=10, what="send to block")
+
+    def read() -> None:
+        after.extend([list(app.errors), app.sent, blocked_in_send(running, server[0])])
+
+    size = 12 * CHUNK  # 768 KiB at 64 KiB per 0.1 s: twice the write timeout and more
+    body, took = asyncio.run(read_steadily(running.port, size, CHUNK, 0.1, paused, read))
+    assert_bytes(body, pattern(size))
+    assert took > 2 * WRITE_TIMEOUT, took  # the limit passed, more than once, while reading
+    errors, sent, blocked = after
+    # Never cut; the app was held back all along (the transport paused).
+    assert not errors and sent < 256 and blocked, after
+    assert app.done.wait(5) and app.errors  # until this client aborted
+
+
+class HeldApp:
+    """GET /big: one 8 MiB body message (the app is done; the transport holds the rest).
+    Anything else: "ok", recording the path (a held request must never get here)."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.paths.append(scope["path"])
+        body = pattern(8 << 20) if scope["path"] == "/big" else b"ok"
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+
+def test_a_pipelined_request_held_for_a_peer_that_reads_nothing_is_cut(
+    serve: Serve, loop_name: str
+) -> None:
+    app = HeldApp()
+    running = serve(app, loop=loop_name, timeout_write=WRITE_TIMEOUT)
+    with Conn(running.port, timeout=10) as client:
+        client.send(request("GET", "/big") + request("GET", "/next"))
+        server_conn = only_connection(running)
+
+        def held() -> bool:
+            return bool(running.on_loop(lambda: server_conn.held and server_conn.write_paused))
+
+        wait_for(held, timeout=10, what="the second request held")
+        state = running.server.server_state
+        wait_for(lambda: not state.connections, timeout=WRITE_TIMEOUT + 5, what="the cut")
+        assert app.paths == ["/big"]  # the held request never ran
+        assert not state.tasks
+        assert reset_by_server(client)
+
+
+class FloodingWebSocket:
+    """Accepts, then sends 64 KiB messages until `send` fails (recorded; `done` set)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.errors: list[BaseException] = []
+        self.done = threading.Event()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        try:
+            while True:
+                await send({"type": "websocket.send", "bytes": pattern(CHUNK)})
+                self.sent += 1
+        except BaseException as exc:
+            self.errors.append(exc)
+            raise
+        finally:
+            self.done.set()
+
+
+UPGRADE = (
+    b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def test_a_websocket_peer_that_reads_nothing_is_reset_at_the_write_timeout(
+    serve: Serve, loop_name: str
+) -> None:
+    app = FloodingWebSocket()
+    running = serve(app, loop=loop_name, timeout_write=WRITE_TIMEOUT, ws_ping_interval=None)
+    with Conn(running.port, timeout=10) as client:
+        client.send(UPGRADE)
+        assert client.read_head().status == 101
+        assert app.done.wait(WRITE_TIMEOUT + 10), "the app stayed blocked in send()"
+        assert app.errors and isinstance(app.errors[0], OSError), app.errors
+        assert app.sent > 1  # it sent until the buffers were full, then waited
+        state = running.server.server_state
+        wait_for(lambda: not state.connections and not state.tasks, what="connection freed")
+        assert reset_by_server(client)
+
+
+def test_the_uvicorn_drop_in_has_no_write_deadline() -> None:
+    """uvicorn has no such setting: its drop-in keeps uvicorn's behaviour (wait forever)."""
+    uvicorn = pytest.importorskip("uvicorn")
+    from sailfish.uvicorn import settings_from
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    config = uvicorn.Config(app, log_config=None)
+    config.load()
+    assert settings_from(config).timeouts.write == 0.0
+
+
+def test_a_file_for_a_peer_that_reads_nothing_is_cut_at_the_write_timeout(
+    serve: Serve, loop_name: str, tmp_path: Any
+) -> None:
+    """`http.response.pathsend` (os.sendfile, waiting for the socket): the same deadline."""
+    path = tmp_path / "big.bin"
+    path.write_bytes(pattern(32 << 20))  # more than the kernel's buffers hold
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-length", str(32 << 20).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.pathsend", "path": str(path)})
+
+    running = serve(app, loop=loop_name, timeout_write=WRITE_TIMEOUT)
+    with Conn(running.port, timeout=10) as client:
+        client.send(request("GET", "/file"))
+        assert client.read_head().status == 200
+        state = running.server.server_state
+        wait_for(lambda: not state.connections, timeout=WRITE_TIMEOUT + 10, what="the cut")
+        wait_for(lambda: not state.tasks, what="the app's task ended")
+        assert reset_by_server(client)

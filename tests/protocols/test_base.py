@@ -14,6 +14,7 @@ import pytest
 
 from sailfish.protocols import HIGH_WATER, LINGER_TIMEOUT, Connection, Ticker, Timers, deadlines_for
 from transport import FakeClock, MockTransport
+from waiting import until
 
 
 class Probe(Connection):
@@ -279,5 +280,108 @@ def test_deadlines_for_picks_the_loops_ticker_or_timers(with_time: bool) -> None
             assert isinstance(first, Ticker) and first is second
         else:
             assert isinstance(first, Timers) and first is not second
+
+    run(main())
+
+
+# -- the write deadline ---------------------------------------------------------------------------
+
+
+async def paused(timeout: float = 2.0) -> tuple[Probe, MockTransport, Ticker, FakeClock, list[int]]:
+    """A connection with a write deadline whose transport holds `held[0]` bytes, paused."""
+    clock = FakeClock()
+    ticker = Ticker(asyncio.get_running_loop(), interval=3600, clock=clock)
+    conn = Probe(asyncio.get_running_loop(), ticker)
+    conn.timeout_write = timeout
+    sock = MockTransport()
+    sock.protocol = conn
+    held = [HIGH_WATER]
+    sock.get_write_buffer_size = lambda: held[0]  # type: ignore[attr-defined]
+    conn.connection_made(sock)
+    conn.write(b"x" * HIGH_WATER)  # past the high-water mark: out at once
+    conn.pause_writing()
+    return conn, sock, ticker, clock, held
+
+
+def test_a_peer_that_takes_nothing_is_aborted_at_the_write_deadline() -> None:
+    async def main() -> None:
+        conn, sock, ticker, clock, _ = await paused(2.0)
+        drained = asyncio.ensure_future(conn.drain())
+        await turn()
+        assert not drained.done() and conn.write_deadline == clock.now + 2.0
+        clock.advance(1.9)
+        ticker.tick()
+        assert not sock.aborted  # not before the deadline
+        clock.advance(0.2)
+        ticker.tick()
+        assert sock.aborted and conn.closing and conn.timeouts == 0
+        await turn()  # connection_lost wakes the app waiting to write
+        assert drained.done() and not conn.drain_waiters and conn not in conn.connections
+
+    run(main())
+
+
+def test_a_peer_that_takes_some_in_each_period_is_not_aborted() -> None:
+    async def main() -> None:
+        conn, sock, ticker, clock, held = await paused(2.0)
+        for _ in range(5):
+            held[0] -= 1000  # the peer took a little: the deadline starts over
+            clock.advance(2.1)
+            ticker.tick()
+            assert not sock.aborted and conn.write_deadline == clock.now + 2.0
+        clock.advance(2.1)  # then nothing for a whole period
+        ticker.tick()
+        assert sock.aborted
+
+    run(main())
+
+
+def test_the_write_deadline_leaves_the_other_deadline_alone() -> None:
+    async def main() -> None:
+        conn, sock, ticker, clock, _ = await paused(5.0)
+        conn.arm(1.0)  # e.g. keep-alive, armed while writing is paused
+        conn.disarm()  # a request came: no clobbering of the write deadline either
+        conn.arm(1.0)
+        assert conn.write_deadline == clock.now + 5.0
+        clock.advance(1.5)
+        ticker.tick()
+        assert conn.timeouts == 1 and not sock.aborted  # the other one fired on its own
+        conn.resume_writing()  # the peer read: no write deadline, the other one as it was
+        assert conn.write_deadline == 0.0
+        conn.arm(1.0)
+        clock.advance(10.0)
+        ticker.tick()
+        assert conn.timeouts == 2 and not sock.aborted
+
+    run(main())
+
+
+def test_no_write_deadline_when_it_is_off() -> None:
+    async def main() -> None:
+        conn, sock, ticker, clock, _ = await paused(0.0)
+        assert conn.write_deadline == 0.0
+        clock.advance(3600)
+        ticker.tick()
+        assert not sock.aborted
+
+    run(main())
+
+
+def test_timers_keep_the_write_deadline_on_a_timer_of_its_own() -> None:
+    async def main() -> None:
+        timers = Timers(asyncio.get_running_loop())
+        conn, sock = await made(timers)
+        conn.timeout_write = 0.01
+        conn.arm(3600)
+        conn.pause_writing()
+        keep = timers.handle
+        assert timers.write_handle is not None and keep is not None
+        conn.resume_writing()
+        assert timers.write_handle is None and timers.handle is keep and not keep.cancelled()
+        conn.pause_writing()
+        await until(lambda: sock.aborted, 2, "the write timer")  # the real timer fires
+        assert timers.write_handle is None and conn.timeouts == 0
+        await turn()
+        assert timers.handle is None  # connection_lost cancelled the other one
 
     run(main())

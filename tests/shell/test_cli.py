@@ -260,6 +260,14 @@ def test_process_bad_app_path(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("value", ["-1", "soon"])
+def test_process_bad_write_timeout(value: str) -> None:
+    result = run_cli("sf_unused:app", "--timeout-write", value)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "--timeout-write" in lines[-1] and "Traceback" not in result.stderr, result.stderr
+
+
 def test_process_bad_attribute(tmp_path: Path) -> None:
     (tmp_path / "sf_cli_app.py").write_text("async def app(scope, receive, send): pass\n")
     result = run_cli("sf_cli_app:nope", "--app-dir", str(tmp_path))

@@ -85,6 +85,8 @@ def test_forwarded_allow_ips_default_reads_env(monkeypatch: pytest.MonkeyPatch) 
         pytest.param({"backlog": True}, "--backlog must be an integer", id="backlog_bool"),
         pytest.param({"timeout_keep_alive": -1}, "--timeout-keep-alive must be >= 0", id="ka"),
         pytest.param({"timeout_header_read": 0}, "--timeout-header-read must be > 0", id="hr"),
+        pytest.param({"timeout_write": -0.5}, "--timeout-write must be >= 0", id="write"),
+        pytest.param({"timeout_write": "1"}, "must be a number of seconds", id="write_str"),
         pytest.param(
             {"timeout_graceful_shutdown": "1"}, "must be a number of seconds", id="graceful_str"
         ),

@@ -13,13 +13,14 @@ cdef class Connection:
     cdef public Deadlines deadlines
     cdef public set connections
     cdef public bint coalesce
-    cdef public double watch_interval
+    cdef public double watch_interval, timeout_write
     cdef public object transport, client, server
     cdef public bint secure
     cdef public object tls
     cdef public bint closing, lingering, read_paused, write_paused
     cdef public list drain_waiters
-    cdef public double deadline
+    cdef public double deadline, write_deadline
+    cdef public tuple write_mark
     cdef public list out
     cdef public Py_ssize_t out_size
     cdef public bint flush_scheduled

@@ -11,6 +11,12 @@ it (http1 today; websocket and http2 next) one way to do each connection-level t
   trusts a short body).
 - deadlines: `arm(timeout)` / `disarm()` through one strategy object (sailfish.protocols.
   deadlines), chosen once per connection; `on_timeout()` is called when one passes.
+- the write deadline (`timeout_write`, nginx's send_timeout): while the transport is paused
+  for writing, the peer must take some of what waits for it every `timeout_write` seconds, or
+  the connection is aborted (a graceful close would wait on the same unread buffer) and the
+  app's pending `drain()` returns as after any disconnect. A slot of its own in the strategy,
+  armed by `pause_writing` and dropped by `resume_writing` (and by `sendfile` while it waits
+  for the socket to take more): nothing per request.
 - TLS: `secure` (the peer reached us over TLS, directly or, per a PROXY header, through a
   proxy) and `tls` (the ASGI `tls` extension dict, built once per connection, or None);
   every protocol takes its scope's scheme from `sailfish.tls.scheme(self.secure, ...)`.
@@ -28,12 +34,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
+import struct
+import sys
 from typing import Any
 
 from sailfish._compat import SENDFILE_UNSUPPORTED
 from sailfish.tls import tls_extension
 
 from .deadlines import deadlines_for
+
+try:
+    import fcntl
+    import termios
+
+    # The kernel's unsent-or-unacknowledged byte count of a TCP socket (Linux; see _unacked).
+    _OUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
+except ImportError:  # Windows
+    _OUTQ = None
 
 __all__ = [
     "FEED_SLICE",
@@ -72,6 +90,43 @@ def _can_write_eof(transport: Any) -> bool:
         return bool(transport.can_write_eof())
     except NotImplementedError:
         return False
+
+
+def _buffered(transport: Any) -> int:
+    """Bytes the transport still holds (0 if it cannot say)."""
+    try:
+        return int(transport.get_write_buffer_size())
+    except (AttributeError, NotImplementedError):
+        return 0
+
+
+def _unacked(transport: Any) -> int:
+    """Bytes the kernel still holds for the peer (Linux's TIOCOUTQ; 0 where unknown).
+
+    The transport sees the peer read only once the kernel's send buffer has room again, which
+    on a large buffer may take much more than the peer took: this shows it sooner.
+    """
+    if _OUTQ is None:
+        return 0
+    try:
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return 0
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0])
+    except (OSError, ValueError, AttributeError, TypeError):
+        return 0
+
+
+def _linger_zero(transport: Any) -> None:
+    """Make closing the transport's socket a reset (SO_LINGER 0): the kernel then drops what
+    the peer left unread at once, rather than keep retrying it for a closed socket."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except (OSError, AttributeError, TypeError, ValueError):
+        pass
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -117,6 +172,9 @@ class Connection:
         self.logger = logger if logger is not None else logging.getLogger("sailfish.error")
         self.coalesce = hasattr(loop, "call_soon")
         self.watch_interval = 1.0  # how often the strategy must look; set before connection_made
+        # Seconds the peer may take nothing while writing is paused; 0: no limit. Set before
+        # connection_made (and fold it into watch_interval).
+        self.timeout_write = 0.0
 
         # Per-connection state
         self.transport: Any = None
@@ -130,6 +188,10 @@ class Connection:
         self.write_paused = False
         self.drain_waiters: list[asyncio.Future[None]] = []
         self.deadline = 0.0  # for the ticker: clock time at which on_deadline fires; 0: none
+        self.write_deadline = 0.0  # likewise for on_write_deadline
+        # (bytes past the transport's buffer, bytes in the kernel's) when the write deadline was
+        # armed or last saw the peer take some
+        self.write_mark: tuple[int, int] = (0, 0)
         self.out: list[bytes] = []  # collected writes
         self.out_size = 0
         self.flush_scheduled = False
@@ -166,6 +228,9 @@ class Connection:
         self.out_size = 0
         self.connections.discard(self)
         self.disarm()
+        if self.timeout_write > 0.0:
+            self.write_deadline = 0.0
+            self.deadlines.disarm_write(self)
         self.deadlines.unwatch(self)
         waiters = self.drain_waiters
         if waiters:
@@ -176,9 +241,15 @@ class Connection:
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        if self.timeout_write > 0.0 and self.transport is not None:
+            self.write_mark = self._write_progress()
+            self.write_deadline = self.deadlines.arm_write(self, self.timeout_write)
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self.timeout_write > 0.0:
+            self.write_deadline = 0.0
+            self.deadlines.disarm_write(self)
         waiters = self.drain_waiters
         if waiters:
             self.drain_waiters = []
@@ -347,10 +418,18 @@ class Connection:
             os.close(waiter_fd)
             raise
         self.drain_waiters.append(waiter)  # connection_lost() wakes it too
+        # The socket is full: the peer must take some of it within the write deadline.
+        timed = self.timeout_write > 0.0 and not self.write_paused
+        if timed:
+            self.write_mark = self._write_progress()
+            self.write_deadline = self.deadlines.arm_write(self, self.timeout_write)
         try:
             await waiter
         finally:
             self.loop.remove_writer(waiter_fd)
+            if timed and not self.write_paused:
+                self.write_deadline = 0.0
+                self.deadlines.disarm_write(self)
         return waiter_fd
 
     async def _copy_file(self, fd: int, offset: int, count: int) -> int:
@@ -448,3 +527,37 @@ class Connection:
     def on_timeout(self) -> None:
         """Subclass: the armed deadline passed (not a lingering close's; that is handled)."""
         self.close()
+
+    def _write_progress(self) -> tuple[int, int]:
+        """(bytes handed past the transport's buffer, bytes the kernel holds): the first only
+        grows and the second only shrinks as the peer takes what was written."""
+        transport = self.transport
+        return (self.sent - _buffered(transport), _unacked(transport))
+
+    def on_write_deadline(self) -> None:
+        """Called by the deadline strategy when the write deadline has passed: re-armed if the
+        peer took some bytes since it was armed (what nginx's send_timeout bounds is the time
+        between two successful writes), else the connection is aborted."""
+        self.write_deadline = 0.0
+        transport = self.transport
+        if transport is None or self.timeout_write <= 0.0:
+            return
+        if not self.write_paused and not self.sending_file:
+            return
+        mark = self.write_mark
+        now = self._write_progress()
+        if now[0] > mark[0] or now[1] < mark[1]:
+            # Bytes moved from the transport to the kernel, or the kernel passed some on.
+            self.write_mark = now
+            self.write_deadline = self.deadlines.arm_write(self, self.timeout_write)
+            return
+        peer = f"{self.client[0]}:{self.client[1]}" if self.client else "a unix socket"
+        self.logger.info(
+            "Write timeout: %s took nothing for %gs; connection aborted", peer, self.timeout_write
+        )
+        # Even after close(): a graceful close waits on the very buffer the peer leaves unread.
+        self.out.clear()
+        self.out_size = 0
+        self.closing = True
+        _linger_zero(transport)
+        transport.abort()  # connection_lost follows: it wakes the drain waiters

@@ -6,6 +6,8 @@ cdef class Deadlines:
     cpdef unwatch(self, conn)
     cpdef double arm(self, conn, double timeout) except? -1.0
     cpdef disarm(self, conn)
+    cpdef double arm_write(self, conn, double timeout) except? -1.0
+    cpdef disarm_write(self, conn)
 
 
 cdef class Ticker(Deadlines):
@@ -15,4 +17,4 @@ cdef class Ticker(Deadlines):
 
 
 cdef class Timers(Deadlines):
-    cdef public object loop, handle
+    cdef public object loop, handle, write_handle

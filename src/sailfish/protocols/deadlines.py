@@ -3,7 +3,11 @@
 Strategy: a connection has at most one deadline at a time (header read, keep-alive idle, or
 the end of a lingering close) and asks its strategy to `arm(conn, timeout)` or `disarm(conn)`
 it; when it passes, the strategy calls `conn.on_deadline()`. `arm` returns the value the
-connection keeps in `conn.deadline` (a clock time for the ticker, 0.0 for timers). Two
+connection keeps in `conn.deadline` (a clock time for the ticker, 0.0 for timers). A second,
+independent slot bounds how long a peer may take nothing while writing is paused:
+`arm_write` / `disarm_write`, kept in `conn.write_deadline`, calling `conn.on_write_deadline()`.
+Two slots so neither clobbers the other: the one deadline is about what the peer sends (or
+how long it idles), the write deadline about what it reads, and both may be due at once. Two
 strategies, chosen once per connection by `deadlines_for(loop)`:
 - `Ticker`, one per event loop: `arm` only stores `conn.deadline` (a float), and one periodic
   callback checks every watched connection. No timer is created or cancelled per request.
@@ -46,6 +50,16 @@ class Deadlines:
 
     def disarm(self, conn: Any) -> None:
         """No deadline for `conn` until the next `arm` (the connection zeroes `deadline`)."""
+
+    def arm_write(self, conn: Any, timeout: float) -> float:
+        """`conn.on_write_deadline()` about `timeout` seconds from now (`timeout` > 0).
+
+        Returns the value for `conn.write_deadline`.
+        """
+        return 0.0
+
+    def disarm_write(self, conn: Any) -> None:
+        """No write deadline for `conn` (the connection zeroes `write_deadline`)."""
 
 
 class Ticker(Deadlines):
@@ -90,11 +104,23 @@ class Ticker(Deadlines):
     def disarm(self, conn: Any) -> None:
         pass
 
+    def arm_write(self, conn: Any, timeout: float) -> float:
+        return self.clock() + timeout
+
+    def disarm_write(self, conn: Any) -> None:
+        pass
+
     def tick(self) -> None:
         """Fire every passed deadline; reschedule while connections are watched."""
         now = self.clock()
-        for conn in [c for c in self.connections if 0.0 < c.deadline <= now]:
-            conn.on_deadline()
+        due = [
+            c for c in self.connections if 0.0 < c.deadline <= now or 0.0 < c.write_deadline <= now
+        ]
+        for conn in due:
+            if 0.0 < conn.deadline <= now:
+                conn.on_deadline()
+            if 0.0 < conn.write_deadline <= now:
+                conn.on_write_deadline()
         if self.connections:
             self.handle = self.loop.call_later(self.interval, self.tick)
         else:
@@ -108,17 +134,20 @@ class Timers(Deadlines):
 
     Attributes:
         handle: The armed timer, or None (uvicorn's tests read it through the drop-in).
+        write_handle: The armed write deadline's timer, or None.
     """
 
     def __init__(self, loop: Any) -> None:
         self.loop = loop
         self.handle: Any = None
+        self.write_handle: Any = None
 
     def watch(self, conn: Any, interval: float) -> None:
         pass
 
     def unwatch(self, conn: Any) -> None:
         self.disarm(conn)
+        self.disarm_write(conn)
 
     def arm(self, conn: Any, timeout: float) -> float:
         self.disarm(conn)
@@ -135,6 +164,21 @@ class Timers(Deadlines):
     def _fire(self, conn: Any) -> None:
         self.handle = None
         conn.on_deadline()
+
+    def arm_write(self, conn: Any, timeout: float) -> float:
+        self.disarm_write(conn)
+        self.write_handle = self.loop.call_later(timeout, self._fire_write, conn)
+        return 0.0
+
+    def disarm_write(self, conn: Any) -> None:
+        handle = self.write_handle
+        if handle is not None:
+            self.write_handle = None
+            handle.cancel()
+
+    def _fire_write(self, conn: Any) -> None:
+        self.write_handle = None
+        conn.on_write_deadline()
 
 
 # One ticker per loop, dropped when its last connection leaves (so a closed loop is not kept).

@@ -229,6 +229,7 @@ class HTTPProtocol(Connection):
         self.limit_concurrency = config.limits.concurrency
         self.timeout_keep_alive = config.timeouts.keep_alive
         self.timeout_header_read = config.timeouts.header_read
+        self.timeout_write = float(getattr(config.timeouts, "write", 0.0) or 0.0)
         self.access_log = bool(config.access_log)
         # sailfish.metrics.Metrics with --metrics-bind: each response is counted into it.
         self.metrics = getattr(server_state, "metrics", None)
@@ -239,7 +240,8 @@ class HTTPProtocol(Connection):
         # Who may open a connection with a PROXY header; None: no header is expected.
         self.proxy_peers = getattr(config, "proxy_protocol_peers", None)
         self.watch_interval = min(
-            self.watch_interval, tick_interval(self.timeout_keep_alive, self.timeout_header_read)
+            self.watch_interval,
+            tick_interval(self.timeout_keep_alive, self.timeout_header_read, self.timeout_write),
         )
         self.headers_seen: Any = None
         # With --interface wsgi: the WSGIRunner (protocols/wsgi.py) that makes and runs cycles.

@@ -148,6 +148,9 @@ def upgrade_handler(config: Any) -> Callable[[Any, Any], bool]:
                 deadlines=conn.deadlines,
                 logger=conn.logger,
             )
+            # The same write deadline for its frames (HTTPProtocol's interval allowed for it).
+            protocol.timeout_write = conn.timeout_write
+            protocol.watch_interval = min(protocol.watch_interval, conn.watch_interval)
             data = conn.hand_over()
             # The connection's byte counts so far go on with it.
             protocol.metrics = conn.metrics
