@@ -222,7 +222,10 @@ def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
     wait_for(lambda: running.served_since(mark) > 50, what="requests after the replacement")
     running.stop()
     assert running.failures, "killing a worker under load loses its in-flight requests"
-    assert {pid for pid, _error in running.failures} <= {victim}, running.failures
+    # With a listener per worker, a connection the kernel queued on the victim's own listener
+    # dies with it before any answer: its client has no pid to name (None), if it never had one.
+    allowed = {victim, None} if mode == "--reuse-port" else {victim}
+    assert {pid for pid, _error in running.failures} <= allowed, running.failures
     assert stop(process) == 0
 
 
