@@ -145,6 +145,11 @@ class Config(Settings):
         if self.app is None or (isinstance(self.app, str) and not self.app.strip()):
             raise ConfigError("APP is required, for example main:app")
         self.validate_options()
+        if self.proxy_protocol and not _entries(self.forwarded_allow_ips):
+            raise ConfigError(
+                "--proxy-protocol needs --forwarded-allow-ips: the proxies that may send the "
+                "header (with none, every connection would be refused)"
+            )
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd cannot be used together")
         if self.uds is not None and sys.platform == "win32":
@@ -225,6 +230,12 @@ class Config(Settings):
         )
         self.loaded_app = app
         self.loaded = True
+
+
+def _entries(value: str | list[str] | None) -> list[str]:
+    """The non-empty entries of a comma-separated string or a list."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return [item.strip() for item in items if item.strip()]
 
 
 def _takes_no_arguments(app: Any) -> bool:

@@ -30,7 +30,7 @@ import threading
 from asyncio import FIRST_COMPLETED
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from sailfish import metrics, sockets
 from sailfish._compat import pure_core_warning
@@ -47,6 +47,9 @@ logger = logging.getLogger("sailfish.error")
 HANDLED_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 if sys.platform == "win32":  # pragma: no cover
     HANDLED_SIGNALS += (signal.SIGBREAK,)
+# A hang-up (a closed terminal, or `kill -HUP` meant as "reload") stops one process gracefully
+# rather than by the default action, which kills it with every request in flight.
+_SIGHUP: int | None = getattr(signal, "SIGHUP", None)
 
 _AF_UNIX: int | None = getattr(socket, "AF_UNIX", None)
 _TICK = 0.1  # seconds between checks while draining and while serving
@@ -73,7 +76,11 @@ class Server:
             goes away for good (1001).
         servers: The asyncio servers, one per listening socket.
         sockets: The listening sockets (read `getsockname()` for the port chosen for 0).
+        hangup_stops: Whether SIGHUP is a graceful stop, as SIGTERM is (a process whose
+            supervisor owns SIGHUP sets it False).
     """
+
+    hangup_stops: ClassVar[bool] = True
 
     def __init__(self, config: Config, *, protocol_factory: ProtocolFactory | None = None) -> None:
         self.config = config
@@ -115,6 +122,11 @@ class Server:
         A signal that arrives during the app's lifespan shutdown cancels that too.
         """
         self._signals += 1
+        if sig == _SIGHUP and not self._should_exit:
+            logger.info(
+                "Received SIGHUP: one process cannot restart itself, so it stops gracefully "
+                "(with --workers, a supervisor restarts the workers on SIGHUP instead)"
+            )
         if self._should_exit:
             self.force_exit = True
             logger.info("Forcing shutdown")
@@ -488,8 +500,11 @@ class Server:
         loop = asyncio.get_running_loop()
         added: list[signal.Signals] = []
         previous: dict[signal.Signals, Any] = {}
+        handled = list(HANDLED_SIGNALS)
+        if self.hangup_stops and _SIGHUP is not None:
+            handled.append(signal.Signals(_SIGHUP))
         try:
-            for sig in HANDLED_SIGNALS:
+            for sig in handled:
                 try:
                     loop.add_signal_handler(sig, self.handle_exit, sig, None)
                     added.append(sig)

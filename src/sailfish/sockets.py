@@ -89,7 +89,9 @@ def systemd_sockets(environ: Mapping[str, str] | None = None) -> list[socket.soc
     try:
         number = int(count)
     except ValueError:
-        raise StartupError(f'LISTEN_FDS must be a number, not "{count}"') from None
+        number = -1
+    if number < 0:
+        raise StartupError(f'LISTEN_FDS must be a number of descriptors, not "{count}"')
     sockets: list[socket.socket] = []
     for fd in range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + number):
         try:

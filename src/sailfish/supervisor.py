@@ -824,6 +824,9 @@ def run(config: Config) -> None:
             raise ConfigError("--reload needs the app as an import string, for example main:app")
         if importlib.util.find_spec("watchfiles") is None:
             raise ConfigError("--reload needs watchfiles: pip install 'sailfish[standard]'")
+        for directory in settings.reload_dirs:
+            if not os.path.isdir(directory):
+                raise ConfigError(f"--reload-dir {directory} is not a directory")
     pid_file = settings.pid_file
     if pid_file is not None:
         try:

@@ -203,6 +203,8 @@ def resident_memory() -> int:
 class WorkerServer(Server):
     """The server inside one worker process (see the module docstring).
 
+    SIGHUP is the supervisor's (a rolling restart); the worker ignores it.
+
     Args:
         config: The configuration (the supervisor's, inherited through the fork).
         board: The shared board; this worker writes row `row`.
@@ -211,6 +213,8 @@ class WorkerServer(Server):
         gated: Whether accepts are balanced through the board (a socket shared by workers).
         parent: The supervisor's pid; the worker shuts down if its parent changes.
     """
+
+    hangup_stops = False
 
     def __init__(
         self, config: Config, *, board: Board, row: int, status_fd: int, gated: bool, parent: int

@@ -312,6 +312,9 @@ def test_sighup_restarts_every_worker_under_load_without_a_failure(
     process.wait_for_stderr("stopped (exit code 0)", count=2, timeout=10)
     after = set(held_pids(process.port, 16))
     assert len(after) == 2 and not after & before
+    log = process.stderr
+    for old in before:  # each successor served before its predecessor began to drain
+        assert log.index(f"in place of [{old}]") < log.index(f"Worker [{old}] stopped"), log
     mark = running.ok
     wait_for(lambda: running.served_since(mark) > 50, what="requests after the restart")
     running.stop()
@@ -388,6 +391,7 @@ def test_reload_restarts_the_worker_when_a_file_changes(
     module.write_text(_answering("two"), encoding="utf-8")
     wait_for(lambda: _answer(process.port) == "two", timeout=10, what="the edited app")
     assert "Detected changes in" in process.stderr
+    assert process.stderr.count("Started supervisor process") == 1  # only the worker restarted
     (tmp_path / "notes.txt").write_text("not a python file", encoding="utf-8")
     assert stop(process) == 0
     assert process.stderr.count("Detected changes in") == 1
@@ -414,6 +418,18 @@ def test_reload_without_watchfiles_is_a_one_line_error(monkeypatch: pytest.Monke
     )
     with pytest.raises(ConfigError, match=r"--reload needs watchfiles: pip install"):
         supervisor.run(Config.from_options("m:a", reload=True, port=0))
+
+
+def test_reload_dir_that_is_missing_is_a_one_line_error(tmp_path: Path) -> None:
+    pytest.importorskip("watchfiles")
+    from sailfish import supervisor
+    from sailfish.config import Config
+    from sailfish.errors import ConfigError
+
+    missing = tmp_path / "missing"
+    config = Config.from_options("m:a", reload=True, reload_dirs=[str(tmp_path), str(missing)])
+    with pytest.raises(ConfigError, match=f"--reload-dir {missing} is not a directory"):
+        supervisor.run(config)
 
 
 # -- sockets and files -------------------------------------------------------------------------

@@ -78,8 +78,22 @@ def test_systemd_sockets_only_for_this_process() -> None:
     pid = str(os.getpid())
     assert sockets.systemd_sockets({}) == []
     assert sockets.systemd_sockets({"LISTEN_PID": "1", "LISTEN_FDS": "1"}) == []
-    with pytest.raises(StartupError, match='LISTEN_FDS must be a number, not "x"'):
-        sockets.systemd_sockets({"LISTEN_PID": pid, "LISTEN_FDS": "x"})
+    assert sockets.systemd_sockets({"LISTEN_PID": pid, "LISTEN_FDS": "0"}) == []
+    for count in ("x", "-1", ""):
+        message = f'LISTEN_FDS must be a number of descriptors, not "{count}"'
+        with pytest.raises(StartupError, match=message):
+            sockets.systemd_sockets({"LISTEN_PID": pid, "LISTEN_FDS": count})
+
+
+@pytest.mark.parametrize(
+    "allowed", [pytest.param("", id="empty"), pytest.param(" , ", id="blank_entries")]
+)
+def test_proxy_protocol_needs_a_trusted_peer(allowed: str) -> None:
+    config = Config.from_options("m:a", proxy_protocol=True, forwarded_allow_ips=allowed)
+    with pytest.raises(ConfigError, match="--proxy-protocol needs --forwarded-allow-ips"):
+        config.validate()
+    Config.from_options("m:a", proxy_protocol=True, forwarded_allow_ips="unix:").validate()
+    Config.from_options("m:a", forwarded_allow_ips="").validate()  # no PROXY header: fine
 
 
 @pytest.mark.posix_only("systemd passes sockets as descriptors 3 and up")
