@@ -1,7 +1,8 @@
 """Prometheus metrics and readiness on `--metrics-bind`: real `python -m sailfish` processes.
 
 The exposition is read with a strict parser of the text format (below): every line is a
-comment, or `name{labels} value` with a known family declared before it. Counters are checked
+comment, or `name{labels} value` with a known family declared before it; prometheus_client's
+parser (a test dependency) must read the same samples. Counters are checked
 against requests this test made; in supervised mode the totals sum both workers and stay
 monotonic when SIGHUP replaces them. Readiness turns 503 once SIGTERM starts the drain.
 """
@@ -86,7 +87,23 @@ def get(port: int, path: str, method: str = "GET") -> tuple[int, bytes]:
 def scrape(port: int) -> Samples:
     status, body = get(port, "/metrics")
     assert status == 200
-    return parse_exposition(body.decode())
+    text = body.decode()
+    samples = parse_exposition(text)
+    assert reference_parse(text) in (None, samples)
+    return samples
+
+
+def reference_parse(text: str) -> Samples | None:
+    """The exposition as Prometheus's own Python parser reads it (None if not installed)."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        return None
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def metrics_port(process: Any) -> int:
