@@ -3,11 +3,13 @@
 Strategy: `ProxyHeadersMiddleware` rewrites `scope["client"]` and `scope["scheme"]` from
 `Forwarded` (RFC 7239; preferred when present) or `X-Forwarded-For` / `X-Forwarded-Proto`, and
 the `host` header and `scope["server"]` from `Forwarded: host=` or `X-Forwarded-Host` /
-`X-Forwarded-Port`, only when the direct peer is trusted. The chain of addresses is read right
-to left (nearest proxy first), skipping trusted proxies; the first untrusted address is the
-client, because everything to its left was written by someone we do not trust; the proto and
-host of that hop are the ones used. Lifespan scopes pass through
-untouched. `ASGI2Middleware` adapts a two-step ASGI 2 app to the ASGI 3 signature.
+`X-Forwarded-Port` (the port alone replaces the port of the request's own Host, as werkzeug's
+ProxyFix does, but only beside another forwarded field), only when the direct peer is
+trusted. The chain of addresses is read right to left (nearest proxy first), skipping trusted
+proxies; the first untrusted address is the client, because everything to its left was
+written by someone we do not trust; the proto and host of that hop are the ones used.
+Lifespan scopes pass through untouched. `ASGI2Middleware` adapts a two-step ASGI 2 app to the
+ASGI 3 signature.
 """
 
 from __future__ import annotations
@@ -292,8 +294,10 @@ def apply_proxy_headers(scope: Scope, trusted_hosts: TrustedHosts) -> None:
             proto = _pick(protos, index, len(hosts))
         if names:
             host = _pick(names, index, len(hosts))
-        if ports and names:
+        if ports:
             port = _pick(ports, index, len(hosts))
+            if host is None:  # the public port on the request's own Host (a proxy that
+                host = _own_host(scope)  # passes Host through but drops its port)
 
     if proto is not None:
         scheme = _SCHEMES.get(scope["type"], {}).get(proto.lower())
@@ -304,7 +308,7 @@ def apply_proxy_headers(scope: Scope, trusted_hosts: TrustedHosts) -> None:
 
 
 def _apply_host(scope: Scope, host: str, port: str | None) -> None:
-    """Make `host` (and `port`, from X-Forwarded-Port) the request's Host and `server`.
+    """Make `host` (with `port`, from X-Forwarded-Port) the request's Host and `server`.
 
     A value that is not a valid Host (RFC 9110 §7.2) or port is ignored, so nothing a proxy
     passes through can put bytes into the headers that the parser would have refused.
@@ -333,6 +337,13 @@ def _apply_host(scope: Scope, host: str, port: str | None) -> None:
     else:
         headers.append((b"host", encoded))
     scope["server"] = (name.strip("[]"), number)
+
+
+def _own_host(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _valid_port(text: str) -> bool:

@@ -255,6 +255,20 @@ def test_x_forwarded_port_and_proto() -> None:
     assert scope["server"] == ("example.org", 8443) and scope["scheme"] == "https"
 
 
+def test_x_forwarded_port_without_a_host_sets_the_port_of_the_requests_own_host() -> None:
+    # nginx with `Host $host` (no port) and `X-Forwarded-Port $server_port` on port 8443.
+    headers = [(b"host", b"example.org"), (XFP, b"https"), (XFPORT, b"8443")]
+    scope = run("127.0.0.1", headers)
+    assert _host(scope) == [b"example.org:8443"]
+    assert scope["server"] == ("example.org", 8443) and scope["scheme"] == "https"
+    scope = run("127.0.0.1", [(b"host", b"app:8000"), (XFF, b"1.2.3.4"), (XFPORT, b"443")])
+    assert _host(scope) == [b"app:443"] and scope["server"] == ("app", 443)
+    scope = run("127.0.0.1", [(b"host", b"app:8000"), (XFP, b"https"), (XFPORT, b"99999")])
+    assert _host(scope) == [b"app:8000"]  # not a port: ignored
+    scope = run("10.9.9.9", headers)  # untrusted peer: nothing applies
+    assert _host(scope) == [b"example.org"] and scope["scheme"] == "http"
+
+
 def test_default_port_of_the_scheme_is_left_out() -> None:
     headers = [(b"host", b"app"), (XFH, b"example.org:443"), (XFP, b"https")]
     scope = run("127.0.0.1", headers)
