@@ -229,6 +229,24 @@ def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
     assert stop(process) == 0
 
 
+def test_a_worker_that_keeps_dying_is_restarted_with_a_growing_back_off(
+    serve_workers: Callable,
+) -> None:
+    process = serve_workers(APP, "--workers", "1", "--max-requests", "1000000")
+    seen: set[str] = set()
+    for delay in ("0.0", "0.5", "1.0"):  # at once, then 0.5 s doubling (capped at 10 s)
+        wait_for(lambda: _answer(process.port) not in (None, *seen), what="a new worker")
+        victim = _answer(process.port)
+        assert victim is not None
+        seen.add(victim)
+        os.kill(int(victim), signal.SIGKILL)
+        process.wait_for_stderr(
+            f"Worker [{victim}] died (signal SIGKILL): restarting it in {delay}s"
+        )
+    wait_for(lambda: _answer(process.port) not in (None, *seen), what="the last replacement")
+    assert stop(process) == 0
+
+
 def test_a_hung_worker_is_killed_and_replaced(serve_workers: Callable) -> None:
     process = serve_workers(
         APP, "--workers", "1", "--max-requests", "1000000", "--timeout-worker-healthcheck", "0.5"
