@@ -415,6 +415,26 @@ def test_reload_restarts_the_worker_when_a_file_changes(
     assert process.stderr.count("Detected changes in") == 1
 
 
+def test_an_edit_that_breaks_the_app_leaves_the_last_good_worker_serving(
+    serve_workers: Callable, tmp_path: Path
+) -> None:
+    pytest.importorskip("watchfiles")
+    module = tmp_path / "reloaded.py"
+    module.write_text(_answering("one"), encoding="utf-8")
+    process = serve_workers(
+        "reloaded:app", "--app-dir", str(tmp_path), "--reload", "--reload-dir", str(tmp_path)
+    )
+    assert get(process.port) == (200, "one")
+    process.wait_for_stderr("Will watch for changes in:")
+    module.write_text("raise RuntimeError('half-edited')\n", encoding="utf-8")
+    process.wait_for_stderr("keeps serving", timeout=15)
+    assert "RuntimeError: half-edited" in process.stderr  # the new worker's error, logged
+    assert get(process.port) == (200, "one")  # the old worker, still serving
+    module.write_text(_answering("two"), encoding="utf-8")
+    wait_for(lambda: _answer(process.port) == "two", timeout=15, what="the fixed app")
+    assert stop(process) == 0
+
+
 def _answering(text: str) -> str:
     return (
         "async def app(scope, receive, send):\n"
