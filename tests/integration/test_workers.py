@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import http.client
 import os
+import re
 import signal
 import socket
 import ssl
@@ -353,6 +354,8 @@ def test_max_requests_recycles_workers_under_load_without_a_failure(
     running.stop()
     assert running.failures == []
     assert len(running.pids) >= 4  # two first workers, then their successors
+    limits = [int(n) for n in re.findall(r"\(--max-requests (\d+)\)", process.stderr)]
+    assert limits and all(200 <= limit <= 220 for limit in limits), limits  # with the jitter
     assert stop(process) == 0
 
 
