@@ -22,8 +22,8 @@ supervision to do runs the `Server` itself; otherwise a `Supervisor` owns the pr
 - Replacements (SIGHUP, reload, `--max-requests`, `--max-worker-memory`, `--worker-lifetime`)
   go one at a time: start the new worker, wait until it serves, then retire the old one
   (SIGUSR1: it stops accepting and lets keep-alive connections finish).
-- Signals: SIGINT/SIGTERM stop (graceful; a second forces, a third kills), SIGHUP restarts
-  every worker, SIGTTIN/SIGTTOU add or remove one.
+- Signals: SIGINT/SIGTERM stop (graceful: SIGTERM to the workers; a second forces them with
+  SIGQUIT, a third kills), SIGHUP restarts every worker, SIGTTIN/SIGTTOU add or remove one.
 
 The main loop is plain `selectors` over the status pipes and a signal wake-up fd, with no event
 loop and no threads (forking from a running asyncio loop or a threaded process is unsafe).
@@ -340,7 +340,7 @@ class Supervisor:
             self._close_listeners()
         elif self.stopping == 2:
             logger.info("Forcing the workers to stop")
-            self._signal_all(signal.SIGTERM)  # a worker's second signal forces its shutdown
+            self._signal_all(signal.SIGQUIT)  # a worker's forced shutdown
         else:
             self._signal_all(signal.SIGKILL)
 

@@ -19,8 +19,9 @@ a listening socket: its successor, already accepting on the same socket, takes t
 - retiring (SIGUSR1): stop accepting, then let each keep-alive connection end after its next
   response (`connection: close`) instead of closing idle ones under a request in flight;
   then the ordinary graceful shutdown, telling WebSocket clients the service restarts (1012)
-  rather than goes away (1001). SIGTERM is the ordinary shutdown; SIGINT is ignored
-  (a Ctrl-C reaches the whole process group; the supervisor relays it once, as SIGTERM).
+  rather than goes away (1001). SIGTERM is the ordinary shutdown, and a repeat changes
+  nothing (systemd may send it besides the supervisor's relay); SIGQUIT forces it; SIGINT is
+  ignored (a Ctrl-C reaches the whole process group; the supervisor relays it once, as SIGTERM).
 
 Nothing here binds, forks or exits; `run_worker()` returns an exit code for the child.
 """
@@ -237,7 +238,19 @@ class WorkerServer(Server):
         if sig == signal.SIGINT:
             return  # the supervisor relays a Ctrl-C as SIGTERM
         self.restarting = False  # SIGTERM is the supervisor's final stop, even mid-retirement
+        if self.should_exit:
+            # Already stopping: a repeat is not "force". systemd's default KillMode sends
+            # SIGTERM to every process of the service besides the supervisor's relay; the
+            # supervisor forces with SIGQUIT.
+            return
         super().handle_exit(sig, frame)
+
+    def force(self) -> None:
+        """SIGQUIT, the supervisor's second stop: end the graceful shutdown now."""
+        self.restarting = False
+        if not self.should_exit:
+            super().handle_exit(signal.SIGTERM)
+        super().handle_exit(signal.SIGQUIT)
 
     def retire(self) -> None:
         """SIGUSR1: a successor serves our sockets; drain gently, then shut down."""
@@ -267,10 +280,12 @@ class WorkerServer(Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, self.retire)
+        loop.add_signal_handler(signal.SIGQUIT, self.force)
         try:
             await super().serve(sockets)
         finally:
             loop.remove_signal_handler(signal.SIGUSR1)
+            loop.remove_signal_handler(signal.SIGQUIT)
             if self._beat is not None:
                 self._beat.cancel()
             if self.started:  # the last counts, for the supervisor's totals of exited workers

@@ -198,6 +198,55 @@ def test_sigterm_stops_every_worker_within_the_graceful_timeout(serve_workers: C
     assert process.stderr.count("Finished server process") == 2
 
 
+def _slow_requests(port: int, count: int) -> tuple[list[threading.Thread], list[Any]]:
+    """`count` requests to /slow?t=2 in threads; each result is (status, body) or the error."""
+    results: list[Any] = [None] * count
+
+    def one(index: int) -> None:
+        try:
+            results[index] = get(port, "/slow?t=2", timeout=15)
+        except (OSError, http.client.HTTPException) as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+def test_sigterm_to_every_process_of_the_server_is_still_graceful(serve_workers: Callable) -> None:
+    # systemd's default KillMode=control-group sends SIGTERM to the supervisor and to every
+    # worker; with the supervisor's relay each worker gets it twice, which must not force.
+    process = serve_workers(APP, "--workers", "2", "--no-reuse-port")
+    workers = set(held_pids(process.port, 8))
+    threads, results = _slow_requests(process.port, 4)
+    process.wait_for_stderr("slow ", count=4)
+    for pid in workers:
+        os.kill(pid, signal.SIGTERM)
+    process.wait_for_stderr("Shutting down", count=2)  # both draining, then the relay comes
+    os.kill(process.popen.pid, signal.SIGTERM)
+    process.wait_for_stderr("Stopping the workers (SIGTERM)")
+    for thread in threads:
+        thread.join(15)
+    assert [result[0] for result in results] == [200] * 4, results
+    assert process.wait(15) == 0
+    assert "Forcing" not in process.stderr and "Cancelled" not in process.stderr
+
+
+def test_a_second_sigterm_forces_the_workers(serve_workers: Callable) -> None:
+    process = serve_workers(APP, "--workers", "2")
+    threads, _results = _slow_requests(process.port, 2)
+    process.wait_for_stderr("slow ", count=2)
+    os.kill(process.popen.pid, signal.SIGTERM)
+    process.wait_for_stderr("Waiting for connections to close")
+    os.kill(process.popen.pid, signal.SIGTERM)
+    assert process.wait(10) == 0
+    for thread in threads:
+        thread.join(10)
+    assert "Forcing the workers to stop" in process.stderr
+    assert "still running at shutdown: forced" in process.stderr
+
+
 def test_web_concurrency_sets_the_worker_count(serve_workers: Callable) -> None:
     process = serve_workers(APP, "--no-reuse-port", env={"WEB_CONCURRENCY": "3"})
     assert len(set(held_pids(process.port, 12))) == 3
