@@ -150,6 +150,15 @@ class Config(Settings):
                 "--proxy-protocol needs --forwarded-allow-ips: the proxies that may send the "
                 "header (with none, every connection would be refused)"
             )
+        if (
+            self.proxy_protocol
+            and self.uds is not None
+            and not {"unix:", "*"} & set(_entries(self.forwarded_allow_ips))
+        ):
+            raise ConfigError(
+                '--proxy-protocol on --uds needs "unix:" in --forwarded-allow-ips (a peer on '
+                "a unix socket has no address; without it every connection would be refused)"
+            )
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd cannot be used together")
         if self.uds is not None and sys.platform == "win32":

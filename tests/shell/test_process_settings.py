@@ -96,6 +96,16 @@ def test_proxy_protocol_needs_a_trusted_peer(allowed: str) -> None:
     Config.from_options("m:a", forwarded_allow_ips="").validate()  # no PROXY header: fine
 
 
+def test_proxy_protocol_on_a_unix_socket_needs_unix_peers_trusted() -> None:
+    config = Config.from_options("m:a", proxy_protocol=True, uds="/tmp/s.sock")
+    with pytest.raises(ConfigError, match='--proxy-protocol on --uds needs "unix:"'):
+        config.validate()  # the default trusts 127.0.0.1 only
+    for allowed in ("unix:", "10.0.0.1, unix:", "*"):
+        Config.from_options(
+            "m:a", proxy_protocol=True, uds="/tmp/s.sock", forwarded_allow_ips=allowed
+        ).validate()
+
+
 @pytest.mark.posix_only("systemd passes sockets as descriptors 3 and up")
 def test_systemd_sockets_are_taken_from_descriptor_3(monkeypatch: pytest.MonkeyPatch) -> None:
     listener = socket.socket()
