@@ -286,6 +286,45 @@ def test_a_killed_worker_counts_as_a_crash_and_keeps_its_requests(
     assert value(samples, "sailfish_requests_total", method="GET", status="2xx") == 4
 
 
+def test_recycling_and_a_hung_worker_count_as_their_causes(
+    serve_process: Callable[..., Any],
+) -> None:
+    process = serve_process(
+        "apps.pids:app",
+        "--metrics-bind",
+        "127.0.0.1:0",
+        "--max-requests",
+        "3",
+        "--timeout-worker-healthcheck",
+        "0.5",
+        start_timeout=START_TIMEOUT,
+    )
+    port = metrics_port(process)
+
+    def restarts(cause: str) -> float:
+        return value(scrape(port), "sailfish_worker_restarts_total", cause=cause)
+
+    for _ in range(3):
+        get(process.port, "/")
+    wait_for(lambda: restarts("recycle") == 1, what="the --max-requests recycle counted")
+    process.wait_for_stderr("stopped (exit code 0)")
+    blocked = threading.Thread(target=lambda: _quietly(get, process.port, "/block"))
+    blocked.start()
+    process.wait_for_stderr("is not responding: killing it", timeout=15)
+    wait_for(lambda: restarts("hung") == 1, what="the hung worker counted")
+    samples = scrape(port)
+    assert value(samples, "sailfish_worker_restarts_total", cause="crash") == 0
+    assert value(samples, "sailfish_worker_starts_total") == 3
+    blocked.join(10)
+
+
+def _quietly(function: Callable[..., object], *args: object) -> None:
+    try:
+        function(*args)
+    except (OSError, http.client.HTTPException):
+        pass
+
+
 def exchange(port: int, *messages: bytes) -> bytes:
     """Send each message on one connection (after the previous reply's first bytes when there
     are several), then read until the server closes; returns every byte received."""
