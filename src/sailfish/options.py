@@ -859,7 +859,7 @@ class ProcessSettings:
 
     def __post_init__(self) -> None:
         if self.workers is None:
-            text = os.environ.get("WEB_CONCURRENCY", "1")
+            text = os.environ.get("WEB_CONCURRENCY", "").strip() or "1"  # empty: unset, as click
             try:
                 self.workers = int(text)
             except ValueError:

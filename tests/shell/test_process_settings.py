@@ -38,6 +38,8 @@ def test_web_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     assert Config("m:a").process.workers == 3
     assert Config.from_options("m:a", workers=2).process.workers == 2  # the flag wins
+    monkeypatch.setenv("WEB_CONCURRENCY", " ")  # set but empty (compose's ${VAR}): unset
+    assert Config("m:a").process.workers == 1
     monkeypatch.setenv("WEB_CONCURRENCY", "many")
     with pytest.raises(
         ConfigError, match='WEB_CONCURRENCY must be a number of workers, not "many"'
