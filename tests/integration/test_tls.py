@@ -9,6 +9,7 @@ with raw sockets; every wait is bounded by a socket timeout or tests/waiting.py.
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
 import ssl
@@ -25,6 +26,7 @@ import pytest
 from sailfish import cli
 from sailfish.tls import TLS_VERSIONS, cipher_suite, rfc4514_name, scheme
 from system import require_program
+from waiting import poll_until
 
 trustme = pytest.importorskip("trustme")
 
@@ -339,6 +341,38 @@ def test_handshake_timeout_spares_a_client_within_it(
             conn.settimeout(TIMEOUT)
             conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "tls"])
+def test_closed_connections_are_freed_without_the_cyclic_collector(
+    serve: Callable[..., Any], certs: Certs, secure: bool
+) -> None:
+    """A connection the server closes (`Connection: close`, a 400) leaves no reference cycle:
+    its protocol and request cycle go when the last reference does. Left to the collector,
+    every TLS connection's SSL objects and buffers waited for the next collection (and the
+    collections themselves cost CPU per connection: bench/RESULTS.md)."""
+    running = serve(TLSApp(), **(certs.options() if secure else {}))
+    kept = ("HTTPProtocol", "RequestCycle", "RequestParser")
+
+    def leftovers() -> list[str]:
+        return [name for o in gc.get_objects() if (name := type(o).__name__) in kept]
+
+    requests = [b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"BAD\r\n\r\n"] * 3
+    gc.collect()
+    gc.disable()
+    try:
+        for request in requests:
+            raw = socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT)
+            if secure:
+                raw = certs.client_context().wrap_socket(raw, server_hostname="localhost")
+            with raw as conn:
+                conn.sendall(request)
+                assert _read_all(conn).startswith(b"HTTP/1.1 ")
+        freed = poll_until(lambda: not leftovers())
+        left = leftovers()
+    finally:
+        gc.enable()
+    assert freed, left
 
 
 # -- settings -------------------------------------------------------------------------------------

@@ -346,6 +346,10 @@ class HTTPProtocol(Connection):
         for cycle in (self.cycle, *self.pipeline):
             if cycle is not None:
                 cycle.on_disconnect()
+        # Each cycle points back at this protocol: let go of them, so that a closed connection
+        # is freed by reference counting, not left to the cyclic collector with its transport
+        # (on TLS its SSL objects and buffers) until the next collection.
+        self.cycle = self.receiving = self.deferred = None
         self.pipeline.clear()
         self.backlog = b""
 
