@@ -365,6 +365,10 @@ class HTTPProtocol(Connection):
                 cycle.on_eof()
         if self.cycle is None and not self.pipeline:
             return None
+        if self.transport.get_extra_info("sslcontext") is not None:
+            # A TLS transport closes after EOF whatever we answer (and the loop logs a
+            # warning per connection if we say True): nothing can be written after it.
+            return None
         return True
 
     def data_received(self, data: bytes) -> None:
