@@ -2,6 +2,7 @@
 
     python bench/e2e/tls.py                       # 3 interleaved rounds x 5 s
     python bench/e2e/tls.py --rounds 2 --duration 3 --markdown
+    python bench/e2e/tls.py --baseline ../other-tree --case handshake   # before/after
 
 Strategy: one self-signed certificate (ECDSA P-256, made by the `openssl` command in a temp
 dir) serves both servers, each one process pinned to CPU 0 (`taskset -c 0`), uvloop, access log
@@ -13,7 +14,9 @@ plain-HTTP instance of each server: what a new connection costs without the hand
 each wrk run the server's CPU time is read from /proc, giving server CPU µs per request; ratios
 are to uvicorn in the same round, and the median over rounds is printed. Run it with the
 interpreter that has uvicorn, httptools and uvloop (the repo's .venv: the `test` group), after
-`make compile`; sailfish is the working tree's `src/`. Never part of the test run.
+`make compile`; sailfish is the working tree's `src/`. `--baseline TREE` adds a third server,
+"sailfish-baseline", run from another checkout's `src/` (built in place): a before/after
+comparison measured in the same rounds. Never part of the test run.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
 def command(name: str, port: int, cert: Path | None, key: Path | None) -> list[str]:
     tls = ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)] if cert and key else []
     common = ["app:app", "--host", "127.0.0.1", "--port", str(port), *tls]
-    if name == "sailfish":
+    if name.startswith("sailfish"):
         return [sys.executable, "-m", "sailfish", *common, "--loop", "uvloop", "--no-access-log"]
     return [sys.executable, "-m", "uvicorn", *common, "--http", "httptools", "--loop", "uvloop"] + [
         "--no-access-log",
@@ -117,21 +120,38 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--markdown", action="store_true", help="print a RESULTS.md table")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (built in place) whose sailfish runs too, as sailfish-baseline",
+    )
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=list(CASES),
+        help="run only this case (repeatable); all of them by default",
+    )
     args = parser.parse_args()
+    cases = [case for case in CASES if case in (args.case or CASES)]
+    servers = SERVERS if args.baseline is None else (*SERVERS, "sailfish-baseline")
 
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    baseline_env = env
+    if args.baseline is not None:
+        baseline_env = dict(env, PYTHONPATH=str(args.baseline.resolve() / "src"))
     runs: dict[tuple[str, str], list[tuple[float, float, dict[str, object]]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         cert, key = make_certificate(Path(tmp))
         processes: dict[tuple[str, bool], tuple[subprocess.Popen[bytes], int]] = {}
         try:
-            for name, secure in ((name, secure) for name in SERVERS for secure in (True, False)):
+            needed = {not case.endswith("no TLS") for case in cases}
+            for name, secure in ((name, secure) for name in servers for secure in needed):
                 port = free_port()
                 files = (cert, key) if secure else (None, None)
                 process = subprocess.Popen(
                     ["taskset", "-c", SERVER_CPU, *command(name, port, *files)],
                     cwd=HERE,
-                    env=env,
+                    env=baseline_env if name == "sailfish-baseline" else env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                     start_new_session=True,
@@ -139,8 +159,8 @@ def main() -> int:
                 processes[(name, secure)] = (process, port)
                 wait_ready(process, port)
             for _ in range(args.rounds):
-                for case in CASES:
-                    for name in SERVERS:
+                for case in cases:
+                    for name in servers:
                         process, port = processes[(name, not case.endswith("no TLS"))]
                         before = cpu_seconds(process.pid)
                         data = wrk(port, case, args.duration, args.connections)
@@ -161,8 +181,8 @@ def main() -> int:
                     process.wait(10)
 
     rows = []
-    for case in CASES:
-        for name in SERVERS:
+    for case in cases:
+        for name in servers:
             mine = runs[(case, name)]
             peer = runs[(case, "uvicorn-httptools")]
             ratios = [m[0] / p[0] for m, p in zip(mine, peer, strict=True)]
@@ -182,7 +202,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for case, name, rps, cpu, ratio, errors in rows:
         print(f"| {case} | {name} | {rps:,.0f} | {cpu:.1f} | {ratio:.2f} | {errors} |")
-    if args.markdown:
+    if args.markdown and "handshake" in cases:
         sample = str(runs[("handshake", "sailfish")][0][2]["command"])
         sample = sample.replace(str(HERE) + "/", "").rsplit(" ", 1)[0] + " https://127.0.0.1:PORT/"
         print(f"\nwrk command (handshake case, from bench/e2e): `{sample}`")

@@ -257,3 +257,32 @@ def test_tls_from_gunicorns_certfile_and_keyfile(
     finally:
         connection.close()
     assert "Listening on https://127.0.0.1:" in server.output()
+
+
+def test_mutual_tls_from_gunicorns_ca_certs_and_cert_reqs(
+    start: Callable[..., Gunicorn], tmp_path: Path
+) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    ca.issue_cert("client@example.org").configure_cert(context)
+    server = start(
+        *("--certfile", str(tmp_path / "cert.pem"), "--keyfile", str(tmp_path / "key.pem")),
+        *("--ca-certs", str(tmp_path / "ca.pem"), "--cert-reqs", str(int(ssl.CERT_REQUIRED))),
+        context=context,
+    )
+    assert server.get("/with-certificate")[0] == 200
+    anonymous = ssl.create_default_context()
+    ca.configure_trust(anonymous)
+    connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=5, context=anonymous)
+    try:
+        with pytest.raises((ssl.SSLError, ConnectionResetError, http.client.RemoteDisconnected)):
+            connection.request("GET", "/anonymous")  # TLS 1.3: the alert may come on the read
+            connection.getresponse()
+    finally:
+        connection.close()

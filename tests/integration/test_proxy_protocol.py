@@ -149,6 +149,47 @@ def test_v2_ssl_tlv_makes_https_with_a_tls_extension(proxied: Callable[..., Any]
     }
 
 
+async def who_ws(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "websocket":
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    text = json.dumps({"scheme": scope["scheme"], "tls": scope["extensions"].get("tls")})
+    await send({"type": "websocket.send", "text": text})
+
+
+def test_v2_ssl_tlv_makes_wss_with_a_tls_extension(serve: Callable[..., Any]) -> None:
+    running = serve(who_ws, proxy_protocol=True, forwarded_allow_ips="127.0.0.1")
+    ssl_tlv = tlv(0x20, b"\x01" + struct.pack("!I", 0) + tlv(0x21, b"TLSv1.2"))
+    upgrade = (
+        b"GET /ws HTTP/1.1\r\nHost: example.org\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with _connect(running.port) as sock:
+        sock.sendall(v2(tlvs=ssl_tlv) + upgrade)
+        received = b""
+        while True:  # the 101 head, then one unmasked text frame (a 16-bit length)
+            head, sep, rest = received.partition(b"\r\n\r\n")
+            if sep and len(rest) >= 4 and len(rest) >= 4 + int.from_bytes(rest[2:4], "big"):
+                break
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {received!r}"
+            received += chunk
+    assert head.startswith(b"HTTP/1.1 101 ")
+    assert rest[:2] == b"\x81\x7e"  # FIN + text, 126: the length follows in 2 bytes
+    seen = json.loads(rest[4 : 4 + int.from_bytes(rest[2:4], "big")])
+    assert seen["scheme"] == "wss"
+    assert seen["tls"] == {
+        "server_cert": None,
+        "client_cert_chain": [],
+        "client_cert_name": None,
+        "client_cert_error": None,
+        "tls_version": 0x0303,
+        "cipher_suite": None,
+    }
+
+
 def test_v2_local_keeps_the_socket_addresses(proxied: Callable[..., Any]) -> None:
     running = proxied()
     with _connect(running.port) as sock:

@@ -9,12 +9,15 @@ with raw sockets; every wait is bounded by a socket timeout or tests/waiting.py.
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import socket
 import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ import pytest
 from sailfish import cli
 from sailfish.tls import TLS_VERSIONS, cipher_suite, rfc4514_name, scheme
 from system import require_program
+from waiting import poll_until, wait_for
 
 trustme = pytest.importorskip("trustme")
 
@@ -211,6 +215,84 @@ def test_ssl_context_from_code(serve: Callable[..., Any], certs: Certs) -> None:
     assert tls["tls_version"] in (0x0303, 0x0304)
 
 
+GET_CLOSE = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+@pytest.mark.parametrize(
+    ("offered", "selected", "sent", "status"),
+    [
+        pytest.param(["h2", "http/1.1"], "http/1.1", GET_CLOSE, b"200 OK", id="h2_and_http11"),
+        pytest.param(["h2"], None, GET_CLOSE, b"200 OK", id="h2_only"),
+        pytest.param(["h2"], None, H2_PREFACE, b"505 ", id="h2_only_preface"),
+        pytest.param(["x-unknown/1", "spdy/3"], None, GET_CLOSE, b"200 OK", id="unknown_only"),
+    ],
+)
+def test_alpn_selects_http11_or_nothing(
+    serve: Callable[..., Any],
+    certs: Certs,
+    offered: list[str],
+    selected: str | None,
+    sent: bytes,
+    status: bytes,
+) -> None:
+    """ALPN picks http/1.1 when offered. A client offering only protocols the server lacks
+    (h2 alone) gets no ALPN answer rather than a failed handshake (Python's ssl cannot send
+    RFC 7301's no_application_protocol alert): HTTP/1.1 is served on the connection, and an
+    HTTP/2 preface is answered 505 and closed."""
+    running = serve(TLSApp(), **certs.options())
+    context = certs.client_context()
+    context.set_alpn_protocols(offered)
+    raw = socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT)
+    with context.wrap_socket(raw, server_hostname="localhost") as conn:
+        assert conn.selected_alpn_protocol() == selected
+        conn.sendall(sent)
+        assert _read_all(conn).startswith(b"HTTP/1.1 " + status)
+
+
+class WSApp:
+    """Accepts a WebSocket and sends {scheme, tls} as JSON; keeps each scope's tls dict."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any] | None] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        tls = scope["extensions"].get("tls")
+        self.seen.append(tls)
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        await send(
+            {"type": "websocket.send", "text": json.dumps({"scheme": scope["scheme"], "tls": tls})}
+        )
+        await send({"type": "websocket.close"})
+
+
+def test_websocket_over_tls_has_wss_and_the_tls_extension(
+    serve: Callable[..., Any], certs: Certs, loop_name: str
+) -> None:
+    from websockets.sync.client import connect
+
+    app = WSApp()
+    running = serve(app, loop=loop_name, **_mtls(certs, "optional"))
+    url = f"wss://127.0.0.1:{running.port}/ws"
+    with connect(url, ssl=certs.client_context("client"), open_timeout=TIMEOUT) as ws:
+        seen = json.loads(ws.recv(timeout=TIMEOUT))
+    assert seen["scheme"] == "wss"
+    tls = seen["tls"]
+    assert tls["server_cert"] == certs.server_cert_text
+    assert tls["client_cert_chain"] == [certs.client_cert_text]
+    assert tls["client_cert_name"] == "CN=alice\\, the client,OU=Clients,O=Example Org"
+    assert tls["client_cert_error"] is None
+    assert tls["tls_version"] in (0x0303, 0x0304) and isinstance(tls["cipher_suite"], int)
+    # Without a client certificate: the extension is there, with no client fields.
+    with connect(url, ssl=certs.client_context(), open_timeout=TIMEOUT) as ws:
+        tls = json.loads(ws.recv(timeout=TIMEOUT))["tls"]
+    assert tls["client_cert_chain"] == [] and tls["client_cert_name"] is None
+    assert tls["server_cert"] == certs.server_cert_text
+
+
 # -- mutual TLS ---------------------------------------------------------------------------------
 
 
@@ -317,11 +399,32 @@ def test_bad_handshakes_do_not_disturb_other_connections(
         assert good.recv(65536).startswith(b"HTTP/1.1 200")
 
 
-def test_handshake_timeout_closes_a_silent_client(serve: Callable[..., Any], certs: Certs) -> None:
-    running = serve(TLSApp(), **certs.options(ssl_handshake_timeout=0.3))
-    with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as silent:
-        # Nothing is sent; the server closes before our 5 s socket timeout.
-        assert _read_all(silent) == b""
+HANDSHAKE_TIMEOUT = 0.5
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        pytest.param(b"", id="silent"),
+        # The first 11 bytes of a ClientHello record that announces 200 bytes.
+        pytest.param(b"\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03", id="half_hello"),
+    ],
+)
+def test_handshake_timeout_closes_after_the_limit_not_before(
+    serve: Callable[..., Any], certs: Certs, loop_name: str, sent: bytes
+) -> None:
+    running = serve(
+        TLSApp(), loop=loop_name, **certs.options(ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+    )
+    with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as stalled:
+        begin = time.monotonic()
+        stalled.sendall(sent)
+        # The server closes (EOF or reset) before our 5 s socket timeout, and not early: its
+        # deadline runs from its accept, which comes at the earliest a moment before `begin`
+        # (once the TCP handshake is done), hence the small slack (and uvloop's 1 ms clock).
+        assert _read_all(stalled) == b""
+        elapsed = time.monotonic() - begin
+    assert elapsed >= HANDSHAKE_TIMEOUT - 0.02, elapsed
     # A client that completes its handshake within the limit is served.
     with httpx.Client(verify=certs.client_context(), timeout=TIMEOUT) as client:
         assert client.get(_url(running.port)).status_code == 200
@@ -339,6 +442,75 @@ def test_handshake_timeout_spares_a_client_within_it(
             conn.settimeout(TIMEOUT)
             conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+class WaitingApp:
+    """Reads its request, then waits in receive() until the client goes away."""
+
+    def __init__(self) -> None:
+        self.called = threading.Event()
+        self.messages: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        self.called.set()
+        self.messages.append((await receive())["type"])
+
+
+def test_half_closed_tls_peer_logs_no_loop_warning(
+    serve: Callable[..., Any],
+    certs: Certs,
+    loop_name: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A TLS client that half-closes while its request runs: the app hears of it, the
+    connection closes, and neither event loop logs "returning true from eof_received() has no
+    effect when using ssl" (a line per connection a client could provoke at will)."""
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    app = WaitingApp()
+    running = serve(app, loop=loop_name, **certs.options())
+    raw = socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT)
+    with certs.client_context().wrap_socket(raw, server_hostname="localhost") as conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert app.called.wait(TIMEOUT)
+        conn.shutdown(socket.SHUT_WR)  # a TCP FIN, no close_notify; reads are raw from here
+        _read_all(conn)  # until the server closes (a socket timeout fails the test)
+    wait_for(lambda: app.messages == ["http.disconnect"], what="the app saw the disconnect")
+    assert not [r for r in caplog.records if "eof_received" in r.getMessage()]
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "tls"])
+def test_closed_connections_are_freed_without_the_cyclic_collector(
+    serve: Callable[..., Any], certs: Certs, secure: bool
+) -> None:
+    """A connection the server closes (`Connection: close`, a 400) leaves no reference cycle:
+    its protocol and request cycle go when the last reference does. Left to the collector,
+    every TLS connection's SSL objects and buffers waited for the next collection (and the
+    collections themselves cost CPU per connection: bench/RESULTS.md)."""
+    running = serve(TLSApp(), **(certs.options() if secure else {}))
+    kept = ("HTTPProtocol", "RequestCycle", "RequestParser")
+
+    def leftovers() -> list[str]:
+        return [name for o in gc.get_objects() if (name := type(o).__name__) in kept]
+
+    requests = [b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"BAD\r\n\r\n"] * 3
+    gc.collect()
+    gc.disable()
+    try:
+        for request in requests:
+            raw = socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT)
+            if secure:
+                raw = certs.client_context().wrap_socket(raw, server_hostname="localhost")
+            with raw as conn:
+                conn.sendall(request)
+                assert _read_all(conn).startswith(b"HTTP/1.1 ")
+        freed = poll_until(lambda: not leftovers())
+        left = leftovers()
+    finally:
+        gc.enable()
+    assert freed, left
 
 
 # -- settings -------------------------------------------------------------------------------------
@@ -411,6 +583,22 @@ def test_rfc4514_escapes() -> None:
             id="wrong_password",
         ),
         pytest.param(
+            ["--ssl-certfile", "{cert}", "--ssl-keyfile", "{other_key}"],
+            "the key does not match the certificate",
+            id="key_cert_mismatch",
+        ),
+        pytest.param(["--ssl-certfile", "{missing}"], "does not exist", id="missing_certfile"),
+        pytest.param(
+            ["--ssl-certfile", "{cert}", "--ssl-keyfile", "{missing}"],
+            "does not exist",
+            id="missing_keyfile",
+        ),
+        pytest.param(
+            ["--ssl-certfile", "{cert}", "--ssl-keyfile", "{key}", "--ssl-ca-certs", "{key}"],
+            "--ssl-ca-certs: cannot load",
+            id="ca_certs_not_certificates",
+        ),
+        pytest.param(
             ["--ssl-certfile", "{cert}", "--ssl-min-version", "TLSv1.0"],
             "--ssl-min-version",
             id="bad_min_version",
@@ -441,7 +629,13 @@ def test_bad_tls_settings_are_one_line_exit_2(
         )
     )
     (tmp_path / "app.py").write_text("async def app(scope, receive, send): pass\n")
-    paths = {"cert": str(certs.server_pem), "key": str(certs.server_key), "enc": str(encrypted)}
+    paths = {
+        "cert": str(certs.server_pem),
+        "key": str(certs.server_key),
+        "enc": str(encrypted),
+        "other_key": str(certs.stranger_key),  # a valid key, of another certificate
+        "missing": str(tmp_path / "missing.pem"),
+    }
     argv = ["app:app", "--app-dir", str(tmp_path), "--port", "0", "--lifespan", "off"]
     argv += [arg.format(**paths) for arg in extra]
     assert cli.main(argv) == 2

@@ -294,9 +294,13 @@ def test_a_subclass_of_uvicorns_proxy_middleware_always_runs() -> None:
 
 
 def test_tls_through_the_dropin(tmp_path: Any) -> None:
-    # uvicorn terminates TLS; the drop-in reads scheme and the tls extension off its transport.
+    # uvicorn terminates TLS; the drop-in reads scheme and the tls extension off its transport,
+    # for HTTP and for a WebSocket (--ws sailfish.uvicorn:WSProtocol) alike.
     trustme = pytest.importorskip("trustme")
     import ssl
+
+    from websockets.exceptions import ConnectionClosedOK
+    from websockets.sync.client import connect as ws_connect
 
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
@@ -305,14 +309,20 @@ def test_tls_through_the_dropin(tmp_path: Any) -> None:
     seen: list[Any] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):
             seen.append((scope["scheme"], scope["extensions"].get("tls")))
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close"})
+            return
         await hello(scope, receive, send)
 
     port = _free_port()
     config = Config(
         app=app,
         http="sailfish.uvicorn:HTTPProtocol",
+        ws="sailfish.uvicorn:WSProtocol",
         host="127.0.0.1",
         port=port,
         lifespan="off",
@@ -336,11 +346,15 @@ def test_tls_through_the_dropin(tmp_path: Any) -> None:
             assert response.status == 200 and response.read() == b"hi"
         finally:
             connection.close()
+        with ws_connect(f"wss://127.0.0.1:{port}/ws", ssl=context, open_timeout=5) as ws:
+            with pytest.raises(ConnectionClosedOK):
+                ws.recv(timeout=5)
     finally:
         server.should_exit = True
         thread.join(10)
     assert not thread.is_alive()
-    [(scheme, tls)] = seen
-    assert scheme == "https"
+    [(scheme, tls), (ws_scheme, ws_tls)] = seen
+    assert (scheme, ws_scheme) == ("https", "wss")
     assert tls["tls_version"] in (0x0303, 0x0304) and isinstance(tls["cipher_suite"], int)
     assert tls["server_cert"] is None  # uvicorn built the context: its certificate is unknown
+    assert ws_tls == tls  # another connection, the same negotiated parameters

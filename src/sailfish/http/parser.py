@@ -1,6 +1,6 @@
 """The reference (pure-Python) twin of the request parser: `Request` and `RequestParser`.
 
-Strategy: a state machine with one reader per state (the `_readers` table). A reader consumes
+Strategy: a state machine with one reader per state (the `_READERS` table). A reader consumes
 from the receive buffer and returns an event, or `_Step.PROGRESS` (input used, no event), or
 `_Step.NEED_DATA`, or raises an `HTTPError`; `feed` runs readers until one needs data, then
 merges body pieces into `http.request` messages (docs/core.md "RequestParser"). Lines are
@@ -240,7 +240,7 @@ class _State(enum.Enum):
 
 _Event = Request | _Data | _EndOfBody
 _Result = Request | dict[str, Any] | HTTPError  # what feed() returns, per item
-_Reader = Callable[[_ReceiveBuffer], "_Event | _Step"]
+_Reader = Callable[["RequestParser", _ReceiveBuffer], "_Event | _Step"]
 
 
 def _check_limit(name: str, value: object) -> int:
@@ -321,18 +321,6 @@ class RequestParser:
         self._buffer = _ReceiveBuffer()
         self._state = _State.REQUEST_LINE
         self._resume_state = _State.REQUEST_LINE  # where feed() goes on after PAUSED
-        self._readers: dict[_State, _Reader] = {
-            _State.REQUEST_LINE: self._read_request_line,
-            _State.FIELD_LINES: self._read_field_line,
-            _State.BODY_LENGTH: self._read_body_length,
-            _State.CHUNK_SIZE: self._read_chunk_size,
-            _State.CHUNK_DATA: self._read_chunk_data,
-            _State.CHUNK_DATA_END: self._read_chunk_data_end,
-            _State.TRAILERS: self._read_trailer_line,
-            _State.PAUSED: self._read_nothing,
-            _State.CLOSED: self._discard_everything,
-            _State.ERRORED: self._read_nothing,
-        }
 
         # Per-request state
         self._method = ""
@@ -374,7 +362,7 @@ class RequestParser:
         events: list[_Event | HTTPError] = []
         try:
             while True:
-                result = self._readers[self._state](self._buffer)
+                result = _READERS[self._state](self, self._buffer)
                 if result is _Step.NEED_DATA:
                     break
                 if not isinstance(result, _Step):
@@ -382,7 +370,9 @@ class RequestParser:
         except HTTPError as exc:
             self._state = _State.ERRORED
             self._buffer.clear()
-            events.append(exc)
+            # Returned, not raised: without its traceback, whose frames (and their callers')
+            # would keep the connection alive in a reference cycle once it is stored.
+            events.append(exc.with_traceback(None))
         return _merge_body(events)
 
     def unparsed(self) -> bytes:
@@ -670,6 +660,22 @@ class RequestParser:
         # process any further requests received on that connection." -- RFC 9112 §9.6
         buf.clear()
         return _Step.NEED_DATA
+
+
+# One reader per state, called with the parser: a table of bound methods on each parser would be
+# a reference cycle per connection.
+_READERS: dict[_State, _Reader] = {
+    _State.REQUEST_LINE: RequestParser._read_request_line,
+    _State.FIELD_LINES: RequestParser._read_field_line,
+    _State.BODY_LENGTH: RequestParser._read_body_length,
+    _State.CHUNK_SIZE: RequestParser._read_chunk_size,
+    _State.CHUNK_DATA: RequestParser._read_chunk_data,
+    _State.CHUNK_DATA_END: RequestParser._read_chunk_data_end,
+    _State.TRAILERS: RequestParser._read_trailer_line,
+    _State.PAUSED: RequestParser._read_nothing,
+    _State.CLOSED: RequestParser._discard_everything,
+    _State.ERRORED: RequestParser._read_nothing,
+}
 
 
 def _merge_body(events: list[_Event | HTTPError]) -> list[_Result]:

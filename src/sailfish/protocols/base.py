@@ -212,9 +212,10 @@ class Connection:
         self.server = _address(transport.get_extra_info("sockname"))
         if transport.get_extra_info("sslcontext"):
             self.secure = True
-            ssl_object = transport.get_extra_info("ssl_object")
-            if ssl_object is not None:
-                self.tls = tls_extension(ssl_object)
+            if self.tls is None:  # an upgrade's protocol was handed the connection's dict
+                ssl_object = transport.get_extra_info("ssl_object")
+                if ssl_object is not None:
+                    self.tls = tls_extension(ssl_object)
         self.deadlines.watch(self, self.watch_interval)
 
     def connection_lost(self, exc: Exception | None) -> None:

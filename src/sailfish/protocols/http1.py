@@ -346,6 +346,10 @@ class HTTPProtocol(Connection):
         for cycle in (self.cycle, *self.pipeline):
             if cycle is not None:
                 cycle.on_disconnect()
+        # Each cycle points back at this protocol: let go of them, so that a closed connection
+        # is freed by reference counting, not left to the cyclic collector with its transport
+        # (on TLS its SSL objects and buffers) until the next collection.
+        self.cycle = self.receiving = self.deferred = None
         self.pipeline.clear()
         self.backlog = b""
 
@@ -360,6 +364,10 @@ class HTTPProtocol(Connection):
             if cycle is not None:
                 cycle.on_eof()
         if self.cycle is None and not self.pipeline:
+            return None
+        if self.transport.get_extra_info("sslcontext") is not None:
+            # A TLS transport closes after EOF whatever we answer (and the loop logs a
+            # warning per connection if we say True): nothing can be written after it.
             return None
         return True
 

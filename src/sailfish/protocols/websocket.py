@@ -155,6 +155,8 @@ def upgrade_handler(config: Any) -> Callable[[Any, Any], bool]:
             # The connection's byte counts so far go on with it.
             protocol.metrics = conn.metrics
             protocol.received, protocol.sent = conn.received, conn.sent
+            # TLS, or a PROXY header's TLS: the same `tls` extension dict, built once.
+            protocol.secure, protocol.tls = conn.secure, conn.tls
             conn.received = conn.sent = 0
             transport.set_protocol(protocol)
             protocol.connection_made(transport)
@@ -329,6 +331,8 @@ class WebSocketProtocol(Connection):
         scope = self.scope = handshake.scope
         scope["state"] = self.app_state.copy()
         scope["extensions"] = {"websocket.http.response": {}}
+        if self.tls is not None:
+            scope["extensions"]["tls"] = self.tls
         if self.asgi_version != "3.0":
             scope["asgi"]["version"] = self.asgi_version
         if data:
