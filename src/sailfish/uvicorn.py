@@ -148,8 +148,7 @@ def _websocket_upgrade(conn: Any, request: Any) -> bool:
                 _loop=conn.loop,
             )
             leftover = conn.hand_over()
-            transport.set_protocol(protocol)
-            protocol.connection_made(transport)
+            protocol.take_over(transport, conn)
             protocol.start(request, leftover)
             return
         # Another WebSocket protocol parses the request again: it gets the head rebuilt from the
@@ -171,6 +170,9 @@ def _websocket_upgrade(conn: Any, request: Any) -> bool:
             config=conn.config_source, server_state=conn.server_state, app_state=conn.app_state
         )
         protocol.connection_made(transport)
+        if conn.write_paused:
+            # The transport resumes writing on its new protocol only: it must know it waits.
+            protocol.pause_writing()
         protocol.data_received(data)
         transport.set_protocol(protocol)
 

@@ -769,6 +769,88 @@ def test_send_waits_while_the_transport_is_paused_and_writes_nothing() -> None:
     run(main())
 
 
+def test_a_pause_for_writing_before_the_upgrade_goes_over_to_the_websocket_protocol() -> None:
+    """The transport paused HTTP/1.1 for writing (a pipelined response the peer does not
+    read) and resumes only the protocol it has then: the WebSocket protocol starts paused, so
+    the accept waits for the transport, and the resume reaches it."""
+
+    async def main() -> None:
+        app = Recorder()
+        client = Client(app)
+        client.http.pause_writing()
+        assert await client.handshake() == b""  # the app's accept waits: nothing written
+        ws = client.ws
+        assert ws.write_paused and len(ws.drain_waiters) == 1
+        ws.resume_writing()  # what the transport calls once its buffer drains
+        head = await client.handshake(b"")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        client.send(text("after"))
+        assert await client.frames() == [(1, b"after")]
+
+    run(main())
+
+
+def test_the_write_deadline_runs_for_a_connection_upgraded_while_paused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        app = Recorder()
+        client = Client(app)
+        client.http.timeout_write = 5.0
+        client.http.pause_writing()
+        assert await client.handshake() == b""
+        client.tick(4.9)  # the peer may take nothing for 5 s
+        assert not client.transport.aborted
+        client.tick(0.2)
+        assert client.transport.aborted and client.transport.buffer == b""
+        await app.done.wait()
+        assert isinstance(app.error, OSError)  # its accept: the peer is gone
+        assert "Write timeout" in caplog.text
+
+    with caplog.at_level(logging.INFO, logger="sailfish.error"):
+        run(main())
+
+
+class BufferingTransport(MockTransport):
+    """A mock transport that reports a write buffer and its limits, as asyncio's do."""
+
+    def __init__(self, buffered: int) -> None:
+        super().__init__()
+        self.buffered = buffered
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (16384, 65536)
+
+
+@pytest.mark.parametrize(
+    ("buffered", "paused"),
+    [
+        pytest.param(65536, False, id="at_the_high_mark_not_paused"),
+        pytest.param(65537, True, id="past_the_high_mark_paused"),
+    ],
+)
+def test_a_raw_handover_past_the_high_water_mark_starts_paused(buffered: int, paused: bool) -> None:
+    """Another server's HTTP protocol hands the connection over without a word of its pause:
+    a buffer past the high-water mark shows it (asyncio pauses there), one at it does not."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ws = WebSocketProtocol(loop, set(), set(), Recorder(), settings(), raw=True)
+        transport = BufferingTransport(buffered)
+        transport.protocol = ws
+        ws.connection_made(transport)
+        assert ws.write_paused is paused
+        ws.data_received(upgrade_request())
+        await settle()
+        assert transport.buffer.startswith(b"HTTP/1.1 101 ") is not paused
+        ws.connection_lost(None)
+
+    run(main())
+
+
 # -- shutdown ----------------------------------------------------------------------------------
 
 

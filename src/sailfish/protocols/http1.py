@@ -188,7 +188,9 @@ class HTTPProtocol(Connection):
             token), each called as `handler(conn, request)`. A handler that returns True
             takes the connection: `conn.upgrading` is then set, later bytes are kept, and
             the handler calls `conn.hand_over()` once `conn.when_idle()` says the responses
-            before the upgrade are out. False serves the request as plain HTTP/1.1.
+            before the upgrade are out, and the new protocol `take_over(transport, conn)`
+            (which carries a pause for writing over). False serves the request as plain
+            HTTP/1.1.
         logger: Where connection and app errors go (default `sailfish.error`).
     """
 
