@@ -150,6 +150,8 @@ def check_handshake(request, *, scheme_secure=False):
         return _HandshakeError(400, "WebSocket handshake with a method other than GET", [])
     if http["http_version"] != _WS_HTTP11:
         return _HandshakeError(400, "WebSocket handshake over HTTP/1.0", [])
+    if request.has_body:  # after the 101, the bytes after the head are read as frames
+        return _HandshakeError(400, "WebSocket handshake with a request body", [])
     # The values are read as C strings below: `<bytes?>` checks they are bytes.
     for name, value in http["headers"]:
         if name == _H_UPGRADE:

@@ -129,7 +129,8 @@ def _is_proxy_headers_middleware(app: Any) -> bool:
 def _websocket_upgrade(conn: Any, request: Any) -> bool:
     """Hand a WebSocket upgrade to uvicorn's WebSocket protocol, as uvicorn's protocols do."""
     ws_protocol_class = conn.ws_protocol_class
-    if bytes(request.upgrade).lower() != b"websocket" or ws_protocol_class is None:
+    tokens = [item.strip(b" \t") for item in bytes(request.upgrade).lower().split(b",")]
+    if b"websocket" not in tokens or ws_protocol_class is None:
         conn.logger.warning("Unsupported upgrade request.")
         if ws_protocol_class is None:
             conn.logger.warning(NO_WEBSOCKET_LIBRARY)

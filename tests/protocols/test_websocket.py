@@ -325,6 +325,12 @@ def test_a_subprotocol_the_client_did_not_offer_is_an_app_error_500(
             None,
             id="post",
         ),
+        pytest.param(
+            upgrade_request(extra=b"Content-Length: 6\r\n") + b"\x81\x80abcd",
+            400,
+            None,
+            id="body_that_looks_like_a_frame",
+        ),
     ],
 )
 def test_a_bad_handshake_is_answered_in_http_and_the_app_never_runs(
@@ -339,6 +345,44 @@ def test_a_bad_handshake_is_answered_in_http_and_the_app_never_runs(
             assert headers_of(head)[field[0]] == [field[1]]
         assert client.transport.closed
         assert app.messages == []
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        pytest.param(b"websocket, h2c", id="websocket_first"),
+        pytest.param(b"h2c, WebSocket", id="websocket_second_any_case"),
+        pytest.param(b"h2c,websocket", id="no_space"),
+    ],
+)
+def test_websocket_offered_in_an_upgrade_list_is_taken(upgrade: bytes) -> None:
+    """RFC 6455 §4.2.1: the Upgrade field *contains* "websocket" (RFC 9110 §7.8: a list)."""
+
+    async def main() -> None:
+        app = Recorder()
+        client = Client(app)
+        request = upgrade_request().replace(b"Upgrade: websocket", b"Upgrade: " + upgrade)
+        await client.open(request)
+        assert app.scope["type"] == "websocket"
+
+    run(main())
+
+
+def test_an_upgrade_list_without_websocket_is_plain_http() -> None:
+    async def main() -> None:
+        seen: list[str] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["type"])
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        client = Client(app)
+        request = upgrade_request().replace(b"Upgrade: websocket", b"Upgrade: h2c, websocket/13")
+        head = await client.handshake(request)
+        assert head.startswith(b"HTTP/1.1 200 ") and seen == ["http"]
 
     run(main())
 
@@ -386,6 +430,30 @@ def test_denial_response_with_status_headers_and_a_body_in_parts() -> None:
             assert b"I am " in body and b"a teapot" in body
         else:
             assert body == b"I am a teapot"
+        assert client.transport.closed
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        pytest.param(101, 500, id="switching_protocols_refused"),
+        pytest.param(199, 500, id="interim_refused"),
+        pytest.param(200, 200, id="first_final_status_taken"),
+    ],
+)
+def test_a_denial_response_needs_a_final_status(status: int, answer: int) -> None:
+    async def main() -> None:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await receive()
+            start = {"type": "websocket.http.response.start", "status": status, "headers": []}
+            await send(start)
+            await send({"type": "websocket.http.response.body", "body": b"no"})
+
+        client = Client(app)
+        response = await client.handshake()
+        assert response.startswith(b"HTTP/1.1 %d " % answer), response
         assert client.transport.closed
 
     run(main())

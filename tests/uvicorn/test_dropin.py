@@ -164,6 +164,18 @@ def test_sailfishs_ws_protocol_takes_the_pause_for_writing_over(paused: bool) ->
     asyncio.run(main())
 
 
+def test_websocket_in_an_upgrade_list_is_handed_over() -> None:
+    async def main() -> None:
+        FakeWebSocket.made.clear()
+        protocol, transport, _ = connect(hello, ws=FakeWebSocket)
+        protocol.data_received(UPGRADE.replace(b"Upgrade: websocket", b"Upgrade: h2c, WebSocket"))
+        await settle()
+        [ws] = FakeWebSocket.made
+        assert transport.protocol is ws and b"upgrade: h2c, WebSocket\r\n" in ws.data
+
+    asyncio.run(main())
+
+
 def test_an_upgrade_goes_to_sailfishs_ws_protocol_with_the_parsed_head() -> None:
     received: list[Any] = []
 

@@ -491,11 +491,24 @@ class HTTPProtocol(Connection):
     # -- events from the parser ------------------------------------------------------------
 
     def _on_upgrade(self, request: Any) -> bool:
-        """A head asks for `Upgrade`; True if a registered protocol took the connection."""
+        """A head asks for `Upgrade`; True if a registered protocol took the connection.
+
+        The field is a list ("Upgrade: h2c, websocket" offers both, RFC 9110 §7.8): the first
+        element with a registered protocol wins, else the `b"*"` handler is asked.
+        """
         token = bytes(request.upgrade).lower()
-        factory = self.upgrades.get(token) or self.upgrades.get(b"*")
+        factory = self.upgrades.get(token)
+        if factory is None and b"," in token:
+            for item in token.split(b","):
+                item = item.strip(b" \t")
+                factory = self.upgrades.get(item)
+                if factory is not None:
+                    token = item
+                    break
         if factory is None:
-            if token == b"websocket":
+            factory = self.upgrades.get(b"*")
+        if factory is None:
+            if b"websocket" in [item.strip(b" \t") for item in token.split(b",")]:
                 client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
                 self.logger.warning(NO_WEBSOCKET, token.decode("latin-1"), client)
             return False

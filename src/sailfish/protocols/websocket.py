@@ -32,6 +32,7 @@ from email.utils import formatdate
 from typing import Any
 
 from sailfish.access_format import escape
+from sailfish.errors import ResponseError
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
 from sailfish.state import is_shutdown_cancel
@@ -594,6 +595,10 @@ class WebSocketProtocol(Connection):
 
     def _response_start(self, message: dict[str, Any]) -> None:
         status = message.get("status")
+        if type(status) is int and status < 200:
+            # A denial is the final answer to the handshake: an interim 1xx would leave the
+            # client waiting, and a 101 without Sec-WebSocket-Accept read as a broken accept.
+            raise ResponseError(f"a denial response needs a final status (200-599), not {status}")
         self.writer.start(message, "GET", "1.1", False)  # validates status and headers
         self.state = RESPONSE
         if self.log_handshake is not None:

@@ -79,6 +79,10 @@ def check_handshake(request: Any, *, scheme_secure: bool = False) -> Handshake |
         return HandshakeError(400, "WebSocket handshake with a method other than GET", [])
     if http["http_version"] != "1.1":
         return HandshakeError(400, "WebSocket handshake over HTTP/1.0", [])
+    # A GET's content has no defined meaning (RFC 9110 §9.3.1), and after the 101 every byte
+    # that follows the head is read as frames: a handshake with a body is refused, not guessed.
+    if request.has_body:
+        return HandshakeError(400, "WebSocket handshake with a request body", [])
     upgrade: list[bytes] = []
     connection: list[bytes] = []
     keys: list[bytes] = []
