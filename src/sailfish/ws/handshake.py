@@ -111,8 +111,10 @@ def check_handshake(request: Any, *, scheme_secure: bool = False) -> Handshake |
         return HandshakeError(400, "WebSocket handshake without Connection: upgrade", [])
     # "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded, is 16
     # bytes in length." -- item 5
-    if len(keys) != 1:
-        return HandshakeError(400, "WebSocket handshake without exactly one Sec-WebSocket-Key", [])
+    if not keys:
+        return HandshakeError(400, "Missing Sec-WebSocket-Key header", [])
+    if len(keys) > 1:
+        return HandshakeError(400, "More than one Sec-WebSocket-Key header", [])
     key = keys[0].strip(_OWS)
     try:
         raw_key = base64.b64decode(key, validate=True)
