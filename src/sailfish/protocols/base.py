@@ -253,7 +253,7 @@ class Connection:
         previous.received = previous.sent = 0
         transport.set_protocol(self)
         self.connection_made(transport)
-        if previous.write_paused:
+        if previous.write_paused and not self.write_paused:
             self.pause_writing()
 
     def pause_writing(self) -> None:
