@@ -150,6 +150,8 @@ def check_handshake(request, *, scheme_secure=False):
         return _HandshakeError(400, "WebSocket handshake with a method other than GET", [])
     if http["http_version"] != _WS_HTTP11:
         return _HandshakeError(400, "WebSocket handshake over HTTP/1.0", [])
+    if request.has_body:  # after the 101, the bytes after the head are read as frames
+        return _HandshakeError(400, "WebSocket handshake with a request body", [])
     # The values are read as C strings below: `<bytes?>` checks they are bytes.
     for name, value in http["headers"]:
         if name == _H_UPGRADE:
@@ -168,9 +170,10 @@ def check_handshake(request, *, scheme_secure=False):
         return _HandshakeError(400, "WebSocket handshake without Upgrade: websocket", [])
     if not _hs_has_token(connection, b"upgrade", 7):
         return _HandshakeError(400, "WebSocket handshake without Connection: upgrade", [])
-    if len(keys) != 1:
-        return _HandshakeError(400, "WebSocket handshake without exactly one Sec-WebSocket-Key",
-                               [])
+    if not keys:
+        return _HandshakeError(400, "Missing Sec-WebSocket-Key header", [])
+    if len(keys) > 1:
+        return _HandshakeError(400, "More than one Sec-WebSocket-Key header", [])
     key = _hs_strip(<bytes>keys[0])
     if not _hs_key_ok(key):
         return _HandshakeError(400, "invalid Sec-WebSocket-Key", [])

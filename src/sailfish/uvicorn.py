@@ -129,7 +129,8 @@ def _is_proxy_headers_middleware(app: Any) -> bool:
 def _websocket_upgrade(conn: Any, request: Any) -> bool:
     """Hand a WebSocket upgrade to uvicorn's WebSocket protocol, as uvicorn's protocols do."""
     ws_protocol_class = conn.ws_protocol_class
-    if bytes(request.upgrade).lower() != b"websocket" or ws_protocol_class is None:
+    tokens = [item.strip(b" \t") for item in bytes(request.upgrade).lower().split(b",")]
+    if b"websocket" not in tokens or ws_protocol_class is None:
         conn.logger.warning("Unsupported upgrade request.")
         if ws_protocol_class is None:
             conn.logger.warning(NO_WEBSOCKET_LIBRARY)
@@ -148,8 +149,7 @@ def _websocket_upgrade(conn: Any, request: Any) -> bool:
                 _loop=conn.loop,
             )
             leftover = conn.hand_over()
-            transport.set_protocol(protocol)
-            protocol.connection_made(transport)
+            protocol.take_over(transport, conn)
             protocol.start(request, leftover)
             return
         # Another WebSocket protocol parses the request again: it gets the head rebuilt from the
@@ -171,6 +171,9 @@ def _websocket_upgrade(conn: Any, request: Any) -> bool:
             config=conn.config_source, server_state=conn.server_state, app_state=conn.app_state
         )
         protocol.connection_made(transport)
+        if conn.write_paused:
+            # The transport resumes writing on its new protocol only: it must know it waits.
+            protocol.pause_writing()
         protocol.data_received(data)
         transport.set_protocol(protocol)
 

@@ -425,6 +425,55 @@ def test_a_websocket_peer_that_reads_nothing_is_reset_at_the_write_timeout(
         assert reset_by_server(client)
 
 
+def test_an_upgrade_behind_a_response_the_peer_does_not_read_is_cut_at_the_write_timeout(
+    serve: Serve, loop_name: str
+) -> None:
+    """The response before the upgrade fills the buffers, so the transport is paused when the
+    WebSocket protocol takes it over: the app's accept waits for the transport, and the write
+    deadline runs for the new protocol as it did for the old (the transport does not pause
+    it again)."""
+    heard: list[Any] = []
+    done = threading.Event()
+    size = 32 << 20  # more than the kernel's buffers hold
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = [(b"content-length", str(size).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": bytes(size)})
+            return
+        if scope["type"] != "websocket":
+            return
+        try:
+            await receive()
+            await send({"type": "websocket.accept"})
+            heard.append(await receive())
+        except BaseException as exc:
+            heard.append(exc)
+            raise
+        finally:
+            done.set()
+
+    running = serve(app, loop=loop_name, timeout_write=WRITE_TIMEOUT, ws_ping_interval=None)
+    from sailfish.protocols import WebSocketProtocol
+
+    with Conn(running.port, timeout=10) as client:
+        client.send(request("GET", "/big") + UPGRADE)
+        state = running.server.server_state
+
+        def accept_waits() -> bool:
+            return any(
+                isinstance(c, WebSocketProtocol) and c.write_paused and c.drain_waiters
+                for c in state.connections
+            )
+
+        wait_for(lambda: running.on_loop(accept_waits), timeout=10, what="the accept to wait")
+        assert done.wait(WRITE_TIMEOUT + 10), "the app stayed blocked in its accept"
+        assert len(heard) == 1 and isinstance(heard[0], OSError), heard
+        wait_for(lambda: not state.connections and not state.tasks, what="connection freed")
+        assert reset_by_server(client)
+
+
 def test_the_uvicorn_drop_in_has_no_write_deadline() -> None:
     """uvicorn has no such setting: its drop-in keeps uvicorn's behaviour (wait forever)."""
     uvicorn = pytest.importorskip("uvicorn")

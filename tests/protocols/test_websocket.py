@@ -325,6 +325,12 @@ def test_a_subprotocol_the_client_did_not_offer_is_an_app_error_500(
             None,
             id="post",
         ),
+        pytest.param(
+            upgrade_request(extra=b"Content-Length: 6\r\n") + b"\x81\x80abcd",
+            400,
+            None,
+            id="body_that_looks_like_a_frame",
+        ),
     ],
 )
 def test_a_bad_handshake_is_answered_in_http_and_the_app_never_runs(
@@ -339,6 +345,44 @@ def test_a_bad_handshake_is_answered_in_http_and_the_app_never_runs(
             assert headers_of(head)[field[0]] == [field[1]]
         assert client.transport.closed
         assert app.messages == []
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        pytest.param(b"websocket, h2c", id="websocket_first"),
+        pytest.param(b"h2c, WebSocket", id="websocket_second_any_case"),
+        pytest.param(b"h2c,websocket", id="no_space"),
+    ],
+)
+def test_websocket_offered_in_an_upgrade_list_is_taken(upgrade: bytes) -> None:
+    """RFC 6455 §4.2.1: the Upgrade field *contains* "websocket" (RFC 9110 §7.8: a list)."""
+
+    async def main() -> None:
+        app = Recorder()
+        client = Client(app)
+        request = upgrade_request().replace(b"Upgrade: websocket", b"Upgrade: " + upgrade)
+        await client.open(request)
+        assert app.scope["type"] == "websocket"
+
+    run(main())
+
+
+def test_an_upgrade_list_without_websocket_is_plain_http() -> None:
+    async def main() -> None:
+        seen: list[str] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["type"])
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        client = Client(app)
+        request = upgrade_request().replace(b"Upgrade: websocket", b"Upgrade: h2c, websocket/13")
+        head = await client.handshake(request)
+        assert head.startswith(b"HTTP/1.1 200 ") and seen == ["http"]
 
     run(main())
 
@@ -386,6 +430,30 @@ def test_denial_response_with_status_headers_and_a_body_in_parts() -> None:
             assert b"I am " in body and b"a teapot" in body
         else:
             assert body == b"I am a teapot"
+        assert client.transport.closed
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        pytest.param(101, 500, id="switching_protocols_refused"),
+        pytest.param(199, 500, id="interim_refused"),
+        pytest.param(200, 200, id="first_final_status_taken"),
+    ],
+)
+def test_a_denial_response_needs_a_final_status(status: int, answer: int) -> None:
+    async def main() -> None:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await receive()
+            start = {"type": "websocket.http.response.start", "status": status, "headers": []}
+            await send(start)
+            await send({"type": "websocket.http.response.body", "body": b"no"})
+
+        client = Client(app)
+        response = await client.handshake()
+        assert response.startswith(b"HTTP/1.1 %d " % answer), response
         assert client.transport.closed
 
     run(main())
@@ -765,6 +833,88 @@ def test_send_waits_while_the_transport_is_paused_and_writes_nothing() -> None:
         client.ws.resume_writing()
         await sent.wait()
         assert await client.frames() == [(1, b"x")]
+
+    run(main())
+
+
+def test_a_pause_for_writing_before_the_upgrade_goes_over_to_the_websocket_protocol() -> None:
+    """The transport paused HTTP/1.1 for writing (a pipelined response the peer does not
+    read) and resumes only the protocol it has then: the WebSocket protocol starts paused, so
+    the accept waits for the transport, and the resume reaches it."""
+
+    async def main() -> None:
+        app = Recorder()
+        client = Client(app)
+        client.http.pause_writing()
+        assert await client.handshake() == b""  # the app's accept waits: nothing written
+        ws = client.ws
+        assert ws.write_paused and len(ws.drain_waiters) == 1
+        ws.resume_writing()  # what the transport calls once its buffer drains
+        head = await client.handshake(b"")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        client.send(text("after"))
+        assert await client.frames() == [(1, b"after")]
+
+    run(main())
+
+
+def test_the_write_deadline_runs_for_a_connection_upgraded_while_paused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        app = Recorder()
+        client = Client(app)
+        client.http.timeout_write = 5.0
+        client.http.pause_writing()
+        assert await client.handshake() == b""
+        client.tick(4.9)  # the peer may take nothing for 5 s
+        assert not client.transport.aborted
+        client.tick(0.2)
+        assert client.transport.aborted and client.transport.buffer == b""
+        await app.done.wait()
+        assert isinstance(app.error, OSError)  # its accept: the peer is gone
+        assert "Write timeout" in caplog.text
+
+    with caplog.at_level(logging.INFO, logger="sailfish.error"):
+        run(main())
+
+
+class BufferingTransport(MockTransport):
+    """A mock transport that reports a write buffer and its limits, as asyncio's do."""
+
+    def __init__(self, buffered: int) -> None:
+        super().__init__()
+        self.buffered = buffered
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (16384, 65536)
+
+
+@pytest.mark.parametrize(
+    ("buffered", "paused"),
+    [
+        pytest.param(65536, False, id="at_the_high_mark_not_paused"),
+        pytest.param(65537, True, id="past_the_high_mark_paused"),
+    ],
+)
+def test_a_raw_handover_past_the_high_water_mark_starts_paused(buffered: int, paused: bool) -> None:
+    """Another server's HTTP protocol hands the connection over without a word of its pause:
+    a buffer past the high-water mark shows it (asyncio pauses there), one at it does not."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ws = WebSocketProtocol(loop, set(), set(), Recorder(), settings(), raw=True)
+        transport = BufferingTransport(buffered)
+        transport.protocol = ws
+        ws.connection_made(transport)
+        assert ws.write_paused is paused
+        ws.data_received(upgrade_request())
+        await settle()
+        assert transport.buffer.startswith(b"HTTP/1.1 101 ") is not paused
+        ws.connection_lost(None)
 
     run(main())
 

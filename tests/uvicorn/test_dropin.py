@@ -47,10 +47,14 @@ class FakeWebSocket:
 
     def __init__(self, config: Any, server_state: Any, app_state: Any) -> None:
         self.data = b""
+        self.paused = False
         FakeWebSocket.made.append(self)
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+
+    def pause_writing(self) -> None:
+        self.paused = True
 
     def data_received(self, data: bytes) -> None:
         self.data += data
@@ -111,6 +115,63 @@ def test_pipelined_upgrade_waits_then_hands_over_every_byte() -> None:
         assert ws.data.endswith(b"\r\n\r\nframe-1frame-2")
         assert protocol.timeout_keep_alive_task is None
         assert protocol not in protocol.connections
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("paused", [False, True], ids=["writable", "paused_for_writing"])
+def test_the_handover_tells_uvicorns_ws_protocol_of_a_pause_for_writing(paused: bool) -> None:
+    """The transport resumes only its protocol of the moment: one handed over while paused
+    must hear `pause_writing`, or its sends never wait."""
+
+    async def main() -> None:
+        FakeWebSocket.made.clear()
+        protocol, transport, _ = connect(hello, ws=FakeWebSocket)
+        if paused:
+            protocol.pause_writing()
+        protocol.data_received(UPGRADE)
+        await settle()
+        [ws] = FakeWebSocket.made
+        assert transport.protocol is ws and ws.paused is paused
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("paused", [False, True], ids=["writable", "paused_for_writing"])
+def test_sailfishs_ws_protocol_takes_the_pause_for_writing_over(paused: bool) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()
+
+    async def main() -> None:
+        protocol, transport, _ = connect(app, ws=WSProtocol)
+        if paused:
+            protocol.pause_writing()
+        key = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        protocol.data_received(UPGRADE[:-2] + key)
+        await settle()
+        ws = transport.protocol
+        assert isinstance(ws, WSProtocol) and ws.write_paused is paused
+        # Paused, the accept waits for the transport to resume this protocol.
+        assert transport.buffer.startswith(b"HTTP/1.1 101 ") is not paused
+        if paused:
+            ws.resume_writing()
+            await settle()
+            assert transport.buffer.startswith(b"HTTP/1.1 101 ")
+        ws.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_websocket_in_an_upgrade_list_is_handed_over() -> None:
+    async def main() -> None:
+        FakeWebSocket.made.clear()
+        protocol, transport, _ = connect(hello, ws=FakeWebSocket)
+        protocol.data_received(UPGRADE.replace(b"Upgrade: websocket", b"Upgrade: h2c, WebSocket"))
+        await settle()
+        [ws] = FakeWebSocket.made
+        assert transport.protocol is ws and b"upgrade: h2c, WebSocket\r\n" in ws.data
 
     asyncio.run(main())
 

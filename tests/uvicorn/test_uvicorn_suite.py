@@ -91,9 +91,6 @@ WS_DIFFERENCES: dict[str, str] = {
     "test_close_resumes_reads_paused_on_an_unconsumed_message": "it asserts that reading "
     "pauses with one unread message; sailfish reads ahead until `ws_max_queue` messages wait "
     "(uvicorn's setting, 32 by default) and only then pauses",
-    "test_invalid_upgrade": "it matches the 400 response's body against the websockets and "
-    "wsproto libraries' wording; sailfish answers the same status with the core's own words "
-    "for the rule that failed",
 }
 
 

@@ -109,6 +109,7 @@ def test_scheme(ws: SimpleNamespace, scheme: str, secure: bool, expected: str) -
             id="connection_two_fields",
         ),
         pytest.param(replace(b"Sec-WebSocket-Key", b"  " + KEY), id="key_with_ows"),
+        pytest.param([*BASE, (b"Content-Length", b"0")], id="empty_body"),
     ],
 )
 def test_accepted_variants(ws: SimpleNamespace, headers: list[tuple[bytes, bytes]]) -> None:
@@ -122,6 +123,8 @@ def test_accepted_variants(ws: SimpleNamespace, headers: list[tuple[bytes, bytes
         pytest.param({"method": b"POST"}, 400, id="post"),
         pytest.param({"method": b"HEAD"}, 400, id="head"),
         pytest.param({"version": b"HTTP/1.0"}, 400, id="http_1_0"),
+        pytest.param({"headers": [*BASE, (b"Content-Length", b"1")]}, 400, id="body_of_one_byte"),
+        pytest.param({"headers": [*BASE, (b"Transfer-Encoding", b"chunked")]}, 400, id="chunked"),
         pytest.param({"headers": replace(b"Upgrade", None)}, 400, id="no_upgrade"),
         pytest.param({"headers": replace(b"Upgrade", b"h2c")}, 400, id="upgrade_other"),
         pytest.param({"headers": replace(b"Upgrade", b"websocketx")}, 400, id="upgrade_prefix"),

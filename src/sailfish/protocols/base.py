@@ -240,6 +240,26 @@ class Connection:
                 if not waiter.done():
                     waiter.set_result(None)
 
+    def take_over(self, transport: Any, previous: Connection) -> None:
+        """Become `transport`'s protocol in `previous`'s place: an upgrade, once
+        `previous.hand_over()` gave the transport up.
+
+        The byte counts and the `tls` extension go on with the transport, and so does its
+        write flow state: a transport paused for writing calls `resume_writing` only on the
+        protocol it has then, and never `pause_writing` again until it has resumed, so a new
+        protocol that did not start paused would neither wait in its sends nor run the write
+        deadline until the next pause.
+        """
+        self.metrics = previous.metrics
+        self.received, self.sent = previous.received, previous.sent
+        previous.received = previous.sent = 0
+        # TLS, or a PROXY header's TLS: the same `tls` extension dict, built once.
+        self.secure, self.tls = previous.secure, previous.tls
+        transport.set_protocol(self)
+        self.connection_made(transport)
+        if previous.write_paused and not self.write_paused:
+            self.pause_writing()
+
     def pause_writing(self) -> None:
         self.write_paused = True
         if self.timeout_write > 0.0 and self.transport is not None:

@@ -188,7 +188,9 @@ class HTTPProtocol(Connection):
             token), each called as `handler(conn, request)`. A handler that returns True
             takes the connection: `conn.upgrading` is then set, later bytes are kept, and
             the handler calls `conn.hand_over()` once `conn.when_idle()` says the responses
-            before the upgrade are out. False serves the request as plain HTTP/1.1.
+            before the upgrade are out, and the new protocol `take_over(transport, conn)`
+            (which carries a pause for writing over). False serves the request as plain
+            HTTP/1.1.
         logger: Where connection and app errors go (default `sailfish.error`).
     """
 
@@ -497,11 +499,24 @@ class HTTPProtocol(Connection):
     # -- events from the parser ------------------------------------------------------------
 
     def _on_upgrade(self, request: Any) -> bool:
-        """A head asks for `Upgrade`; True if a registered protocol took the connection."""
+        """A head asks for `Upgrade`; True if a registered protocol took the connection.
+
+        The field is a list ("Upgrade: h2c, websocket" offers both, RFC 9110 §7.8): the first
+        element with a registered protocol wins, else the `b"*"` handler is asked.
+        """
         token = bytes(request.upgrade).lower()
-        factory = self.upgrades.get(token) or self.upgrades.get(b"*")
+        factory = self.upgrades.get(token)
+        if factory is None and b"," in token:
+            for item in token.split(b","):
+                item = item.strip(b" \t")
+                factory = self.upgrades.get(item)
+                if factory is not None:
+                    token = item
+                    break
         if factory is None:
-            if token == b"websocket":
+            factory = self.upgrades.get(b"*")
+        if factory is None:
+            if b"websocket" in [item.strip(b" \t") for item in token.split(b",")]:
                 client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
                 self.logger.warning(NO_WEBSOCKET, token.decode("latin-1"), client)
             return False

@@ -32,6 +32,7 @@ from email.utils import formatdate
 from typing import Any
 
 from sailfish.access_format import escape
+from sailfish.errors import ResponseError
 from sailfish.http import Request, RequestParser, ResponseWriter
 from sailfish.middleware import apply_proxy_headers
 from sailfish.state import is_shutdown_cancel
@@ -101,6 +102,18 @@ REASONS = {
 }
 
 
+def _over_high_water(transport: Any) -> bool:
+    """Whether `transport` holds more than its high-water mark, and so has paused its protocol
+    for writing (asyncio pauses past the high mark and resumes at the low one: a buffer in
+    between says nothing, and False is then the answer that cannot leave a send waiting)."""
+    try:
+        size = transport.get_write_buffer_size()
+        high = transport.get_write_buffer_limits()[1]
+    except (AttributeError, NotImplementedError, TypeError, IndexError):
+        return False
+    return bool(size > high)
+
+
 def handshake_headers(config: Any, default_headers: Any) -> list[tuple[bytes, bytes]]:
     """The fields sailfish adds to a 101 response, as the HTTP writer adds them to others:
     `server`, `date` (each if the config says so) and the default headers."""
@@ -152,14 +165,7 @@ def upgrade_handler(config: Any) -> Callable[[Any, Any], bool]:
             protocol.timeout_write = conn.timeout_write
             protocol.watch_interval = min(protocol.watch_interval, conn.watch_interval)
             data = conn.hand_over()
-            # The connection's byte counts so far go on with it.
-            protocol.metrics = conn.metrics
-            protocol.received, protocol.sent = conn.received, conn.sent
-            # TLS, or a PROXY header's TLS: the same `tls` extension dict, built once.
-            protocol.secure, protocol.tls = conn.secure, conn.tls
-            conn.received = conn.sent = 0
-            transport.set_protocol(protocol)
-            protocol.connection_made(transport)
+            protocol.take_over(transport, conn)  # byte counts and a pause for writing go on
             protocol.start(request, data)
 
         conn.when_idle(take)
@@ -276,6 +282,13 @@ class WebSocketProtocol(Connection):
         self.peer_closed = False  # the connection ended by the peer (or was lost)
 
     # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        Connection.connection_made(self, transport)
+        if self.raw and not self.write_paused and _over_high_water(transport):
+            # Handed over by another server's protocol, which tells nothing of a pause for
+            # writing: a buffer past the high-water mark shows one (and resume_writing follows).
+            self.pause_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         Connection.connection_lost(self, exc)
@@ -584,6 +597,10 @@ class WebSocketProtocol(Connection):
 
     def _response_start(self, message: dict[str, Any]) -> None:
         status = message.get("status")
+        if type(status) is int and status < 200:
+            # A denial is the final answer to the handshake: an interim 1xx would leave the
+            # client waiting, and a 101 without Sec-WebSocket-Accept read as a broken accept.
+            raise ResponseError(f"a denial response needs a final status (200-599), not {status}")
         self.writer.start(message, "GET", "1.1", False)  # validates status and headers
         self.state = RESPONSE
         if self.log_handshake is not None:

@@ -79,6 +79,10 @@ def check_handshake(request: Any, *, scheme_secure: bool = False) -> Handshake |
         return HandshakeError(400, "WebSocket handshake with a method other than GET", [])
     if http["http_version"] != "1.1":
         return HandshakeError(400, "WebSocket handshake over HTTP/1.0", [])
+    # A GET's content has no defined meaning (RFC 9110 §9.3.1), and after the 101 every byte
+    # that follows the head is read as frames: a handshake with a body is refused, not guessed.
+    if request.has_body:
+        return HandshakeError(400, "WebSocket handshake with a request body", [])
     upgrade: list[bytes] = []
     connection: list[bytes] = []
     keys: list[bytes] = []
@@ -107,8 +111,10 @@ def check_handshake(request: Any, *, scheme_secure: bool = False) -> Handshake |
         return HandshakeError(400, "WebSocket handshake without Connection: upgrade", [])
     # "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded, is 16
     # bytes in length." -- item 5
-    if len(keys) != 1:
-        return HandshakeError(400, "WebSocket handshake without exactly one Sec-WebSocket-Key", [])
+    if not keys:
+        return HandshakeError(400, "Missing Sec-WebSocket-Key header", [])
+    if len(keys) > 1:
+        return HandshakeError(400, "More than one Sec-WebSocket-Key header", [])
     key = keys[0].strip(_OWS)
     try:
         raw_key = base64.b64decode(key, validate=True)
