@@ -14,6 +14,7 @@ import errno
 import logging
 import os
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -336,7 +337,14 @@ def bad_paths(tmp_path: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "case",
-    ["missing", "directory", "unreadable", "nul_byte", "not_a_str", "content_length_mismatch"],
+    [
+        "missing",
+        "directory",
+        "unreadable",
+        "nul_byte",
+        "not_a_str",
+        "content_length_mismatch",
+    ],
 )
 def test_pathsend_error_before_the_head_is_a_500(
     tmp_path: Path, data_file: Path, caplog: pytest.LogCaptureFixture, case: str
@@ -354,6 +362,32 @@ def test_pathsend_error_before_the_head_is_a_500(
     assert response.status_code == 500 and not transport.aborted
     assert isinstance(app.raised[0], RuntimeError)
     assert errors_logged(caplog)  # the traceback of the app's error
+
+
+@pytest.mark.posix_only("named pipes")
+def test_pathsend_of_a_fifo_is_a_500_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    # A blocking open of a FIFO waits for a writer, and the whole event loop with it. The
+    # watchdog opens the writing end after 10 s, so a regression fails instead of hanging.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    released: list[bool] = []
+
+    def release() -> None:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # only if a reader waits
+            released.append(True)
+        except OSError:
+            pass
+
+    watchdog = threading.Timer(10, release)
+    watchdog.start()
+    try:
+        app = Recorder(start(), {"type": "http.response.pathsend", "path": str(fifo)})
+        transport = asyncio.run(serve_mock(app))
+    finally:
+        watchdog.cancel()
+    assert not released
+    assert responses(bytes(transport.buffer))[0][0].status_code == 500
 
 
 def test_pathsend_error_swallowed_by_the_app_is_still_a_500(tmp_path: Path) -> None:

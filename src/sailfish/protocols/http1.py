@@ -1156,10 +1156,12 @@ class RequestCycle:
         path = message.get("path")
         if not isinstance(path, str):
             raise self._file_error(f"http.response.pathsend: path must be a str, not {path!r}")
+        # O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer, with the whole
+        # event loop (it changes nothing for a regular file, the only kind that is sent).
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+        flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
         try:
-            fd = os.open(
-                path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-            )
+            fd = os.open(path, flags)
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             raise self._file_error(f"http.response.pathsend: cannot open {path!r}: {exc}") from exc
         try:
