@@ -250,7 +250,10 @@ cdef int _w_check_field(object name, object value, str what) except -1:
 # Never in a trailer section, nor declared in `trailer` (see writer.py FORBIDDEN_TRAILERS).
 cdef frozenset _w_forbidden_trailers = frozenset((
     b"content-length", b"transfer-encoding", b"trailer", b"connection", b"keep-alive",
-    b"proxy-connection", b"te", b"upgrade", b"host", b"content-encoding", b"content-type",
+    b"proxy-connection", b"te", b"upgrade", b"host", b"location", b"authorization",
+    b"proxy-authorization", b"www-authenticate", b"proxy-authenticate", b"cookie",
+    b"set-cookie", b"expect", b"max-forwards", b"range", b"retry-after", b"vary", b"age",
+    b"cache-control", b"expires", b"pragma", b"content-encoding", b"content-type",
     b"content-range",
 ))
 

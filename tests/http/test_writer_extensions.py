@@ -31,6 +31,7 @@ from test_writer import (
 )
 
 from sailfish.errors import ResponseError
+from sailfish.http.writer import FORBIDDEN_TRAILERS
 
 LINK = b"</style.css>; rel=preload; as=style"
 
@@ -131,7 +132,19 @@ def test_early_hint_after_start_is_refused_and_before_the_next_is_fine(writer_cl
 
 # -- trailers: declared and sent fields --------------------------------------------------------
 
-FORBIDDEN = [b"content-length", b"Transfer-Encoding", b"trailer", b"connection", b"host", b"te"]
+FORBIDDEN = [
+    b"content-length",
+    b"Transfer-Encoding",
+    b"trailer",
+    b"connection",
+    b"host",
+    b"te",
+    b"Set-Cookie",
+    b"www-authenticate",
+    b"cache-control",
+    b"location",
+    b"content-type",
+]
 
 
 @pytest.mark.parametrize("name", FORBIDDEN)
@@ -143,6 +156,29 @@ def test_framing_fields_are_refused_as_trailers(writer_cls: Any, name: bytes) ->
         writer.trailers(trailers_msg([(b"x-ok", b"1"), (name, b"1")]))
     assert not writer.complete
     assert writer.trailers(trailers_msg([(b"x-ok", b"1")])) == b"x-ok: 1\r\n\r\n"
+
+
+@pytest.mark.parametrize("name", sorted(FORBIDDEN_TRAILERS))
+def test_every_forbidden_trailer_name_is_refused_by_both_twins(
+    writer_cls: Any, name: bytes
+) -> None:
+    writer = new(writer_cls)
+    with pytest.raises(ResponseError):
+        writer.start(start_msg(200, [(b"trailer", b"x-a, " + name)], trailers=True), *GET_11)
+    writer.start(start_msg(200, trailers=True), *GET_11)
+    writer.body(body_msg(b"a"))
+    with pytest.raises(ResponseError):
+        writer.trailers(trailers_msg([(name.upper(), b"1")]))
+
+
+@pytest.mark.parametrize(
+    "name", [b"x-checksum", b"server-timing", b"authentication-info", b"grpc-status", b"etag"]
+)
+def test_trailer_fields_that_may_trail_are_sent(writer_cls: Any, name: bytes) -> None:
+    writer = new(writer_cls, server_header=None, date_header=False)
+    writer.start(start_msg(200, [(b"trailer", name)], trailers=True), *GET_11)
+    writer.body(body_msg(b"a"))
+    assert writer.trailers(trailers_msg([(name, b"1")])) == name + b": 1\r\n\r\n"
 
 
 @pytest.mark.parametrize(

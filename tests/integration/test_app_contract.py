@@ -184,7 +184,7 @@ def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
 def test_trailers_after_one_body_message_reach_the_client(serve: Serve) -> None:
     running = serve(Recorder())
     with Conn(running.port) as conn:
-        conn.send(request("GET", "/trailers", [("Connection", "close")]))
+        conn.send(request("GET", "/trailers", [("TE", "trailers"), ("Connection", "close")]))
         data = conn.read_until_closed()
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"transfer-encoding: chunked" in head.lower()

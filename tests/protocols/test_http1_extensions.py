@@ -14,6 +14,7 @@ import errno
 import logging
 import os
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from waiting import until
 LINK = b"</style.css>; rel=preload; as=style"
 HTTP10_GET = b"GET / HTTP/1.0\r\n\r\n"
 HEAD = b"HEAD / HTTP/1.1\r\nHost: example.org\r\n\r\n"
+TE_GET = b"GET / HTTP/1.1\r\nHost: example.org\r\nTE: trailers\r\n\r\n"
 
 
 def start(headers: Any = (), **extra: Any) -> dict[str, Any]:
@@ -182,6 +184,85 @@ def test_forbidden_trailer_field_after_the_head_aborts(caplog: pytest.LogCapture
     assert not bytes(transport.buffer).endswith(b"\r\n\r\n")  # the body never ends
 
 
+def trailers_app() -> Recorder:
+    return Recorder(
+        start([(b"trailer", b"x-a, x-b")], trailers=True),
+        {"type": "http.response.body", "body": b"hello", "more_body": True},
+        {"type": "http.response.body", "body": b""},
+        {"type": "http.response.trailers", "headers": [(b"x-a", b"1")], "more_trailers": True},
+        {"type": "http.response.trailers", "headers": [(b"x-b", b"2")]},
+    )
+
+
+@pytest.mark.parametrize(
+    "te", [b"trailers", b"gzip, TRAILERS", b"deflate;q=0.5 ,\ttrailers ,"], ids=repr
+)
+def test_trailers_go_out_when_the_client_sent_te_trailers(te: bytes) -> None:
+    request = b"GET / HTTP/1.1\r\nHost: example.org\r\nTE: %s\r\n\r\n" % te
+    data = bytes(asyncio.run(serve_mock(trailers_app(), request)).buffer)
+    assert data.endswith(b"\r\n\r\n5\r\nhello\r\n0\r\nx-a: 1\r\nx-b: 2\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [SIMPLE_GET, b"GET / HTTP/1.1\r\nHost: example.org\r\nTE: gzip, trailersx\r\n\r\n"],
+    ids=["no_te", "te_without_trailers"],
+)
+def test_trailers_without_te_trailers_are_left_out_quietly(
+    request_: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "The ASGI server will only send the trailing headers in case the client has sent the
+    # TE: trailers header in the request." -- ASGI extensions. The fields are still checked,
+    # the chunked body still ends, and the connection serves the next request.
+    app = trailers_app()
+
+    async def main() -> bytes:
+        protocol, transport = await connect(app)
+        protocol.data_received(request_ + request_)
+        await settle(40)
+        return bytes(transport.buffer)
+
+    with caplog.at_level(logging.DEBUG, logger="sailfish.error"):
+        data = asyncio.run(main())
+    assert data.count(b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n") == 2 and b"x-a: 1" not in data
+    assert [(r.status_code, body) for r, body in responses(data)] == [(200, b"hello")] * 2
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_forbidden_trailer_field_is_refused_without_te_trailers_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = Recorder(
+        start(trailers=True),
+        {"type": "http.response.body", "body": b"x"},
+        {"type": "http.response.trailers", "headers": [(b"transfer-encoding", b"chunked")]},
+    )
+    with caplog.at_level(logging.ERROR, logger="sailfish.error"):
+        transport = asyncio.run(serve_mock(app))
+    assert transport.aborted and errors_logged(caplog)
+
+
+def test_trailers_of_a_head_response_are_dropped_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    request_ = HEAD.replace(b"\r\n\r\n", b"\r\nTE: trailers\r\n\r\n")
+    with caplog.at_level(logging.DEBUG, logger="sailfish.error"):
+        data = bytes(asyncio.run(serve_mock(trailers_app(), request_)).buffer)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"x-a, x-b\r\n\r\n")
+    assert b"hello" not in data and b"transfer-encoding" not in data
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_trailers_to_http10_are_dropped_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    request_ = b"GET / HTTP/1.0\r\nTE: trailers\r\n\r\n"
+    with caplog.at_level(logging.WARNING, logger="sailfish.error"):
+        transport = asyncio.run(serve_mock(trailers_app(), request_))
+    data = bytes(transport.buffer)
+    assert data.endswith(b"\r\n\r\nhello") and b"x-a: 1" not in data  # close-delimited
+    warnings = [r.getMessage() for r in caplog.records if "trailers dropped" in r.getMessage()]
+    assert len(warnings) == 1 and "HTTP/1.0" in warnings[0]
+
+
 def test_trailers_dropped_with_content_length_log_one_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -241,7 +322,11 @@ def bad_paths(tmp_path: Path) -> dict[str, Any]:
     unreadable = tmp_path / "unreadable"
     unreadable.write_bytes(b"secret")
     unreadable.chmod(0)
+    if os.access(unreadable, os.R_OK):
+        # root reads any file, but not a write-only sysctl: proc checks the mode for root too
+        unreadable = Path("/proc/sys/vm/drop_caches")
     return {
+        "nul_byte": str(tmp_path / "a\0b"),
         "missing": str(tmp_path / "missing"),
         "directory": str(tmp_path),
         "unreadable": str(unreadable),
@@ -251,15 +336,23 @@ def bad_paths(tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "directory", "unreadable", "not_a_str", "content_length_mismatch"]
+    "case",
+    [
+        "missing",
+        "directory",
+        "unreadable",
+        "nul_byte",
+        "not_a_str",
+        "content_length_mismatch",
+    ],
 )
 def test_pathsend_error_before_the_head_is_a_500(
     tmp_path: Path, data_file: Path, caplog: pytest.LogCaptureFixture, case: str
 ) -> None:
     path = bad_paths(tmp_path)[case]
     headers = []
-    if case == "unreadable" and os.access(path, os.R_OK):
-        pytest.skip("running as a user who reads any file")
+    if case == "unreadable" and (not os.path.exists(path) or os.access(path, os.R_OK)):
+        pytest.skip("running as a user who reads any file, without /proc/sys")
     if case == "content_length_mismatch":
         path, headers = str(data_file), [(b"content-length", b"5")]
     app = Recorder(start(headers), {"type": "http.response.pathsend", "path": path})
@@ -269,6 +362,32 @@ def test_pathsend_error_before_the_head_is_a_500(
     assert response.status_code == 500 and not transport.aborted
     assert isinstance(app.raised[0], RuntimeError)
     assert errors_logged(caplog)  # the traceback of the app's error
+
+
+@pytest.mark.posix_only("named pipes")
+def test_pathsend_of_a_fifo_is_a_500_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    # A blocking open of a FIFO waits for a writer, and the whole event loop with it. The
+    # watchdog opens the writing end after 10 s, so a regression fails instead of hanging.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    released: list[bool] = []
+
+    def release() -> None:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # only if a reader waits
+            released.append(True)
+        except OSError:
+            pass
+
+    watchdog = threading.Timer(10, release)
+    watchdog.start()
+    try:
+        app = Recorder(start(), {"type": "http.response.pathsend", "path": str(fifo)})
+        transport = asyncio.run(serve_mock(app))
+    finally:
+        watchdog.cancel()
+    assert not released
+    assert responses(bytes(transport.buffer))[0][0].status_code == 500
 
 
 def test_pathsend_error_swallowed_by_the_app_is_still_a_500(tmp_path: Path) -> None:
@@ -289,6 +408,17 @@ def test_pathsend_error_after_the_head_aborts(tmp_path: Path) -> None:
     transport = asyncio.run(serve_mock(app))
     assert transport.aborted
     assert b"partial" in transport.buffer and not transport.buffer.endswith(b"0\r\n\r\n")
+
+
+def test_pathsend_relative_path_is_resolved_like_the_apps_own_open(
+    data_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The spec asks for an absolute path; Starlette passes FileResponse's path as given, so a
+    # relative one is taken against the process's working directory, as the app's os.stat was.
+    monkeypatch.chdir(data_file.parent)
+    app = Recorder(start(), {"type": "http.response.pathsend", "path": data_file.name})
+    ((response, body),) = responses(bytes(asyncio.run(serve_mock(app)).buffer))
+    assert response.status_code == 200 and body == data_file.read_bytes()
 
 
 def test_pathsend_before_start_is_a_500(data_file: Path) -> None:
@@ -332,6 +462,26 @@ def test_zerocopysend_offset_count_and_more_body(data_file: Path) -> None:
     assert body == content[10:110] + content[1000:1005] + b"|" + content[262000:]
 
 
+@pytest.mark.parametrize("buffering", [-1, 0], ids=["buffered", "raw"])
+def test_zerocopysend_starts_at_the_file_objects_own_position(
+    data_file: Path, buffering: int
+) -> None:
+    # A buffered file that returned 10 bytes has read a whole buffer from the descriptor:
+    # its position is tell(), and afterwards it reads on from just past what was sent.
+    content = data_file.read_bytes()
+    after: list[bytes] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        with open(data_file, "rb", buffering=buffering) as file:
+            assert file.read(10) == content[:10]
+            await send(start())
+            await send({"type": "http.response.zerocopysend", "file": file, "count": 5})
+            after.append(file.read(3))
+
+    ((response, body),) = responses(bytes(asyncio.run(serve_mock(app)).buffer))
+    assert body == content[10:15] and after == [content[15:18]]
+
+
 @pytest.mark.parametrize(
     "message",
     [
@@ -356,20 +506,57 @@ def test_zerocopysend_bad_message_is_a_500(
     assert errors_logged(caplog)
 
 
-def test_zerocopysend_past_the_end_of_the_file_aborts(
-    data_file: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("head_sent", [False, True], ids=["before_the_head", "after_the_head"])
+def test_zerocopysend_past_the_end_of_the_file(
+    data_file: Path, caplog: pytest.LogCaptureFixture, head_sent: bool
 ) -> None:
+    # The file's size is known before a byte goes out: a 500 while the head is still ours
+    # to replace, an abort once it left (never a head promising bytes the file lacks).
     async def app(scope: Any, receive: Any, send: Any) -> None:
         with open(data_file, "rb") as file:
-            await send(start())
+            await send(start([(b"content-length", b"100")] if not head_sent else ()))
+            if head_sent:
+                await send({"type": "http.response.body", "body": b"partial", "more_body": True})
             await send(
                 {"type": "http.response.zerocopysend", "file": file, "offset": 262100, "count": 100}
             )
 
     with caplog.at_level(logging.ERROR, logger="sailfish.error"):
         transport = asyncio.run(serve_mock(app))
-    assert transport.aborted
-    assert any("ended 56 bytes early" in text for text in errors_logged(caplog))
+    assert transport.aborted is head_sent
+    if not head_sent:
+        assert responses(bytes(transport.buffer))[0][0].status_code == 500
+    assert any("runs past the end of the file" in text for text in errors_logged(caplog))
+
+
+def test_file_that_shrinks_while_it_is_sent_aborts(
+    data_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The head promised the size the file had at the start; when the file is cut short
+    # meanwhile, the client must see a broken response, not a short one that looks whole.
+    app = Recorder(start(), {"type": "http.response.pathsend", "path": str(data_file)})
+
+    async def main() -> tuple[PausingTransport, bytes]:
+        protocol = HTTPProtocol(make_config(app), make_state(), _loop=asyncio.get_running_loop())
+        transport = PausingTransport(limit=4096)
+        transport.protocol = protocol
+        protocol.connection_made(transport)
+        protocol.data_received(SIMPLE_GET)
+        await until(lambda: transport.pending > 4096, what="the file to fill the transport")
+        os.truncate(data_file, 10000)
+        received = b""
+        for _ in range(100):
+            received += transport.drain()
+            await settle(5)
+            if transport.aborted:
+                break
+        return transport, received
+
+    with caplog.at_level(logging.ERROR, logger="sailfish.error"):
+        transport, received = asyncio.run(main())
+    assert transport.aborted and b"content-length: 262144" in received
+    assert len(received.partition(b"\r\n\r\n")[2]) < 262144
+    assert any("bytes early" in text for text in errors_logged(caplog))
 
 
 # -- the read-and-write fallback ---------------------------------------------------------------

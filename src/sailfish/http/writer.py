@@ -59,11 +59,14 @@ _EARLY_HINTS: Final = b"HTTP/1.1 103 Early Hints\r\n"
 # Fields that never go in a trailer section: "Many fields cannot be processed outside the
 # header section because their evaluation is necessary prior to receiving the content, such as
 # those that describe message framing, routing, authentication, request modifiers, response
-# controls, or content format." -- RFC 9110 §6.5.1. We refuse the framing and connection
-# fields (a recipient that merged them into the header section would reframe the message),
-# in trailers and as names declared in the `trailer` field.
+# controls, or content format." -- RFC 9110 §6.5.1. We refuse the fields of those kinds that
+# RFC 9110 and RFC 6265 define (a recipient that merged them into the header section would
+# reframe, reroute or re-authorize the message, or act on them too late), in trailers and as
+# names declared in the `trailer` field. Authentication-Info and Proxy-Authentication-Info
+# stay allowed: RFC 9110 §11.6.3 and §11.7.3 let them be sent as trailer fields.
 FORBIDDEN_TRAILERS: Final = frozenset(
     (
+        # framing and connection (RFC 9112 §6, RFC 9110 §7.6)
         b"content-length",
         b"transfer-encoding",
         b"trailer",
@@ -72,7 +75,27 @@ FORBIDDEN_TRAILERS: Final = frozenset(
         b"proxy-connection",
         b"te",
         b"upgrade",
+        # routing (RFC 9110 §7.2, §10.2.2)
         b"host",
+        b"location",
+        # authentication and state (RFC 9110 §11.6, §11.7; RFC 6265)
+        b"authorization",
+        b"proxy-authorization",
+        b"www-authenticate",
+        b"proxy-authenticate",
+        b"cookie",
+        b"set-cookie",
+        # request modifiers and response controls (RFC 9110 §10.1, §10.2; RFC 9111 §5)
+        b"expect",
+        b"max-forwards",
+        b"range",
+        b"retry-after",
+        b"vary",
+        b"age",
+        b"cache-control",
+        b"expires",
+        b"pragma",
+        # content format (RFC 9110 §8.3, §8.4, §14.4)
         b"content-encoding",
         b"content-type",
         b"content-range",

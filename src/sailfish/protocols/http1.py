@@ -1093,15 +1093,7 @@ class RequestCycle:
             self._start_response(message)
             return
         elif kind == "http.response.trailers":
-            data = writer.trailers(message)
-            if not data and not message.get("more_trailers", False):
-                # Not chunked (HTTP/1.0, or the app set Content-Length): nowhere to put them.
-                self.conn.logger.warning(
-                    "Response trailers dropped: %s",
-                    "HTTP/1.0 has no chunked coding"
-                    if self.scope["http_version"] == "1.0"
-                    else "the response is not chunked (it has a Content-Length)",
-                )
+            data = self._trailers(message)
         elif kind in EXTENSION_MESSAGES:
             await self._send_extension(kind, message)
             return
@@ -1114,6 +1106,31 @@ class RequestCycle:
                 conn.write(data)
             if conn.write_paused:
                 await conn.drain()
+
+    def _trailers(self, message: dict[str, Any]) -> bytes:
+        """The wire bytes of an `http.response.trailers` (validated whatever happens to it)."""
+        writer = self.conn.writer
+        data: bytes = writer.trailers(message)
+        if data:
+            # "The ASGI server will only send the trailing headers in case the client has
+            # sent the ``TE: trailers`` header in the request." -- ASGI extensions, HTTP
+            # Trailers. The chunked body still ends: an empty trailer section, then CRLF.
+            if not accepts_trailers(self.scope["headers"]):
+                data = b"\r\n" if writer.complete else b""
+        elif not message.get("more_trailers", False):
+            scope = self.scope
+            if scope["method"] == "HEAD" or self.status in (204, 304):
+                pass  # no content, so nothing to trail: not the app's mistake
+            elif scope["http_version"] == "1.0":
+                self.conn.logger.warning(
+                    "Response trailers dropped: HTTP/1.0 has no chunked coding"
+                )
+            else:
+                self.conn.logger.warning(
+                    "Response trailers dropped: the response is not chunked (it has a "
+                    "Content-Length)"
+                )
+        return data
 
     def _unsupported(self, kind: object) -> RuntimeError:
         """A message type this connection does not support: an app error, even if the app
@@ -1162,11 +1179,13 @@ class RequestCycle:
         path = message.get("path")
         if not isinstance(path, str):
             raise self._file_error(f"http.response.pathsend: path must be a str, not {path!r}")
+        # O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer, with the whole
+        # event loop (it changes nothing for a regular file, the only kind that is sent).
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+        flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
         try:
-            fd = os.open(
-                path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-            )
-        except OSError as exc:
+            fd = os.open(path, flags)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             raise self._file_error(f"http.response.pathsend: cannot open {path!r}: {exc}") from exc
         try:
             info = os.fstat(fd)
@@ -1178,28 +1197,43 @@ class RequestCycle:
 
     async def _zerocopysend(self, message: dict[str, Any]) -> None:
         """`count` bytes of message["file"] from `offset` (default: its position, which then
-        moves past them, as a read would), with os.sendfile. The app closes the file."""
+        moves past them, as a read would), with os.sendfile. The app closes the file.
+
+        A file object's position is its own `tell()`, not the descriptor's: a buffered file
+        that was read from has read ahead of what it returned."""
         file = message.get("file")
         offset = message.get("offset")
         count = message.get("count")
-        position = 0
-        try:
-            fd = file if type(file) is int else file.fileno()  # type: ignore[union-attr]
-            if offset is None:
-                position = os.lseek(fd, 0, os.SEEK_CUR)
-            if count is None:
-                count = max(os.fstat(fd).st_size - (position if offset is None else offset), 0)
-        except (AttributeError, OSError, TypeError, ValueError) as exc:
-            raise self._file_error(f"http.response.zerocopysend: bad file {file!r}: {exc}") from exc
         for name, value in (("offset", offset), ("count", count)):
             if value is not None and (type(value) is not int or value < 0):
                 raise self._file_error(
                     f"http.response.zerocopysend: {name} must be an int >= 0, not {value!r}"
                 )
-        start = position if offset is None else offset
+        try:
+            if type(file) is int:
+                fd = file
+                start = os.lseek(fd, 0, os.SEEK_CUR) if offset is None else offset
+            else:
+                fd = file.fileno()  # type: ignore[union-attr]
+                start = file.tell() if offset is None else offset  # type: ignore[union-attr]
+            info = os.fstat(fd)
+        except (AttributeError, OSError, TypeError, ValueError) as exc:
+            raise self._file_error(f"http.response.zerocopysend: bad file {file!r}: {exc}") from exc
+        if count is None:
+            count = max(info.st_size - start, 0)
+        elif stat.S_ISREG(info.st_mode) and start + count > info.st_size:
+            # Known before a byte is written: a 500 rather than a head that promises bytes the
+            # file does not have (a file that shrinks later still ends in an abort).
+            raise self._file_error(
+                f"http.response.zerocopysend: offset {start} + count {count} runs past the end "
+                f"of the file ({info.st_size} bytes)"
+            )
         await self._send_file(fd, start, count, message.get("more_body", False))
         if offset is None:
-            os.lseek(fd, start + count, os.SEEK_SET)
+            if type(file) is int:
+                os.lseek(fd, start + count, os.SEEK_SET)
+            else:
+                file.seek(start + count)  # type: ignore[union-attr]
 
     def _file_error(self, text: str) -> RuntimeError:
         """A file that cannot be sent: before the head went out, the response is dropped and
@@ -1324,6 +1358,19 @@ class RequestCycle:
                 "duration_ms": duration_ms,
             },
         )
+
+
+def accepts_trailers(headers: Any) -> bool:
+    """The request's TE field lists `trailers`: the client takes trailer fields.
+
+    TE = #t-codings; t-codings = "trailers" / ( transfer-coding [ weight ] ) -- RFC 9110 §10.1.4
+    """
+    for name, value in headers:
+        if name == b"te":
+            for element in value.split(b","):
+                if element.strip(b" \t").lower() == b"trailers":
+                    return True
+    return False
 
 
 def _without_content_length(message: dict[str, Any]) -> dict[str, Any] | None:

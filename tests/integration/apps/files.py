@@ -1,8 +1,9 @@
 """Starlette serving one file with `FileResponse`, for the extension tests.
 
 The path comes from SAILFISH_TEST_FILE (the subprocess tests) or `make_app(path)`. `sent`
-records the type of every response message the app sends, so a test can see that Starlette
-chose `http.response.pathsend` because the server advertised it.
+records the type of every response message the app sends (GET /sent lists them, for a server in
+another process), so a test can see that Starlette chose `http.response.pathsend` because the
+server advertised it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ def make_app(path: str) -> tuple[Any, list[str]]:
     async def small(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    starlette = Starlette(routes=[Route("/file", file), Route("/small", small)])
+    async def messages(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(" ".join(sent))
+
+    starlette = Starlette(
+        routes=[Route("/file", file), Route("/small", small), Route("/sent", messages)]
+    )
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         async def recording_send(message: Any) -> None:
