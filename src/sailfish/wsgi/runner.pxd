@@ -1,0 +1,19 @@
+# runner.pxd: augments runner.py when Cython compiles it (pure-Python mode) into
+# sailfish._shell.runner. Call, run once per request on both threads, becomes an extension type
+# with typed, `public` attributes; the other classes stay Python classes (compiled bodies).
+# Methods stay `def`. Every attribute Call.__init__ sets must be declared here.
+
+
+cdef class Call:
+    cdef public object app, environ, loop, deliver, logger
+    cdef public bint head, sendfile
+    cdef public object outbox
+    cdef public bint scheduled
+    cdef public object message
+    cdef public bint headers_sent, ended
+    cdef public object length
+    cdef public Py_ssize_t count, file_sent
+    cdef public bint counted
+    cdef public Py_ssize_t sent, acked
+    cdef public bint gone
+    cdef public object writable
