@@ -17,3 +17,14 @@ cdef class Call:
     cdef public Py_ssize_t sent, acked
     cdef public bint gone
     cdef public object writable
+
+    cdef object _send_file(self, object wrapper)
+    cdef object _failed(self, BaseException exc)
+    cdef object _chunk(self, object chunk)
+    cdef object _head(self)
+    cdef object _send(self, object chunk)
+    cdef object _wait_writable(self)
+    cdef object _send_all(self, object chunks)
+    cdef object _end(self)
+    cdef object _check_length(self)
+    cdef object _push(self, object item)
