@@ -1,7 +1,15 @@
 # runner.pxd: augments runner.py when Cython compiles it (pure-Python mode) into
-# sailfish._shell.runner. Call, run once per request on both threads, becomes an extension type
-# with typed, `public` attributes; the other classes stay Python classes (compiled bodies).
-# Methods stay `def`. Every attribute Call.__init__ sets must be declared here.
+# sailfish._shell.runner. Call, made and run once per request, and _Crew, the pool's counts
+# read per job, become extension types with typed, `public` attributes; the other classes stay
+# Python classes (with compiled bodies). Call's internal steps are C methods. Every attribute
+# the __init__ of a class here sets must be declared.
+
+
+cdef class _Crew:
+    cdef public object queue
+    cdef public list threads
+    cdef public object lock
+    cdef public Py_ssize_t idle, waiting
 
 
 cdef class Call:
