@@ -97,7 +97,7 @@ lint: $(DEPS)
 	$(PY) -m pip install -q --group lint
 	$(PY) -m ruff check src tests bench fuzz setup.py
 	$(PY) -m ruff format --check src tests bench fuzz setup.py
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint ext src/sailfish/protocols/*.pxd
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint ext src/sailfish/protocols/*.pxd src/sailfish/wsgi/*.pxd
 
 typecheck: $(DEPS)
 	$(PY) -m pip install -q --group lint

@@ -139,6 +139,8 @@ def extensions() -> list[Extension]:
 # staging package under build/ and compiled from there; they import each other relatively.
 SHELL_SOURCES = "src/sailfish/protocols"
 SHELL_MODULES = ("deadlines", "base", "http1", "websocket", "wsgi")
+# Compiled the same way from elsewhere: the WSGI runner (sailfish.wsgi.runner picks the copy).
+SHELL_EXTRA = {"runner": "src/sailfish/wsgi"}
 SHELL_STAGE = os.path.join("build", "shell")
 
 
@@ -148,9 +150,9 @@ def shell_extensions(macros: list[tuple[str, str]]) -> list[Extension]:
     for init in (os.path.join(SHELL_STAGE, "sailfish"), package):
         open(os.path.join(init, "__init__.py"), "a").close()
     result = []
-    for name in SHELL_MODULES:
+    for name in SHELL_MODULES + tuple(SHELL_EXTRA):
         for suffix in (".py", ".pxd"):
-            source = os.path.join(SHELL_SOURCES, name + suffix)
+            source = os.path.join(SHELL_EXTRA.get(name, SHELL_SOURCES), name + suffix)
             target = os.path.join(package, name + suffix)
             with open(source, "rb") as f:
                 data = f.read()
@@ -161,7 +163,9 @@ def shell_extensions(macros: list[tuple[str, str]]) -> list[Extension]:
             Extension(
                 f"sailfish._shell.{name}",
                 [os.path.join(package, name + ".py")],
-                depends=[os.path.join(package, n + ".pxd") for n in SHELL_MODULES],
+                depends=[
+                    os.path.join(package, n + ".pxd") for n in SHELL_MODULES + tuple(SHELL_EXTRA)
+                ],
                 define_macros=macros,
             )
         )

@@ -9,12 +9,14 @@ Here C connections each get a fake transport whose write() answers like a keep-a
 once a response is complete it hands the protocol the next request through loop.call_soon, as
 a socket read would arrive in a later loop iteration (S1: one GET; S2: the 717-byte browser
 GET; S3: a 4 KiB POST the app reads; S4: 16 pipelined GETs in one packet). The app is
-bench/e2e/app.py, the one the end-to-end servers run. The figure is process CPU time over
-requests answered, best of a few runs; callgrind runs this file too, for instruction counts
-that do not drift (`valgrind --tool=callgrind python bench/bench_shell.py --requests 20000
---runs 1`; `--access-log` adds sailfish's access line, to a NullHandler, so the logging path is
-measured too). `minimal` is a reference, not a server: our core and a Task per request with none
-of the shell's duties, so the distance to it is what those duties cost.
+bench/e2e/app.py, the one the end-to-end servers run (`wsgi`: `--interface wsgi` serving
+bench/e2e/wsgi_app.py on its thread pool, as the WSGI benchmark does). The figure is process
+CPU time (every thread's) over requests answered, best of a few runs; callgrind runs this
+file too, for instruction counts that do not drift (`valgrind --tool=callgrind python
+bench/bench_shell.py --requests 20000 --runs 1`; `--access-log` adds sailfish's access line,
+to a NullHandler, so the logging path is measured too). `minimal` is a reference, not a
+server: our core and a Task per request with none of the shell's duties, so the distance to
+it is what those duties cost.
 """
 
 from __future__ import annotations
@@ -117,7 +119,21 @@ class MinimalProtocol:
 ACCESS: dict[str, Any] = {"access_log": False}
 
 
+# The --interface wsgi config of the current run: one pool shared by its connections.
+WSGI_CONFIG: list[Config] = []
+
+
 def make_protocol(kind: str, loop: asyncio.AbstractEventLoop) -> Any:
+    if kind == "wsgi":
+        from wsgi_app import app as wsgi_app
+
+        from sailfish.protocols import HTTPProtocol
+
+        if not WSGI_CONFIG:
+            config = Config(app=wsgi_app, interface="wsgi", lifespan="off", **ACCESS)
+            config.load()
+            WSGI_CONFIG.append(config)
+        return HTTPProtocol(config=WSGI_CONFIG[0], server_state=ServerState(), _loop=loop)
     if kind in ("sailfish", "metrics"):  # metrics: sailfish counting as --metrics-bind does
         from sailfish.metrics import Metrics
         from sailfish.protocols import HTTPProtocol
@@ -165,6 +181,11 @@ def run_once(kind: str, scenario: str, requests: int, connections: int) -> float
         while driver.answered < driver.target:
             await asyncio.sleep(0.001)
         elapsed = time.process_time() - start
+        if WSGI_CONFIG:  # the requests still on the pool's threads answer before the loop ends
+            crew = WSGI_CONFIG[0].wsgi.pool.crew
+            while crew.waiting or crew.idle < len(crew.threads):
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(0.01)
         for transport in transports:
             transport.protocol.connection_lost(None)
         return elapsed / driver.answered * 1e6
@@ -173,6 +194,8 @@ def run_once(kind: str, scenario: str, requests: int, connections: int) -> float
         return loop.run_until_complete(main())
     finally:
         loop.close()
+        if WSGI_CONFIG:
+            WSGI_CONFIG.pop().wsgi.pool.shutdown()
 
 
 def main() -> None:
@@ -184,7 +207,8 @@ def main() -> None:
     p.add_argument(
         "--protocol",
         default="sailfish,uvicorn,minimal",
-        help="sailfish, metrics (sailfish with --metrics-bind's counting), uvicorn, minimal",
+        help="sailfish, metrics (sailfish with --metrics-bind's counting), uvicorn, minimal, "
+        "wsgi (sailfish --interface wsgi, bench/e2e/wsgi_app.py)",
     )
     p.add_argument(
         "--access-log",

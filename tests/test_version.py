@@ -108,3 +108,27 @@ def test_require_extensions_refuses_an_uncompiled_shell() -> None:
     allowed = run_python(code)
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.split() == ["False"]
+
+
+def test_wsgi_runner_follows_the_shell() -> None:
+    # sailfish.wsgi.runner takes the compiled copy's classes, as sailfish.protocols does, so
+    # the protocol, WSGIMiddleware and the config's pool all use one set.
+    code = (
+        "import sailfish.protocols as p, sailfish.wsgi.runner as r, sailfish.wsgi.middleware as m\n"
+        "print(p.COMPILED, r.Call.__module__, r.WorkerPool.__module__, m.Call is r.Call)\n"
+    )
+    pure = run_python(code, SAILFISH_NO_EXTENSIONS="1")
+    assert pure.stdout.split() == [
+        "False",
+        "sailfish.wsgi.runner",
+        "sailfish.wsgi.runner",
+        "True",
+    ], pure.stderr
+    if os.environ.get("SAILFISH_NO_EXTENSIONS") != "1":
+        built = run_python(code)
+        assert built.stdout.split() == [
+            "True",
+            "sailfish._shell.runner",
+            "sailfish._shell.runner",
+            "True",
+        ], built.stderr

@@ -138,8 +138,8 @@ def test_under_uvicorn() -> None:
                 assert [next(lines) for _ in range(3)] == ["tick"] * 3
         assert closed.wait(TIMEOUT)  # the client went away mid-stream
         slow = Conn(port)
+        started.clear()  # before the request: the route may start before the next line runs
         slow.send(request("GET", "/slow"))
-        started.clear()
         with httpx.Client(base_url=url, timeout=TIMEOUT) as client:
             wait_for(started.is_set, what="the slow route to start")
             assert client.get("/health").text == "ok"

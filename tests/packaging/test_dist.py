@@ -81,6 +81,7 @@ def test_sdist_holds_the_extension_sources(sdist_files: set[str]) -> None:
     )
     # The compiled shell: the protocol layer's sources and their Cython types.
     sources |= {f"src/sailfish/protocols/{m}.{x}" for m in SHELL for x in ("py", "pxd")}
+    sources |= {"src/sailfish/wsgi/runner.py", "src/sailfish/wsgi/runner.pxd"}
     assert {"ext/_http.pyx", "ext/helpers.pxd", "ext/include/sf_helpers.h"} <= sources
     assert any(s.endswith(".pxi") for s in sources)
     assert sources <= sdist_files, sorted(sources - sdist_files)
@@ -129,7 +130,7 @@ def test_wheel_holds_the_compiled_core_and_shell_and_no_sources() -> None:
     with zipfile.ZipFile(WHEEL) as whl:
         names = set(whl.namelist())
     # The core, and the shell's modules.
-    for module in ("_http", *(f"_shell/{m}" for m in SHELL)):
+    for module in ("_http", *(f"_shell/{m}" for m in (*SHELL, "runner"))):
         compiled = [
             n for n in names if n.startswith(f"sailfish/{module}.") and n.endswith((".so", ".pyd"))
         ]

@@ -10,6 +10,7 @@ the real worker threads; waits poll the transport with a bound.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 from wsgiref.validate import validator
 
@@ -131,6 +132,53 @@ def test_requests_of_one_iteration_share_a_hand_over() -> None:
             protocol.data_received(GET)
         await until(lambda: all(t.buffer.endswith(b"hello /") for _, t in pairs))
         assert batches == [4]
+        for protocol, _ in pairs:
+            protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_full_queue_pauses_the_transport_only_once_bytes_come() -> None:
+    release = threading.Event()
+
+    def blocking_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/block":
+            assert release.wait(10)
+        return app(environ, start_response)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        config = Config(
+            app=blocking_app, interface="wsgi", wsgi_threads=1, access_log=False, lifespan="off"
+        )
+        config.load()
+        state = ServerState()
+        pairs = []
+        for _ in range(3):
+            protocol = HTTPProtocol(config, state, _loop=loop)
+            transport = MockTransport()
+            transport.protocol = protocol
+            protocol.connection_made(transport)
+            pairs.append((protocol, transport))
+        # One loop iteration: the first request takes the only thread, the other two queue
+        # behind it, past the thread count.
+        pairs[0][0].data_received(GET.replace(b"/ ", b"/block "))
+        pairs[1][0].data_received(GET.replace(b"/ ", b"/1 "))
+        pairs[2][0].data_received(GET.replace(b"/ ", b"/2 "))
+        await asyncio.sleep(0)  # the hand-over to the pool
+        stalled = [p for p, _ in pairs if p.read_paused]
+        assert stalled == [pairs[1][0], pairs[2][0]]
+        # Not read any more, but the transports were left reading: nothing came.
+        assert not any(t.read_paused for _, t in pairs)
+        # Bytes on a stalled connection: kept back unparsed, and now its transport pauses.
+        pairs[1][0].data_received(GET.replace(b"/ ", b"/1b "))
+        assert pairs[1][1].read_paused
+        assert pairs[1][0].backlog == GET.replace(b"/ ", b"/1b ")
+        release.set()
+        await until(lambda: all(b"hello /" in t.buffer for _, t in pairs))
+        await until(lambda: pairs[1][1].buffer.endswith(b"hello /1b"))
+        assert bytes(pairs[1][1].buffer).count(b"HTTP/1.1 200") == 2
+        await until(lambda: not any(p.read_paused or t.read_paused for p, t in pairs))
         for protocol, _ in pairs:
             protocol.connection_lost(None)
 

@@ -10,6 +10,7 @@ at the end, after an abort). A Call runs on the test thread with a fake loop.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -33,6 +34,24 @@ def test_pool_runs_a_batch_in_parallel_up_to_its_size() -> None:
     for _ in range(4):
         assert done.acquire(timeout=TIMEOUT)
     assert len(pool.threads) == 4
+    pool.shutdown(TIMEOUT)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_pool_threads_run_under_sched_batch() -> None:
+    # Their wake-ups must not preempt the event loop's thread, which holds the GIL they need.
+    pool = WorkerPool(2)
+    policies: list[int] = []
+    done = threading.Event()
+
+    def job() -> None:
+        policies.append(os.sched_getscheduler(0))
+        done.set()
+
+    pool.submit(job)
+    assert done.wait(TIMEOUT)
+    assert policies == [os.SCHED_BATCH]
+    assert os.sched_getscheduler(0) != os.SCHED_BATCH  # the submitting thread keeps its own
     pool.shutdown(TIMEOUT)
 
 

@@ -384,11 +384,13 @@ class HTTPProtocol(Connection):
         if self.upgrading:
             self.upgrade_buffer += data  # for the protocol the connection is handed to
             return
-        if self.backlog:
-            # Reading was resumed by someone else (a WSGI pool with room), or a transport
-            # handed over a tail: keep it back too, and stop reading again.
+        if self.backlog or self.read_paused:
+            # Reading was resumed by someone else, or a transport handed over a tail, or it
+            # was paused without pausing the transport (a full WSGI queue: WSGIRunner.launch):
+            # keep the bytes back, and stop reading (_maybe_resume_reading parses them).
             self.backlog += data
-            self.pause_reading()
+            self.read_paused = True
+            self.transport.pause_reading()
             return
         self._take(data, self.eager)
 

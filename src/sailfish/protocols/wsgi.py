@@ -7,7 +7,8 @@ access log apply unchanged) whose app runs on a worker thread as a `sailfish.wsg
 the environ comes from the core (`build_environ`, from the scope the parser built), the body
 goes to the thread through a `WSGIInput`, and the thread's output comes back through one
 loop callback, `deliver`, which frames it with the connection's ResponseWriter (the same one
-ASGI responses use). Reading pauses while the pool's queue is longer than its thread count.
+ASGI responses use). Reading pauses while the pool's queue is longer than its thread count
+(the transport itself only once bytes come: see `WSGIRunner.launch`).
 Nothing here runs app code or blocks. Compiled with the shell (wsgi.pxd); import it from
 sailfish.protocols.
 """
@@ -74,9 +75,12 @@ class WSGIRunner:
         batch.append(cycle.work)
         if len(batch) == 1:
             cycle.conn.loop.call_soon(self._flush)
-        if pool.backlog + len(batch) > pool.size:
-            conn = cycle.conn
-            conn.pause_reading()
+        conn = cycle.conn
+        if pool.backlog + len(batch) > pool.size and not conn.read_paused:
+            # Paused without pausing the transport: HTTPProtocol.data_received pauses it once
+            # bytes come. A keep-alive client waits for its response and sends none, so most
+            # stalls never cost the two epoll changes of a pause and a resume.
+            conn.read_paused = True
             self.stalled.append(conn)
 
     def _flush(self) -> None:
@@ -88,7 +92,8 @@ class WSGIRunner:
         if self.stalled and self.pool.backlog <= self.pool.size // 2:
             stalled, self.stalled = self.stalled, []
             for conn in stalled:
-                conn.resume_reading()
+                if conn.read_paused:
+                    conn._maybe_resume_reading()  # parses what came meanwhile, then reads on
 
 
 class WSGICycle(RequestCycle):

@@ -24,9 +24,9 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from queue import SimpleQueue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sailfish._compat import SENDFILE_UNSUPPORTED
+from sailfish._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS, SENDFILE_UNSUPPORTED
 
 __all__ = [
     "Call",
@@ -132,6 +132,7 @@ class WorkerPool:
         return self.crew.waiting
 
     def _work(self, crew: _Crew) -> None:
+        _batch_policy()
         get = crew.queue.get
         put = crew.queue.put
         lock = crew.lock
@@ -171,6 +172,17 @@ class WorkerPool:
         if timeout is None or timeout > 0:
             for thread in crew.threads:
                 thread.join(timeout)
+
+
+def _batch_policy() -> None:
+    """Put the calling thread under SCHED_BATCH (Linux): its wake-ups never preempt the thread
+    that runs. A worker woken by a hand-over needs the GIL, which the event loop's thread holds
+    until it next waits: preempting the loop would only switch back to it at once (two context
+    switches for nothing). Where the policy is missing or refused, nothing changes."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
 
 
 class LogStream:
@@ -806,3 +818,16 @@ def _check_header(item: Any) -> tuple[tuple[bytes, bytes], int | None]:
     if len(_CHECKED) < _CHECKED_MAX and type(name) is str and type(value) is str:
         _CHECKED[item] = checked
     return checked
+
+
+# setup.py also compiles this file (with runner.pxd: Call becomes an extension type) into
+# sailfish._shell.runner. Unless SAILFISH_NO_EXTENSIONS=1, the compiled classes replace the ones
+# above, so that every importer (the protocol, WSGIMiddleware, the config's pool) uses one set,
+# as sailfish.protocols picks the compiled shell. The copy itself is named otherwise and stops
+# here.
+if not TYPE_CHECKING and __name__ == "sailfish.wsgi.runner" and not NO_EXTENSIONS:
+    try:
+        from sailfish._shell.runner import *  # noqa: F403
+    except ImportError:
+        if REQUIRE_EXTENSIONS:
+            raise
