@@ -260,6 +260,16 @@ def test_chunked_body_over_the_limit_fails_the_read(serve: Serve) -> None:
         pytest.param("200 OK\r\nX: y", [], id="crlf_in_status"),
         pytest.param(200, [], id="int_status"),
         pytest.param("99 Low", [], id="status_out_of_range"),
+        pytest.param("200", [], id="status_without_reason"),
+        pytest.param("200-OK", [], id="status_without_space"),
+        # PEP 3333: hop-by-hop headers are the server's; an app that sends one is in error.
+        pytest.param("200 OK", [("Connection", "close")], id="hop_connection"),
+        pytest.param("200 OK", [("Transfer-Encoding", "chunked")], id="hop_transfer_encoding"),
+        pytest.param("200 OK", [("keep-alive", "timeout=5")], id="hop_keep_alive"),
+        pytest.param("200 OK", [("Upgrade", "websocket")], id="hop_upgrade"),
+        pytest.param("200 OK", [("TE", "trailers")], id="hop_te"),
+        pytest.param("200 OK", [("Trailers", "x")], id="hop_trailers"),
+        pytest.param("200 OK", [("Proxy-Authenticate", "Basic")], id="hop_proxy_authenticate"),
     ],
 )
 def test_invalid_start_response_is_a_500(
@@ -279,9 +289,11 @@ def test_invalid_start_response_is_a_500(
     wait_for(lambda: "Exception in WSGI application" in caplog.text, what="the log line")
 
 
-def test_valid_header_just_inside_the_rules(serve: Serve) -> None:
+@pytest.mark.parametrize("status", ["299 Custom", "299 "], ids=["reason", "empty_reason"])
+def test_valid_header_just_inside_the_rules(serve: Serve, status: str) -> None:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        return text("299 Custom", b"ok", start_response, [("X-Ok", "caf\xe9 ~")])
+        extra = [("X-Ok", "caf\xe9 ~"), ("Trailer", "X-Sum"), ("Proxy-Connection-Id", "7")]
+        return text(status, b"ok", start_response, extra)
 
     running = wsgi(serve, app)
     with Conn(running.port) as conn:
@@ -289,6 +301,7 @@ def test_valid_header_just_inside_the_rules(serve: Serve) -> None:
         response = conn.read_response()
     assert response.status == 299
     assert response.header("x-ok") == "caf\xe9 ~"
+    assert response.header("proxy-connection-id") == "7"
 
 
 def test_exception_before_start_response_is_500_with_traceback(

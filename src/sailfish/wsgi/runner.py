@@ -56,7 +56,23 @@ HIGH_WATER = 65536
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Field values: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5); CR, LF and NUL are never allowed.
 _BAD_VALUE = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
-_STATUS = re.compile(r"([2-5][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?")
+# "a Status-Code and a Reason-Phrase, in that order and separated by a single space" -- PEP 3333
+# (the reason may be empty, as RFC 9112 §4 allows).
+_STATUS = re.compile(r"([2-5][0-9][0-9]) [\t\x20-\x7e\x80-\xff]*")
+# "Applications and middleware are forbidden from using HTTP/1.1 "hop-by-hop" features or
+# headers ... Servers should check for this" -- PEP 3333; the names are wsgiref's.
+_HOP_BY_HOP = frozenset(
+    (
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+    )
+)
 _NO_BODY_STATUS = frozenset((204, 304))
 
 
@@ -605,7 +621,8 @@ class Call:
         Raises:
             the exc_info exception, if given after the headers were sent; RuntimeError if
             called twice without exc_info; TypeError or ValueError for a status or header
-            that is not a latin-1 native string without control characters.
+            that is not a latin-1 native string without control characters, a status
+            without its space and reason, or a hop-by-hop header.
         """
         if exc_info is not None:
             try:
@@ -797,8 +814,11 @@ def _check_header(item: Any) -> tuple[tuple[bytes, bytes], int | None]:
         raise ValueError(f"invalid header name {name!r}")
     if _BAD_VALUE.search(raw_value) is not None:
         raise ValueError(f"invalid header value for {name!r} (control character)")
+    lower = raw_name.lower()
+    if lower in _HOP_BY_HOP:
+        raise ValueError(f"hop-by-hop header {name!r}: the server owns the connection (PEP 3333)")
     length: int | None = None
-    if raw_name.lower() == b"content-length":
+    if lower == b"content-length":
         if not raw_value.isdigit():
             raise ValueError(f"invalid Content-Length {value!r}")
         length = int(raw_value)
