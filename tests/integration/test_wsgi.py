@@ -525,6 +525,33 @@ def test_app_content_length_is_enforced(
                 conn.read_response()
 
 
+def test_repeated_fields_kept_and_a_repeated_content_length_sent_once(serve: Serve) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        cookies = [("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2")]
+        return text("200 OK", b"ok", start_response, [*cookies, *[("Content-Length", "2")] * 2])
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        conn.send(request() * 2)
+        for _ in range(2):
+            response = conn.read_response()
+            assert response.header_list("set-cookie") == ["a=1; Path=/", "b=2"]
+            assert response.header_list("content-length") == ["2"]  # nginx refuses a repeat
+            assert response.body == b"ok"
+
+
+def test_two_different_content_lengths_are_an_app_error(serve: Serve) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return text(
+            "200 OK", b"ok", start_response, [("Content-Length", "2")] + [("Content-Length", "3")]
+        )
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        conn.send(request())
+        assert conn.read_response().status == 500
+
+
 @pytest.mark.parametrize(
     ("method", "status"),
     [("HEAD", "200 OK"), ("GET", "204 No Content"), ("GET", "304 Not Modified")],

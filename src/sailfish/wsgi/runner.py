@@ -779,8 +779,10 @@ def _start_message(status: Any, headers: Any) -> dict[str, Any]:
             checked = _check_header(item)
         pair, item_length = checked
         if item_length is not None:
-            if length is not None and item_length != length:
-                raise ValueError(f"two different Content-Length values: {length}, {item_length}")
+            if length is not None:
+                if item_length != length:
+                    raise ValueError(f"two Content-Length values: {length}, {item_length}")
+                continue  # the same value again: sent once (a proxy may refuse a repeat)
             length = item_length
         pairs.append(pair)
     return {"type": "http.response.start", "status": code, "headers": pairs, "length": length}
