@@ -438,6 +438,58 @@ class Tracked:
         self.closed.set()
 
 
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
+def test_streamed_response_without_length_is_chunked_or_close_delimited(
+    serve: Serve, version: str
+) -> None:
+    head_read = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"first,"
+        assert head_read.wait(TIMEOUT)  # the head is out: the rest cannot join it
+        yield b"second"
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        keep_alive = [("Connection", "keep-alive")] if version == "HTTP/1.0" else []
+        conn.send(request(version=version, headers=keep_alive) + request(version=version))
+        head = conn.read_head()
+        head_read.set()
+        assert head.status == 200 and head.header("content-length") is None
+        if version == "HTTP/1.1":
+            assert head.header("transfer-encoding") == "chunked"
+            assert conn._read_until(b"0\r\n\r\n") == b"6\r\nfirst,\r\n6\r\nsecond\r\n"
+            assert conn.read_response().body == b"first,second"  # kept alive: the next one
+        else:
+            # HTTP/1.0 has no chunked coding: the body ends when the connection does, so the
+            # connection closes (keep-alive asked for or not) and the next request is not read.
+            assert head.header("transfer-encoding") is None
+            assert head.header("connection") != "keep-alive"
+            assert conn.read_until_closed() == b"first,second"
+
+
+def test_chunked_request_with_trailers_then_the_next_request(serve: Serve) -> None:
+    bodies: list[bytes] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        bodies.append(raw_input(environ).read())
+        assert "HTTP_X_CHECKSUM" not in environ  # a trailer is not a header field
+        return text("200 OK", b"ok", start_response)
+
+    running = wsgi(serve, app)
+    chunked = [("Transfer-Encoding", "chunked")]
+    with Conn(running.port) as conn:
+        conn.send(
+            request("POST", headers=chunked)
+            + b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-Checksum: 1\r\n\r\n"
+            + request("POST", body=b"next")
+        )
+        assert conn.read_response().body == b"ok"
+        assert conn.read_response().body == b"ok"
+    assert bodies == [b"abcde", b"next"]
+
+
 def test_close_is_called_on_a_normal_end(serve: Serve) -> None:
     tracked = Tracked(iter([b"a", b"b"]))
 

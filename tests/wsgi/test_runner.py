@@ -96,6 +96,14 @@ def reader(stream: WSGIInput, calls: list[Any]) -> tuple[threading.Thread, list[
         pytest.param([("read", 9), ("read", 1)], [b"abc\ndefg", b""], id="read_past_end"),
         pytest.param([("read",), ("read",)], [b"abc\ndefg", b""], id="read_all_then_end"),
         pytest.param([("read", None)], [b"abc\ndefg"], id="read_none"),
+        pytest.param([("read", -1), ("read", -1)], [b"abc\ndefg", b""], id="read_negative"),
+        pytest.param(
+            [("readline", -1), ("readline", None)], [b"abc\n", b"defg"], id="readline_all"
+        ),
+        pytest.param([("readline", 0), ("readline",)], [b"", b"abc\n"], id="readline_zero"),
+        pytest.param([("readlines", None)], [[b"abc\n", b"defg"]], id="readlines_none"),
+        pytest.param([("readlines", -1)], [[b"abc\n", b"defg"]], id="readlines_negative"),
+        pytest.param([("readlines",), ("readline",)], [[b"abc\n", b"defg"], b""], id="past_end"),
         pytest.param([("read", 0)], [b""], id="read_zero"),
         pytest.param([("readline",), ("readline",)], [b"abc\n", b"defg"], id="readline"),
         pytest.param([("readline", 2), ("readline", 2)], [b"ab", b"c\n"], id="readline_limit"),
