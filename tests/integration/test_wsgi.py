@@ -469,6 +469,25 @@ def test_streamed_response_without_length_is_chunked_or_close_delimited(
             assert conn.read_until_closed() == b"first,second"
 
 
+def test_http10_keeps_alive_only_when_asked(serve: Serve) -> None:
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["SERVER_PROTOCOL"])
+        return text("200 OK", b"ok", start_response, [("Content-Length", "2")])
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        asked = request(version="HTTP/1.0", headers=[("Connection", "keep-alive")])
+        conn.send(asked + request(version="HTTP/1.0") + request(version="HTTP/1.0"))
+        first = conn.read_response()
+        assert (first.body, first.header("connection")) == (b"ok", "keep-alive")
+        second = conn.read_response()
+        assert second.body == b"ok" and second.header("connection") != "keep-alive"
+        assert conn.is_closed_by_peer()  # the third request is never answered
+    assert seen == ["HTTP/1.0", "HTTP/1.0"]
+
+
 def test_chunked_request_with_trailers_then_the_next_request(serve: Serve) -> None:
     bodies: list[bytes] = []
 
