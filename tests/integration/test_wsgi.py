@@ -299,9 +299,27 @@ def test_valid_header_just_inside_the_rules(serve: Serve, status: str) -> None:
     with Conn(running.port) as conn:
         conn.send(request())
         response = conn.read_response()
-    assert response.status == 299
+    assert response.raw_head.startswith(f"HTTP/1.1 {status}\r\n".encode())
     assert response.header("x-ok") == "caf\xe9 ~"
     assert response.header("proxy-connection-id") == "7"
+
+
+def test_the_status_line_is_the_apps(serve: Serve) -> None:
+    statuses = iter(["207 Multi-Status", "200 Everything Fine", "404 Not Found", "200 OK"])
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return text(next(statuses), b"ok", start_response)
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        conn.send(request() * 4)
+        heads = [conn.read_response().raw_head.split(b"\r\n")[0] for _ in range(4)]
+    assert heads == [
+        b"HTTP/1.1 207 Multi-Status",
+        b"HTTP/1.1 200 Everything Fine",
+        b"HTTP/1.1 404 Not Found",
+        b"HTTP/1.1 200 OK",
+    ]
 
 
 def test_exception_before_start_response_is_500_with_traceback(

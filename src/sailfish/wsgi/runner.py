@@ -23,6 +23,7 @@ import select
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from queue import SimpleQueue
 from typing import Any
 
@@ -58,7 +59,7 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
 # "a Status-Code and a Reason-Phrase, in that order and separated by a single space" -- PEP 3333
 # (the reason may be empty, as RFC 9112 §4 allows).
-_STATUS = re.compile(r"([2-5][0-9][0-9]) [\t\x20-\x7e\x80-\xff]*")
+_STATUS = re.compile(r"([2-5][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)")
 # "Applications and middleware are forbidden from using HTTP/1.1 "hop-by-hop" features or
 # headers ... Servers should check for this" -- PEP 3333; the names are wsgiref's.
 _HOP_BY_HOP = frozenset(
@@ -756,18 +757,20 @@ class Call:
 # Checked headers by (name, value) as the app gave them, and status codes by status line:
 # validation is paid once per distinct header or status. Bounded (apps may vary values).
 _CHECKED: dict[tuple[str, str], tuple[tuple[bytes, bytes], int | None]] = {}
-_STATUSES: dict[str, int] = {}
+_STATUSES: dict[str, tuple[int, bytes | None]] = {}  # code, reason when not the standard one
 _CHECKED_MAX = 1024
 
 
 def _start_message(status: Any, headers: Any) -> dict[str, Any]:
     """The http.response.start message of a WSGI status and header list, checked.
 
-    The reason phrase is not kept: the writer sends the standard one for the code.
+    A reason phrase other than the standard one for the code goes in the message's `reason`
+    (a key of sailfish's writer), so the status line is the app's.
     """
-    code = _STATUSES.get(status) if type(status) is str else None
-    if code is None:
-        code = _check_status(status)
+    checked_status = _STATUSES.get(status) if type(status) is str else None
+    if checked_status is None:
+        checked_status = _check_status(status)
+    code, reason = checked_status
     if not isinstance(headers, list):
         raise TypeError(f"headers must be a list, not {type(headers).__name__}")
     pairs = []
@@ -785,19 +788,28 @@ def _start_message(status: Any, headers: Any) -> dict[str, Any]:
                 continue  # the same value again: sent once (a proxy may refuse a repeat)
             length = item_length
         pairs.append(pair)
-    return {"type": "http.response.start", "status": code, "headers": pairs, "length": length}
+    message = {"type": "http.response.start", "status": code, "headers": pairs, "length": length}
+    if reason is not None:
+        message["reason"] = reason
+    return message
 
 
-def _check_status(status: Any) -> int:
+def _check_status(status: Any) -> tuple[int, bytes | None]:
     if not isinstance(status, str):
         raise TypeError(f"status must be a str, not {type(status).__name__}")
     match = _STATUS.fullmatch(status)
     if match is None:
         raise ValueError(f"invalid status {status!r} (expected '<200-599> <reason>')")
     code = int(match.group(1))
+    try:
+        standard = HTTPStatus(code).phrase
+    except ValueError:
+        standard = ""
+    text = match.group(2)
+    checked = (code, None if text == standard else text.encode("latin-1"))
     if type(status) is str and len(_STATUSES) < _CHECKED_MAX:
-        _STATUSES[status] = code
-    return code
+        _STATUSES[status] = checked
+    return checked
 
 
 def _check_header(item: Any) -> tuple[tuple[bytes, bytes], int | None]:
