@@ -726,6 +726,37 @@ def test_file_wrapper_under_the_validator_is_iterated(serve: Serve, tmp_path: Pa
         assert client.head("/").content == b""
 
 
+def test_file_wrapper_over_an_object_with_read_only(serve: Serve) -> None:
+    # PEP 3333: "a file-like object ... must have a read() method that takes an optional size
+    # argument"; no fileno, so no sendfile: read in blocks, and its close() called.
+    data = os.urandom(50_000)
+    closed = threading.Event()
+    sizes: list[int] = []
+
+    class Readable:
+        def __init__(self) -> None:
+            self.offset = 0
+
+        def read(self, size: int = -1) -> bytes:
+            sizes.append(size)
+            block = data[self.offset : self.offset + size]
+            self.offset += len(block)
+            return block
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](Readable(), 4096)
+
+    running = serve(app, interface="wsgi")  # unwrapped: the server sees its own FileWrapper
+    with httpx.Client(base_url=running.url, timeout=TIMEOUT) as client:
+        assert client.get("/").content == data
+    assert closed.wait(TIMEOUT)
+    assert set(sizes) == {4096}
+
+
 def test_client_gone_during_sendfile_closes_the_file(serve: Serve, tmp_path: Path) -> None:
     path = tmp_path / "big"
     path.write_bytes(b"z" * 20_000_000)  # far more than the socket buffers hold
