@@ -860,6 +860,33 @@ def test_flask(serve: Serve) -> None:
         assert client.get("/missing").status_code == 404
 
 
+def test_flask_cookies_and_a_streamed_response(serve: Serve) -> None:
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("sf_wsgi_cookies")
+
+    @app.route("/cookies")
+    def cookies() -> Any:
+        response = flask.jsonify(dict(flask.request.cookies))
+        response.set_cookie("one", "1")
+        response.set_cookie("two", "2")
+        return response
+
+    @app.route("/stream")
+    def stream() -> Any:
+        return flask.Response(iter([b"a", b"b", b"c"]), mimetype="text/plain")
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        # Two Cookie lines (as an HTTP/2 hop may forward them): werkzeug parses the "; " join
+        # into both cookies; from a ", " join it finds none (and Django one, a="1, b=2").
+        conn.send(request("GET", "/cookies", headers=[("Cookie", "a=1"), ("Cookie", "b=2")]))
+        response = conn.read_response()
+    assert response.body and flask.json.loads(response.body) == {"a": "1", "b": "2"}
+    assert [c.split(";")[0] for c in response.header_list("set-cookie")] == ["one=1", "two=2"]
+    with httpx.Client(base_url=running.url, timeout=TIMEOUT) as client:
+        assert client.get("/stream").text == "abc"
+
+
 def test_django_wsgi_handler(serve: Serve) -> None:
     pytest.importorskip("django")
     import apps.django_app  # noqa: F401 - configures the settings
