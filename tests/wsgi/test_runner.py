@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sailfish.wsgi.runner import HIGH_WATER, Call, ClientGone, WorkerPool, WSGIInput
+from sailfish.wsgi.runner import HIGH_WATER, Call, ClientGone, LogStream, WorkerPool, WSGIInput
 
 TIMEOUT = 5.0
 
@@ -238,3 +238,30 @@ def test_pool_single_submits_all_get_a_thread() -> None:
     for _ in range(5):
         assert done.acquire(timeout=TIMEOUT)
     pool.shutdown(TIMEOUT)
+
+
+def test_errors_stream_keeps_each_threads_unfinished_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stream = LogStream(logging.getLogger("sailfish.test_errors"))
+    first_half = threading.Event()
+    other_done = threading.Event()
+
+    def other() -> None:
+        assert first_half.wait(TIMEOUT)
+        stream.write("other line\n")
+        other_done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with caplog.at_level(logging.ERROR, "sailfish.test_errors"):
+        assert stream.write("first ") == 6
+        first_half.set()
+        assert other_done.wait(TIMEOUT)
+        stream.writelines(["half\n", "tail"])
+        stream.flush()
+        stream.flush()  # nothing left: no empty record
+    thread.join(TIMEOUT)
+    assert [r.getMessage() for r in caplog.records] == ["other line", "first half", "tail"]
+    with pytest.raises(TypeError):
+        stream.write(b"bytes")  # type: ignore[arg-type]

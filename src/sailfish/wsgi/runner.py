@@ -191,17 +191,22 @@ class WorkerPool:
 
 
 class LogStream:
-    """`wsgi.errors`: a text stream whose lines go to a logger (at ERROR)."""
+    """`wsgi.errors`: a text stream whose lines go to a logger (at ERROR).
+
+    One stream serves every request; the unfinished line is kept per thread, so the requests
+    that the pool runs at once never mix their halves of a line.
+    """
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
-        self.lock = threading.Lock()
-        self.partial = ""
+        self.local = threading.local()
 
     def write(self, text: str) -> int:
-        with self.lock:
-            lines = (self.partial + text).split("\n")
-            self.partial = lines.pop()
+        if not isinstance(text, str):
+            raise TypeError(f"wsgi.errors is a text stream: write() takes str, not {text!r}")
+        local = self.local
+        lines = (getattr(local, "partial", "") + text).split("\n")
+        local.partial = lines.pop()
         for line in lines:
             self.logger.error("%s", line)
         return len(text)
@@ -211,9 +216,10 @@ class LogStream:
             self.write(line)
 
     def flush(self) -> None:
-        with self.lock:
-            partial, self.partial = self.partial, ""
+        local = self.local
+        partial = getattr(local, "partial", "")
         if partial:
+            local.partial = ""
             self.logger.error("%s", partial)
 
 
