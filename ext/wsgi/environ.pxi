@@ -117,7 +117,9 @@ def build_environ(dict scope not None, dict base not None):
     scheme = scope.get("scheme") or "http"
     server = scope.get("server")
     if server is not None and server[1] is not None:
-        environ["SERVER_NAME"] = str(server[0])
+        text = str(server[0])
+        # server-name = hostname | ipv4-address | ( "[" ipv6-address "]" ) -- RFC 3875 §4.1.14
+        environ["SERVER_NAME"] = "[" + text + "]" if ":" in text else text
         environ["SERVER_PORT"] = str(server[1])
     client = scope.get("client")
     if client is not None:

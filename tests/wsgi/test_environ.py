@@ -171,6 +171,7 @@ def test_unknown_server_and_client(build_environ: Any) -> None:
         pytest.param(None, b"[::1]:8443", "https", ("[::1]", "8443"), id="ipv6_literal"),
         pytest.param(None, b"[::1]", "http", ("[::1]", "80"), id="ipv6_no_port"),
         pytest.param(("10.0.0.5", 8000), b"shop.example:9", "http", ("10.0.0.5", "8000"), id="tcp"),
+        pytest.param(("::1", 8000), b"shop.example", "http", ("[::1]", "8000"), id="tcp_ipv6"),
     ],
 )
 def test_server_name_and_port(
@@ -232,7 +233,7 @@ PATHS = st.lists(
     root=st.sampled_from(["", "/", "/a", "/a/", "/a/b", "/é"]),
     query=st.binary(max_size=10),
     client=st.one_of(st.none(), st.tuples(st.just("::1"), st.integers(0, 65535))),
-    server=st.sampled_from([("127.0.0.1", 80), None, ("/s.sock", None)]),
+    server=st.sampled_from([("127.0.0.1", 80), ("::1", 443), None, ("/s.sock", None)]),
     host=st.one_of(st.none(), st.binary(max_size=12), st.sampled_from([b"[::1]:80", b"[", b":"])),
 )
 def test_twins_agree_on_generated_scopes(

@@ -10,7 +10,8 @@ It is a pure function of its two arguments: the shell adds the per-request objec
   percent-decoded to bytes and read as latin-1 (PEP 3333: "native strings" hold bytes as
   latin-1), so no byte is lost to UTF-8 decoding. Without raw_path (another ASGI server may
   omit it), the UTF-8 bytes of path.
-- SERVER_NAME / SERVER_PORT from the listening socket; on a unix socket (no port) from the
+- SERVER_NAME / SERVER_PORT from the listening socket (an IPv6 address in brackets, as CGI
+  writes it, so SERVER_NAME:SERVER_PORT is a valid authority); on a unix socket (no port) from the
   Host field, as gunicorn does, else "localhost" and the scheme's default port.
 - HTTP_<NAME> for every header whose name has no "_" (with "_" it would collide with the "-"
   spelling: a client could forge `X_Forwarded_For` as `X-Forwarded-For`, so it is dropped);
@@ -75,7 +76,9 @@ def build_environ(scope: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]
     scheme = scope.get("scheme") or "http"
     server = scope.get("server")
     if server is not None and server[1] is not None:
-        environ["SERVER_NAME"] = str(server[0])
+        name = str(server[0])
+        # server-name = hostname | ipv4-address | ( "[" ipv6-address "]" ) -- RFC 3875 §4.1.14
+        environ["SERVER_NAME"] = f"[{name}]" if ":" in name else name
         environ["SERVER_PORT"] = str(server[1])
     client = scope.get("client")
     if client is not None:
