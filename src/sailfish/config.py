@@ -216,8 +216,11 @@ class Config(Settings):
             from sailfish.wsgi.runner import WorkerPool
 
             pool = WorkerPool(self.wsgi_threads)
-            self.wsgi = WSGIRunner(app, pool)
-            app = WSGIMiddleware(app, pool=pool)
+            # wsgi.multiprocess: "true if an equivalent application object may be
+            # simultaneously invoked by another process" -- PEP 3333 (--workers above 1).
+            multiprocess = (self.process.workers or 1) > 1
+            self.wsgi = WSGIRunner(app, pool, multiprocess=multiprocess)
+            app = WSGIMiddleware(app, pool=pool, multiprocess=multiprocess)
         self.asgi_version = "2.0" if interface == "asgi2" else "3.0"
         # Proxy headers are applied by the protocol, which decides once per connection whether
         # the peer is trusted, instead of a middleware that would ask on every request.

@@ -442,6 +442,15 @@ def test_wsgi_threads_out_of_range(threads: int) -> None:
         config.validate()
 
 
+@pytest.mark.parametrize("workers", [1, 4])
+def test_wsgi_multiprocess_follows_the_worker_count(workers: int) -> None:
+    config = Config.from_options(wsgi_function, interface="wsgi", workers=workers)
+    config.load()
+    assert config.wsgi.base["wsgi.multiprocess"] is (workers > 1)
+    assert config.loaded_app.base["wsgi.multiprocess"] is (workers > 1)
+    assert config.wsgi.base["wsgi.multithread"] is True
+
+
 def test_interface_wsgi_keyword_of_config() -> None:
     config = Config(app=wsgi_function, interface="wsgi")
     config.load()
