@@ -485,11 +485,12 @@ cdef class ResponseWriter:
             # RFC 9112 §6.2: no Content-Length in a message with Transfer-Encoding
             if app_chunked and app_length >= 0:
                 raise _w_ResponseError("both content-length and transfer-encoding")
-            # A WSGI app's own reason phrase (writer.py): *( HTAB / SP / VCHAR / obs-text )
+            # A WSGI app's own reason phrase (writer.py): *( HTAB / SP / VCHAR / obs-text );
+            # a value that is not bytes is another app's key: ignored.
             reason = _w_get(message, "reason", None)
-            if reason is not None and (not isinstance(reason, bytes) or not _w_all(
-                PyBytes_AS_STRING(reason), PyBytes_GET_SIZE(reason), WR_FIELD
-            )):
+            if type(reason) is not bytes:
+                reason = None
+            elif not _w_all(PyBytes_AS_STRING(reason), PyBytes_GET_SIZE(reason), WR_FIELD):
                 raise _w_ResponseError(
                     f"reason must be bytes of HTAB, SP, VCHAR, obs-text: {reason!r}"
                 )

@@ -322,9 +322,11 @@ class ResponseWriter:
 
         # A WSGI app's own reason phrase (sailfish's `reason` key, set by the WSGI runner only
         # when it differs from the standard one): reason-phrase = *( HTAB / SP / VCHAR /
-        # obs-text ) -- RFC 9112 §4.
+        # obs-text ) -- RFC 9112 §4. A value that is not bytes is another app's key: ignored.
         reason = message.get("reason")
-        if reason is not None and not _is_value(reason):
+        if type(reason) is not bytes:
+            reason = None
+        elif not _is_value(reason):
             raise ResponseError(f"reason must be bytes of HTAB, SP, VCHAR, obs-text: {reason!r}")
 
         # Everything is valid: only now does the writer change.
