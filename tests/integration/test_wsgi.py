@@ -270,6 +270,7 @@ def test_chunked_body_over_the_limit_fails_the_read(serve: Serve) -> None:
         pytest.param("200 OK", [("TE", "trailers")], id="hop_te"),
         pytest.param("200 OK", [("Trailers", "x")], id="hop_trailers"),
         pytest.param("200 OK", [("Proxy-Authenticate", "Basic")], id="hop_proxy_authenticate"),
+        pytest.param("200 OK", [("Proxy-Connection", "close")], id="hop_proxy_connection"),
     ],
 )
 def test_invalid_start_response_is_a_500(

@@ -61,13 +61,15 @@ _BAD_VALUE = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
 # (the reason may be empty, as RFC 9112 §4 allows).
 _STATUS = re.compile(r"([2-5][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)")
 # "Applications and middleware are forbidden from using HTTP/1.1 "hop-by-hop" features or
-# headers ... Servers should check for this" -- PEP 3333; the names are wsgiref's.
+# headers ... Servers should check for this" -- PEP 3333; the names are wsgiref's, and
+# Proxy-Connection (RFC 9110 §7.6.1 names it among the connection-specific fields).
 _HOP_BY_HOP = frozenset(
     (
         b"connection",
         b"keep-alive",
         b"proxy-authenticate",
         b"proxy-authorization",
+        b"proxy-connection",
         b"te",
         b"trailers",
         b"transfer-encoding",
