@@ -1175,7 +1175,9 @@ def test_trailers_bad_value(writer_cls: Any, value: bytes, chunked: bool) -> Non
 # -- h11 round trip (Hypothesis) -------------------------------------------------------------
 
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-SPECIAL = {b"content-length", b"transfer-encoding", b"connection", b"server", b"date"}
+# Fields the writer treats specially (`trailer` must list field names, so a random value is
+# not a valid one: Hypothesis found `trailer: :`).
+SPECIAL = {b"content-length", b"transfer-encoding", b"connection", b"server", b"date", b"trailer"}
 names = st.text(TOKEN_CHARS, min_size=1, max_size=20).map(str.encode)
 field_values = st.binary(max_size=40).map(
     lambda b: bytes(c for c in b if c in (9, 32) or 0x21 <= c <= 0x7E or c >= 0x80)
