@@ -160,7 +160,8 @@ BENCH_E2E_ARGS ?=
 # BENCH_FILES_ARGS: bench/e2e/files.py (a 1 MiB and a 100 MiB file: sailfish pathsend, uvicorn
 # + Starlette FileResponse, granian, nginx sendfile) --duration S --rounds N --servers ...
 # BENCH_WSGI_ARGS: bench/e2e/wsgi_bench.py (WSGI hello and 10 KiB: granian, gunicorn gthread,
-# waitress, uvicorn + a2wsgi) --rounds N --duration S --servers ...
+# waitress, uvicorn + a2wsgi) --rounds N --duration S --servers ...; then bench/e2e/wsgi_sleep.py
+# (10 requests that each sleep 0.5 s, on 10 threads: the wall time).
 BENCH_FILES_ARGS ?=
 BENCH_WS_ARGS ?=
 BENCH_WSGI_ARGS ?=
@@ -170,9 +171,11 @@ bench-e2e: compile
 	$(PY) bench/e2e/files.py $(BENCH_FILES_ARGS)
 	$(PY) bench/e2e/ws.py $(BENCH_WS_ARGS)
 	$(PY) bench/e2e/wsgi_bench.py $(BENCH_WSGI_ARGS)
+	$(PY) bench/e2e/wsgi_sleep.py
 
 bench-wsgi: compile
 	$(PY) bench/e2e/wsgi_bench.py $(BENCH_WSGI_ARGS)
+	$(PY) bench/e2e/wsgi_sleep.py
 
 bench-files: compile
 	$(PY) bench/e2e/files.py $(BENCH_FILES_ARGS)

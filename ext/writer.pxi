@@ -317,6 +317,7 @@ cdef class ResponseWriter:
         # Per-response state
         Py_ssize_t _fields_len
         int _status
+        object _reason_line   # the status line of an app's own reason phrase, else None
         int _framing
         bint _http10
         bint _request_keep_alive
@@ -344,6 +345,7 @@ cdef class ResponseWriter:
         self._state = WR_IDLE
         self._keep_alive = True
         self._app_length = -1
+        self._reason_line = None
 
     def __dealloc__(self):
         PyMem_Free(self._buf)
@@ -395,7 +397,7 @@ cdef class ResponseWriter:
     # around a call to a cdef method (a call more, measured: bench/RESULTS.md).
 
     def start(self, message, method, http_version, keep_alive):
-        cdef object status_obj, headers, item, name, value
+        cdef object status_obj, headers, item, name, value, reason
         cdef long status
         cdef bint http10, app_server = False, app_date = False, app_connection = False
         cdef bint app_close = False, app_chunked = False
@@ -486,10 +488,22 @@ cdef class ResponseWriter:
             # RFC 9112 §6.2: no Content-Length in a message with Transfer-Encoding
             if app_chunked and app_length >= 0:
                 raise _w_ResponseError("both content-length and transfer-encoding")
+            # A WSGI app's own reason phrase (writer.py): *( HTAB / SP / VCHAR / obs-text );
+            # a value that is not bytes is another app's key: ignored.
+            reason = _w_get(message, "reason", None)
+            if type(reason) is not bytes:
+                reason = None
+            elif not _w_all(PyBytes_AS_STRING(reason), PyBytes_GET_SIZE(reason), WR_FIELD):
+                raise _w_ResponseError(
+                    f"reason must be bytes of HTAB, SP, VCHAR, obs-text: {reason!r}"
+                )
 
             # Everything is valid: only now does the writer change.
             self._fields_len = pos
             self._status = status
+            self._reason_line = (
+                None if reason is None else b"HTTP/1.1 %d %s\r\n" % (status, reason)
+            )
             self._http10 = http10
             self._request_keep_alive = keep_alive
             # RFC 9110 §6.4.1: 1xx, 204, 304 and responses to HEAD have no content
@@ -690,7 +704,9 @@ cdef class ResponseWriter:
         cdef const char* conn = NULL
         cdef Py_ssize_t conn_len = 0, date_len = 0, body_len, total
         cdef const sf_date_line* date = NULL
-        cdef bytes status_line = <bytes>_w_status_lines[self._status]
+        cdef bytes status_line = <bytes>(
+            _w_status_lines[self._status] if self._reason_line is None else self._reason_line
+        )
         cdef bytes server = b"" if self._app_server else self._server
         cdef bytes out
         cdef char* q

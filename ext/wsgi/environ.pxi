@@ -4,8 +4,9 @@
 # through a bounded cache (well-known names are interned bytes, so their hash is cached and a
 # lookup is all a repeated name costs; entries are only ever added, never replaced); a new name
 # is upper-cased and '-'->'_' in one pass over its bytes. PATH_INFO is percent-decoded with the
-# parser's own sf_pct_decode, then read as latin-1: one byte, one code point. Nothing is parsed
-# here.
+# parser's own sf_pct_decode, then read as latin-1: one byte, one code point. A root_path's
+# trailing "/" is dropped (SCRIPT_NAME + PATH_INFO is the path). On a unix socket (no port)
+# SERVER_NAME and SERVER_PORT come from the Host field. Nothing is parsed here.
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memchr, memcpy
 
@@ -97,6 +98,8 @@ def build_environ(dict scope not None, dict base not None):
     cdef object value
     environ["REQUEST_METHOD"] = scope["method"]
     root = (<str>scope.get("root_path", "")).encode("utf-8")
+    if len(root) and (<const char *>root)[len(root) - 1] == b'/':
+        root = root.rstrip(b"/")  # SCRIPT_NAME + PATH_INFO is the path: no "/" twice
     value = scope.get("raw_path")
     if value is None:
         path = (<str>scope["path"]).encode("utf-8")
@@ -113,12 +116,11 @@ def build_environ(dict scope not None, dict base not None):
     environ["SERVER_PROTOCOL"] = _HTTP_PREFIX + <str>scope.get("http_version", "1.1")
     scheme = scope.get("scheme") or "http"
     server = scope.get("server")
-    if server is not None:
-        environ["SERVER_NAME"] = str(server[0])
-        environ["SERVER_PORT"] = str(server[1]) if server[1] is not None else ""
-    else:
-        environ["SERVER_NAME"] = "localhost"
-        environ["SERVER_PORT"] = "443" if scheme == "https" else "80"
+    if server is not None and server[1] is not None:
+        text = str(server[0])
+        # server-name = hostname | ipv4-address | ( "[" ipv6-address "]" ) -- RFC 3875 §4.1.14
+        environ["SERVER_NAME"] = "[" + text + "]" if ":" in text else text
+        environ["SERVER_PORT"] = str(server[1])
     client = scope.get("client")
     if client is not None:
         environ["REMOTE_ADDR"] = str(client[0])
@@ -133,4 +135,25 @@ def build_environ(dict scope not None, dict base not None):
         if key in environ:
             text = <str>environ[key] + (_COOKIE_SEP if key == _HTTP_COOKIE else _SEP) + text
         environ[key] = text
+    if server is None or server[1] is None:
+        # A unix socket has no port: the Host field names the server, as for gunicorn.
+        environ["SERVER_NAME"], environ["SERVER_PORT"] = _host_server(
+            environ.get("HTTP_HOST", ""), scheme
+        )
     return environ
+
+
+cdef tuple _host_server(str host, str scheme):
+    """SERVER_NAME and SERVER_PORT from a Host field value ("" when there was none)."""
+    cdef Py_ssize_t end
+    cdef str name
+    cdef str port
+    if host.startswith("["):  # an IPv6 literal: "[::1]:8000"
+        end = host.find("]") + 1
+        if end:
+            name, port = host[:end], host[end + 1:]
+        else:
+            name, port = host, ""
+    else:
+        name, _, port = host.partition(":")
+    return (name or "localhost"), (port or ("443" if scheme == "https" else "80"))

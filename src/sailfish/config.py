@@ -213,6 +213,11 @@ class Config(Settings):
                     f"{name} looks like a WSGI application ({reason}); "
                     "serve it with --interface wsgi"
                 )
+            elif _takes_any_arguments(app):
+                raise ConfigError(
+                    f"{name} takes *args, so it may be WSGI or ASGI 2; "
+                    "serve it with --interface wsgi or --interface asgi2"
+                )
             else:
                 interface = "asgi2"
         if interface == "asgi2":
@@ -225,8 +230,11 @@ class Config(Settings):
             from sailfish.wsgi.runner import WorkerPool
 
             pool = WorkerPool(self.wsgi_threads)
-            self.wsgi = WSGIRunner(app, pool)
-            app = WSGIMiddleware(app, pool=pool)
+            # wsgi.multiprocess: "true if an equivalent application object may be
+            # simultaneously invoked by another process" -- PEP 3333 (--workers above 1).
+            multiprocess = (self.process.workers or 1) > 1
+            self.wsgi = WSGIRunner(app, pool, multiprocess=multiprocess)
+            app = WSGIMiddleware(app, pool=pool, multiprocess=multiprocess)
         self.asgi_version = "2.0" if interface == "asgi2" else "3.0"
         # Proxy headers are applied by the protocol, which decides once per connection whether
         # the peer is trusted, instead of a middleware that would ask on every request.
@@ -295,6 +303,16 @@ def _wsgi_reason(app: Any) -> str | None:
         # An ASGI 2 app is called with the scope alone: two required arguments cannot be one.
         return f"it requires two arguments ({positional[0].name}, {positional[1].name})"
     return None
+
+
+def _takes_any_arguments(app: Any) -> bool:
+    """A sync callable taking *args before any named positional parameter (a decorator's
+    wrapper without functools.wraps, say): one argument (ASGI 2) or two (WSGI) both fit."""
+    try:
+        parameters = list(inspect.signature(app).parameters.values())
+    except (TypeError, ValueError):  # pragma: no cover (builtins without signatures)
+        return False
+    return bool(parameters) and parameters[0].kind is parameters[0].VAR_POSITIONAL
 
 
 def _is_asgi3(app: Any) -> bool:

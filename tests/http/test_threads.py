@@ -404,7 +404,8 @@ def test_reentry_is_refused(twin: SimpleNamespace) -> None:
             return super().get(key, default)
 
     writer.start(Message(status=200, headers=[]), "GET", "1.1", True)
-    assert len(seen) == 3 and "ResponseWriter" in str(seen[0])  # status, headers, trailers
+    # status, headers, reason, trailers
+    assert len(seen) == 4 and "ResponseWriter" in str(seen[0])
     assert writer.body({"body": b"ok"}).endswith(b"content-length: 2\r\n\r\nok")
 
 

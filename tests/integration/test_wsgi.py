@@ -260,6 +260,17 @@ def test_chunked_body_over_the_limit_fails_the_read(serve: Serve) -> None:
         pytest.param("200 OK\r\nX: y", [], id="crlf_in_status"),
         pytest.param(200, [], id="int_status"),
         pytest.param("99 Low", [], id="status_out_of_range"),
+        pytest.param("200", [], id="status_without_reason"),
+        pytest.param("200-OK", [], id="status_without_space"),
+        # PEP 3333: hop-by-hop headers are the server's; an app that sends one is in error.
+        pytest.param("200 OK", [("Connection", "close")], id="hop_connection"),
+        pytest.param("200 OK", [("Transfer-Encoding", "chunked")], id="hop_transfer_encoding"),
+        pytest.param("200 OK", [("keep-alive", "timeout=5")], id="hop_keep_alive"),
+        pytest.param("200 OK", [("Upgrade", "websocket")], id="hop_upgrade"),
+        pytest.param("200 OK", [("TE", "trailers")], id="hop_te"),
+        pytest.param("200 OK", [("Trailers", "x")], id="hop_trailers"),
+        pytest.param("200 OK", [("Proxy-Authenticate", "Basic")], id="hop_proxy_authenticate"),
+        pytest.param("200 OK", [("Proxy-Connection", "close")], id="hop_proxy_connection"),
     ],
 )
 def test_invalid_start_response_is_a_500(
@@ -279,16 +290,37 @@ def test_invalid_start_response_is_a_500(
     wait_for(lambda: "Exception in WSGI application" in caplog.text, what="the log line")
 
 
-def test_valid_header_just_inside_the_rules(serve: Serve) -> None:
+@pytest.mark.parametrize("status", ["299 Custom", "299 "], ids=["reason", "empty_reason"])
+def test_valid_header_just_inside_the_rules(serve: Serve, status: str) -> None:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        return text("299 Custom", b"ok", start_response, [("X-Ok", "caf\xe9 ~")])
+        extra = [("X-Ok", "caf\xe9 ~"), ("Trailer", "X-Sum"), ("Proxy-Connection-Id", "7")]
+        return text(status, b"ok", start_response, extra)
 
     running = wsgi(serve, app)
     with Conn(running.port) as conn:
         conn.send(request())
         response = conn.read_response()
-    assert response.status == 299
+    assert response.raw_head.startswith(f"HTTP/1.1 {status}\r\n".encode())
     assert response.header("x-ok") == "caf\xe9 ~"
+    assert response.header("proxy-connection-id") == "7"
+
+
+def test_the_status_line_is_the_apps(serve: Serve) -> None:
+    statuses = iter(["207 Multi-Status", "200 Everything Fine", "404 Not Found", "200 OK"])
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return text(next(statuses), b"ok", start_response)
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        conn.send(request() * 4)
+        heads = [conn.read_response().raw_head.split(b"\r\n")[0] for _ in range(4)]
+    assert heads == [
+        b"HTTP/1.1 207 Multi-Status",
+        b"HTTP/1.1 200 Everything Fine",
+        b"HTTP/1.1 404 Not Found",
+        b"HTTP/1.1 200 OK",
+    ]
 
 
 def test_exception_before_start_response_is_500_with_traceback(
@@ -425,6 +457,77 @@ class Tracked:
         self.closed.set()
 
 
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
+def test_streamed_response_without_length_is_chunked_or_close_delimited(
+    serve: Serve, version: str
+) -> None:
+    head_read = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"first,"
+        assert head_read.wait(TIMEOUT)  # the head is out: the rest cannot join it
+        yield b"second"
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        keep_alive = [("Connection", "keep-alive")] if version == "HTTP/1.0" else []
+        conn.send(request(version=version, headers=keep_alive) + request(version=version))
+        head = conn.read_head()
+        head_read.set()
+        assert head.status == 200 and head.header("content-length") is None
+        if version == "HTTP/1.1":
+            assert head.header("transfer-encoding") == "chunked"
+            assert conn._read_until(b"0\r\n\r\n") == b"6\r\nfirst,\r\n6\r\nsecond\r\n"
+            assert conn.read_response().body == b"first,second"  # kept alive: the next one
+        else:
+            # HTTP/1.0 has no chunked coding: the body ends when the connection does, so the
+            # connection closes (keep-alive asked for or not) and the next request is not read.
+            assert head.header("transfer-encoding") is None
+            assert head.header("connection") != "keep-alive"
+            assert conn.read_until_closed() == b"first,second"
+
+
+def test_http10_keeps_alive_only_when_asked(serve: Serve) -> None:
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["SERVER_PROTOCOL"])
+        return text("200 OK", b"ok", start_response, [("Content-Length", "2")])
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        asked = request(version="HTTP/1.0", headers=[("Connection", "keep-alive")])
+        conn.send(asked + request(version="HTTP/1.0") + request(version="HTTP/1.0"))
+        first = conn.read_response()
+        assert (first.body, first.header("connection")) == (b"ok", "keep-alive")
+        second = conn.read_response()
+        assert second.body == b"ok" and second.header("connection") != "keep-alive"
+        assert conn.is_closed_by_peer()  # the third request is never answered
+    assert seen == ["HTTP/1.0", "HTTP/1.0"]
+
+
+def test_chunked_request_with_trailers_then_the_next_request(serve: Serve) -> None:
+    bodies: list[bytes] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        bodies.append(raw_input(environ).read())
+        assert "HTTP_X_CHECKSUM" not in environ  # a trailer is not a header field
+        return text("200 OK", b"ok", start_response)
+
+    running = wsgi(serve, app)
+    chunked = [("Transfer-Encoding", "chunked")]
+    with Conn(running.port) as conn:
+        conn.send(
+            request("POST", headers=chunked)
+            + b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-Checksum: 1\r\n\r\n"
+            + request("POST", body=b"next")
+        )
+        assert conn.read_response().body == b"ok"
+        assert conn.read_response().body == b"ok"
+    assert bodies == [b"abcde", b"next"]
+
+
 def test_close_is_called_on_a_normal_end(serve: Serve) -> None:
     tracked = Tracked(iter([b"a", b"b"]))
 
@@ -512,6 +615,33 @@ def test_app_content_length_is_enforced(
                 conn.read_response()
 
 
+def test_repeated_fields_kept_and_a_repeated_content_length_sent_once(serve: Serve) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        cookies = [("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2")]
+        return text("200 OK", b"ok", start_response, [*cookies, *[("Content-Length", "2")] * 2])
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        conn.send(request() * 2)
+        for _ in range(2):
+            response = conn.read_response()
+            assert response.header_list("set-cookie") == ["a=1; Path=/", "b=2"]
+            assert response.header_list("content-length") == ["2"]  # nginx refuses a repeat
+            assert response.body == b"ok"
+
+
+def test_two_different_content_lengths_are_an_app_error(serve: Serve) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return text(
+            "200 OK", b"ok", start_response, [("Content-Length", "2")] + [("Content-Length", "3")]
+        )
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        conn.send(request())
+        assert conn.read_response().status == 500
+
+
 @pytest.mark.parametrize(
     ("method", "status"),
     [("HEAD", "200 OK"), ("GET", "204 No Content"), ("GET", "304 Not Modified")],
@@ -595,6 +725,37 @@ def test_file_wrapper_under_the_validator_is_iterated(serve: Serve, tmp_path: Pa
     with httpx.Client(base_url=running.url, timeout=TIMEOUT) as client:
         assert client.get("/").content == data
         assert client.head("/").content == b""
+
+
+def test_file_wrapper_over_an_object_with_read_only(serve: Serve) -> None:
+    # PEP 3333: "a file-like object ... must have a read() method that takes an optional size
+    # argument"; no fileno, so no sendfile: read in blocks, and its close() called.
+    data = os.urandom(50_000)
+    closed = threading.Event()
+    sizes: list[int] = []
+
+    class Readable:
+        def __init__(self) -> None:
+            self.offset = 0
+
+        def read(self, size: int = -1) -> bytes:
+            sizes.append(size)
+            block = data[self.offset : self.offset + size]
+            self.offset += len(block)
+            return block
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](Readable(), 4096)
+
+    running = serve(app, interface="wsgi")  # unwrapped: the server sees its own FileWrapper
+    with httpx.Client(base_url=running.url, timeout=TIMEOUT) as client:
+        assert client.get("/").content == data
+    assert closed.wait(TIMEOUT)
+    assert set(sizes) == {4096}
 
 
 def test_client_gone_during_sendfile_closes_the_file(serve: Serve, tmp_path: Path) -> None:
@@ -698,6 +859,33 @@ def test_flask(serve: Serve) -> None:
         response = client.post("/hello/caf%C3%A9?q=1", content=b"payload")
         assert response.json() == {"name": "café", "q": "1", "data": "payload"}
         assert client.get("/missing").status_code == 404
+
+
+def test_flask_cookies_and_a_streamed_response(serve: Serve) -> None:
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("sf_wsgi_cookies")
+
+    @app.route("/cookies")
+    def cookies() -> Any:
+        response = flask.jsonify(dict(flask.request.cookies))
+        response.set_cookie("one", "1")
+        response.set_cookie("two", "2")
+        return response
+
+    @app.route("/stream")
+    def stream() -> Any:
+        return flask.Response(iter([b"a", b"b", b"c"]), mimetype="text/plain")
+
+    running = wsgi(serve, app)
+    with Conn(running.port) as conn:
+        # Two Cookie lines (as an HTTP/2 hop may forward them): werkzeug parses the "; " join
+        # into both cookies; from a ", " join it finds none (and Django one, a="1, b=2").
+        conn.send(request("GET", "/cookies", headers=[("Cookie", "a=1"), ("Cookie", "b=2")]))
+        response = conn.read_response()
+    assert response.body and flask.json.loads(response.body) == {"a": "1", "b": "2"}
+    assert [c.split(";")[0] for c in response.header_list("set-cookie")] == ["one=1", "two=2"]
+    with httpx.Client(base_url=running.url, timeout=TIMEOUT) as client:
+        assert client.get("/stream").text == "abc"
 
 
 def test_django_wsgi_handler(serve: Serve) -> None:

@@ -371,6 +371,20 @@ def test_wsgi_apps_are_refused_with_interface_auto(app: Any, reason: str) -> Non
     )
 
 
+def test_args_only_callable_is_refused_with_both_choices() -> None:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:  # a decorator without functools.wraps
+        return wsgi_function(*args, **kwargs)
+
+    with pytest.raises(ConfigError) as info:
+        loaded(wrapper)
+    assert str(info.value) == (
+        "APP takes *args, so it may be WSGI or ASGI 2; "
+        "serve it with --interface wsgi or --interface asgi2"
+    )
+    assert isinstance(loaded(wrapper, interface="asgi2"), ASGI2Middleware)
+    assert loaded(wrapper, interface="wsgi") is not None
+
+
 def test_flask_app_is_refused() -> None:
     flask = pytest.importorskip("flask")
     with pytest.raises(ConfigError, match=r"\(it has a wsgi_app method, as Flask"):
@@ -426,6 +440,15 @@ def test_wsgi_threads_out_of_range(threads: int) -> None:
     config = Config.from_options(wsgi_function, interface="wsgi", wsgi_threads=threads)
     with pytest.raises(ConfigError, match="--wsgi-threads"):
         config.validate()
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_wsgi_multiprocess_follows_the_worker_count(workers: int) -> None:
+    config = Config.from_options(wsgi_function, interface="wsgi", workers=workers)
+    config.load()
+    assert config.wsgi.base["wsgi.multiprocess"] is (workers > 1)
+    assert config.loaded_app.base["wsgi.multiprocess"] is (workers > 1)
+    assert config.wsgi.base["wsgi.multithread"] is True
 
 
 def test_interface_wsgi_keyword_of_config() -> None:

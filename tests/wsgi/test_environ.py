@@ -105,6 +105,10 @@ def test_path_info_is_latin1_of_decoded_bytes(
         pytest.param("/app", b"/apple", "/app", "/apple", id="not_a_segment_boundary"),
         pytest.param("/app", b"/x", "/app", "/x", id="raw_path_without_root"),
         pytest.param("/caf\xe9", "/café/x".encode(), "/caf\xc3\xa9", "/x", id="non_ascii_root"),
+        # Another server's root_path may end with "/": SCRIPT_NAME + PATH_INFO stays the path.
+        pytest.param("/app/", b"/app/x", "/app", "/x", id="root_with_trailing_slash"),
+        pytest.param("/app/", b"/app", "/app", "", id="root_with_trailing_slash_itself"),
+        pytest.param("/", b"/x", "", "/x", id="root_slash_is_empty_script_name"),
     ],
 )
 def test_split_at_root_path(
@@ -152,10 +156,30 @@ def test_underscore_name_does_not_overwrite_the_dash_one(build_environ: Any) -> 
 
 
 def test_unknown_server_and_client(build_environ: Any) -> None:
-    environ = build_environ(scope(server=None, client=None, scheme="https"), BASE)
+    environ = build_environ(scope(server=None, client=None, scheme="https", headers=[]), BASE)
     assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == ("localhost", "443")
     assert "REMOTE_ADDR" not in environ and "REMOTE_PORT" not in environ
     assert environ["wsgi.url_scheme"] == "https"
+
+
+@pytest.mark.parametrize(
+    ("server", "host", "scheme", "expected"),
+    [
+        pytest.param(None, b"shop.example:8080", "http", ("shop.example", "8080"), id="no_server"),
+        pytest.param(("/s.sock", None), b"a.example", "http", ("a.example", "80"), id="unix"),
+        pytest.param(("/s.sock", None), b"a.example", "https", ("a.example", "443"), id="tls"),
+        pytest.param(None, b"[::1]:8443", "https", ("[::1]", "8443"), id="ipv6_literal"),
+        pytest.param(None, b"[::1]", "http", ("[::1]", "80"), id="ipv6_no_port"),
+        pytest.param(("10.0.0.5", 8000), b"shop.example:9", "http", ("10.0.0.5", "8000"), id="tcp"),
+        pytest.param(("::1", 8000), b"shop.example", "http", ("[::1]", "8000"), id="tcp_ipv6"),
+    ],
+)
+def test_server_name_and_port(
+    build_environ: Any, server: Any, host: bytes, scheme: str, expected: tuple[str, str]
+) -> None:
+    # From the socket when it has a port; on a unix socket (none) from Host, as gunicorn does.
+    environ = build_environ(scope(server=server, scheme=scheme, headers=[(b"host", host)]), BASE)
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == expected
 
 
 def test_every_value_is_a_native_string(build_environ: Any) -> None:
@@ -206,9 +230,11 @@ PATHS = st.lists(
 @given(
     headers=HEADERS,
     raw_path=st.one_of(st.none(), PATHS),
-    root=st.sampled_from(["", "/a", "/a/b", "/é"]),
+    root=st.sampled_from(["", "/", "/a", "/a/", "/a/b", "/é"]),
     query=st.binary(max_size=10),
     client=st.one_of(st.none(), st.tuples(st.just("::1"), st.integers(0, 65535))),
+    server=st.sampled_from([("127.0.0.1", 80), ("::1", 443), None, ("/s.sock", None)]),
+    host=st.one_of(st.none(), st.binary(max_size=12), st.sampled_from([b"[::1]:80", b"[", b":"])),
 )
 def test_twins_agree_on_generated_scopes(
     headers: list[tuple[bytes, bytes]],
@@ -216,6 +242,8 @@ def test_twins_agree_on_generated_scopes(
     root: str,
     query: bytes,
     client: tuple[str, int] | None,
+    server: tuple[str, int | None] | None,
+    host: bytes | None,
 ) -> None:
     py, c = environ_twin("py"), environ_twin("c")
     path = "/" if raw_path is None else raw_path.decode("latin-1")
@@ -226,5 +254,8 @@ def test_twins_agree_on_generated_scopes(
         path=root + path,
         query_string=query,
         client=client,
+        server=server,
     )
+    if host is not None:
+        made["headers"] = [(b"host", host), *headers]
     assert c(made, BASE) == py(made, BASE)

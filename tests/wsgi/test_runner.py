@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sailfish.wsgi.runner import HIGH_WATER, Call, ClientGone, WorkerPool, WSGIInput
+from sailfish.wsgi.runner import HIGH_WATER, Call, ClientGone, LogStream, WorkerPool, WSGIInput
 
 TIMEOUT = 5.0
 
@@ -115,6 +115,14 @@ def reader(stream: WSGIInput, calls: list[Any]) -> tuple[threading.Thread, list[
         pytest.param([("read", 9), ("read", 1)], [b"abc\ndefg", b""], id="read_past_end"),
         pytest.param([("read",), ("read",)], [b"abc\ndefg", b""], id="read_all_then_end"),
         pytest.param([("read", None)], [b"abc\ndefg"], id="read_none"),
+        pytest.param([("read", -1), ("read", -1)], [b"abc\ndefg", b""], id="read_negative"),
+        pytest.param(
+            [("readline", -1), ("readline", None)], [b"abc\n", b"defg"], id="readline_all"
+        ),
+        pytest.param([("readline", 0), ("readline",)], [b"", b"abc\n"], id="readline_zero"),
+        pytest.param([("readlines", None)], [[b"abc\n", b"defg"]], id="readlines_none"),
+        pytest.param([("readlines", -1)], [[b"abc\n", b"defg"]], id="readlines_negative"),
+        pytest.param([("readlines",), ("readline",)], [[b"abc\n", b"defg"], b""], id="past_end"),
         pytest.param([("read", 0)], [b""], id="read_zero"),
         pytest.param([("readline",), ("readline",)], [b"abc\n", b"defg"], id="readline"),
         pytest.param([("readline", 2), ("readline", 2)], [b"ab", b"c\n"], id="readline_limit"),
@@ -249,3 +257,30 @@ def test_pool_single_submits_all_get_a_thread() -> None:
     for _ in range(5):
         assert done.acquire(timeout=TIMEOUT)
     pool.shutdown(TIMEOUT)
+
+
+def test_errors_stream_keeps_each_threads_unfinished_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stream = LogStream(logging.getLogger("sailfish.test_errors"))
+    first_half = threading.Event()
+    other_done = threading.Event()
+
+    def other() -> None:
+        assert first_half.wait(TIMEOUT)
+        stream.write("other line\n")
+        other_done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with caplog.at_level(logging.ERROR, "sailfish.test_errors"):
+        assert stream.write("first ") == 6
+        first_half.set()
+        assert other_done.wait(TIMEOUT)
+        stream.writelines(["half\n", "tail"])
+        stream.flush()
+        stream.flush()  # nothing left: no empty record
+    thread.join(TIMEOUT)
+    assert [r.getMessage() for r in caplog.records] == ["other line", "first half", "tail"]
+    with pytest.raises(TypeError):
+        stream.write(b"bytes")  # type: ignore[arg-type]

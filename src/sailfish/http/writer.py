@@ -343,8 +343,19 @@ class ResponseWriter:
         if app_chunked and app_length is not None:
             raise ResponseError("both content-length and transfer-encoding")
 
+        # A WSGI app's own reason phrase (sailfish's `reason` key, set by the WSGI runner only
+        # when it differs from the standard one): reason-phrase = *( HTAB / SP / VCHAR /
+        # obs-text ) -- RFC 9112 §4. A value that is not bytes is another app's key: ignored.
+        reason = message.get("reason")
+        if type(reason) is not bytes:
+            reason = None
+        elif not _is_value(reason):
+            raise ResponseError(f"reason must be bytes of HTAB, SP, VCHAR, obs-text: {reason!r}")
+
         # Everything is valid: only now does the writer change.
-        self._status_line = STATUS_LINES[status]
+        self._status_line = (
+            STATUS_LINES[status] if reason is None else b"HTTP/1.1 %d %s\r\n" % (status, reason)
+        )
         self._fields = b"".join(lines)
         self._http10 = http10
         self._request_keep_alive = bool(keep_alive)

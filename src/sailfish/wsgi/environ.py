@@ -5,9 +5,14 @@ request head (the same parse; nothing is parsed twice) into a WSGI environ: a co
 (the per-server constants: `wsgi.version`, `wsgi.errors`, ...) plus the request's CGI keys.
 It is a pure function of its two arguments: the shell adds the per-request objects
 (`wsgi.input`) afterwards. Rules (docs/wsgi.md has the table):
-- SCRIPT_NAME is root_path; PATH_INFO is the rest of raw_path, percent-decoded to bytes and
-  read as latin-1 (PEP 3333: "native strings" hold bytes as latin-1), so no byte is lost to
-  UTF-8 decoding. Without raw_path (another ASGI server may omit it), the UTF-8 bytes of path.
+- SCRIPT_NAME is root_path without a trailing "/" (so SCRIPT_NAME + PATH_INFO is the path,
+  and a root of "/" is the empty SCRIPT_NAME); PATH_INFO is the rest of raw_path,
+  percent-decoded to bytes and read as latin-1 (PEP 3333: "native strings" hold bytes as
+  latin-1), so no byte is lost to UTF-8 decoding. Without raw_path (another ASGI server may
+  omit it), the UTF-8 bytes of path.
+- SERVER_NAME / SERVER_PORT from the listening socket (an IPv6 address in brackets, as CGI
+  writes it, so SERVER_NAME:SERVER_PORT is a valid authority); on a unix socket (no port) from the
+  Host field, as gunicorn does, else "localhost" and the scheme's default port.
 - HTTP_<NAME> for every header whose name has no "_" (with "_" it would collide with the "-"
   spelling: a client could forge `X_Forwarded_For` as `X-Forwarded-For`, so it is dropped);
   repeated fields are joined with ", " (Cookie with "; ", its own separator, RFC 6265 §4.2.1).
@@ -53,7 +58,7 @@ def build_environ(scope: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]
     """
     environ = base.copy()
     environ["REQUEST_METHOD"] = scope["method"]
-    root = scope.get("root_path", "").encode("utf-8")
+    root = scope.get("root_path", "").encode("utf-8").rstrip(b"/")
     raw = scope.get("raw_path")
     if raw is None:
         path = scope["path"].encode("utf-8")
@@ -70,12 +75,11 @@ def build_environ(scope: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]
     environ["SERVER_PROTOCOL"] = "HTTP/" + scope.get("http_version", "1.1")
     scheme = scope.get("scheme") or "http"
     server = scope.get("server")
-    if server is not None:
-        environ["SERVER_NAME"] = str(server[0])
-        environ["SERVER_PORT"] = str(server[1]) if server[1] is not None else ""
-    else:
-        environ["SERVER_NAME"] = "localhost"
-        environ["SERVER_PORT"] = "443" if scheme == "https" else "80"
+    if server is not None and server[1] is not None:
+        name = str(server[0])
+        # server-name = hostname | ipv4-address | ( "[" ipv6-address "]" ) -- RFC 3875 §4.1.14
+        environ["SERVER_NAME"] = f"[{name}]" if ":" in name else name
+        environ["SERVER_PORT"] = str(server[1])
     client = scope.get("client")
     if client is not None:
         environ["REMOTE_ADDR"] = str(client[0])
@@ -89,4 +93,18 @@ def build_environ(scope: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]
         if key in environ:
             text = environ[key] + ("; " if key == "HTTP_COOKIE" else ", ") + text
         environ[key] = text
+    if server is None or server[1] is None:
+        environ["SERVER_NAME"], environ["SERVER_PORT"] = host_server(
+            environ.get("HTTP_HOST", ""), scheme
+        )
     return environ
+
+
+def host_server(host: str, scheme: str) -> tuple[str, str]:
+    """SERVER_NAME and SERVER_PORT from a Host field value ("" when there was none)."""
+    if host.startswith("["):  # an IPv6 literal: "[::1]:8000"
+        end = host.find("]") + 1
+        name, port = (host[:end], host[end + 1 :]) if end else (host, "")
+    else:
+        name, _, port = host.partition(":")
+    return name or "localhost", port or ("443" if scheme == "https" else "80")

@@ -41,6 +41,7 @@ class WSGIMiddleware:
         workers: Threads of the pool it runs on (ignored when `pool` is given).
         pool: A WorkerPool to share (sailfish's server passes its own).
         logger: Where app errors and `wsgi.errors` go (default `sailfish.error`).
+        multiprocess: `wsgi.multiprocess`: the server runs the app in several processes.
     """
 
     def __init__(
@@ -50,11 +51,12 @@ class WSGIMiddleware:
         *,
         pool: WorkerPool | None = None,
         logger: logging.Logger | None = None,
+        multiprocess: bool = False,
     ) -> None:
         self.app = app
         self.pool = pool if pool is not None else WorkerPool(workers)
         self.logger = logger if logger is not None else logging.getLogger("sailfish.error")
-        self.base = base_environ(self.logger)
+        self.base = base_environ(self.logger, multiprocess)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -23,6 +23,7 @@ import select
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,25 @@ HIGH_WATER = 65536
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Field values: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5); CR, LF and NUL are never allowed.
 _BAD_VALUE = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
-_STATUS = re.compile(r"([2-5][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?")
+# "a Status-Code and a Reason-Phrase, in that order and separated by a single space" -- PEP 3333
+# (the reason may be empty, as RFC 9112 §4 allows).
+_STATUS = re.compile(r"([2-5][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)")
+# "Applications and middleware are forbidden from using HTTP/1.1 "hop-by-hop" features or
+# headers ... Servers should check for this" -- PEP 3333; the names are wsgiref's, and
+# Proxy-Connection (RFC 9110 §7.6.1 names it among the connection-specific fields).
+_HOP_BY_HOP = frozenset(
+    (
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+    )
+)
 _NO_BODY_STATUS = frozenset((204, 304))
 
 
@@ -186,17 +205,22 @@ def _batch_policy() -> None:
 
 
 class LogStream:
-    """`wsgi.errors`: a text stream whose lines go to a logger (at ERROR)."""
+    """`wsgi.errors`: a text stream whose lines go to a logger (at ERROR).
+
+    One stream serves every request; the unfinished line is kept per thread, so the requests
+    that the pool runs at once never mix their halves of a line.
+    """
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
-        self.lock = threading.Lock()
-        self.partial = ""
+        self.local = threading.local()
 
     def write(self, text: str) -> int:
-        with self.lock:
-            lines = (self.partial + text).split("\n")
-            self.partial = lines.pop()
+        if not isinstance(text, str):
+            raise TypeError(f"wsgi.errors is a text stream: write() takes str, not {text!r}")
+        local = self.local
+        lines = (getattr(local, "partial", "") + text).split("\n")
+        local.partial = lines.pop()
         for line in lines:
             self.logger.error("%s", line)
         return len(text)
@@ -206,9 +230,10 @@ class LogStream:
             self.write(line)
 
     def flush(self) -> None:
-        with self.lock:
-            partial, self.partial = self.partial, ""
+        local = self.local
+        partial = getattr(local, "partial", "")
         if partial:
+            local.partial = ""
             self.logger.error("%s", partial)
 
 
@@ -617,7 +642,8 @@ class Call:
         Raises:
             the exc_info exception, if given after the headers were sent; RuntimeError if
             called twice without exc_info; TypeError or ValueError for a status or header
-            that is not a latin-1 native string without control characters.
+            that is not a latin-1 native string without control characters, a status
+            without its space and reason, or a hop-by-hop header.
         """
         if exc_info is not None:
             try:
@@ -751,18 +777,20 @@ class Call:
 # Checked headers by (name, value) as the app gave them, and status codes by status line:
 # validation is paid once per distinct header or status. Bounded (apps may vary values).
 _CHECKED: dict[tuple[str, str], tuple[tuple[bytes, bytes], int | None]] = {}
-_STATUSES: dict[str, int] = {}
+_STATUSES: dict[str, tuple[int, bytes | None]] = {}  # code, reason when not the standard one
 _CHECKED_MAX = 1024
 
 
 def _start_message(status: Any, headers: Any) -> dict[str, Any]:
     """The http.response.start message of a WSGI status and header list, checked.
 
-    The reason phrase is not kept: the writer sends the standard one for the code.
+    A reason phrase other than the standard one for the code goes in the message's `reason`
+    (a key of sailfish's writer), so the status line is the app's.
     """
-    code = _STATUSES.get(status) if type(status) is str else None
-    if code is None:
-        code = _check_status(status)
+    checked_status = _STATUSES.get(status) if type(status) is str else None
+    if checked_status is None:
+        checked_status = _check_status(status)
+    code, reason = checked_status
     if not isinstance(headers, list):
         raise TypeError(f"headers must be a list, not {type(headers).__name__}")
     pairs = []
@@ -774,23 +802,34 @@ def _start_message(status: Any, headers: Any) -> dict[str, Any]:
             checked = _check_header(item)
         pair, item_length = checked
         if item_length is not None:
-            if length is not None and item_length != length:
-                raise ValueError(f"two different Content-Length values: {length}, {item_length}")
+            if length is not None:
+                if item_length != length:
+                    raise ValueError(f"two Content-Length values: {length}, {item_length}")
+                continue  # the same value again: sent once (a proxy may refuse a repeat)
             length = item_length
         pairs.append(pair)
-    return {"type": "http.response.start", "status": code, "headers": pairs, "length": length}
+    message = {"type": "http.response.start", "status": code, "headers": pairs, "length": length}
+    if reason is not None:
+        message["reason"] = reason
+    return message
 
 
-def _check_status(status: Any) -> int:
+def _check_status(status: Any) -> tuple[int, bytes | None]:
     if not isinstance(status, str):
         raise TypeError(f"status must be a str, not {type(status).__name__}")
     match = _STATUS.fullmatch(status)
     if match is None:
         raise ValueError(f"invalid status {status!r} (expected '<200-599> <reason>')")
     code = int(match.group(1))
+    try:
+        standard = HTTPStatus(code).phrase
+    except ValueError:
+        standard = ""
+    text = match.group(2)
+    checked = (code, None if text == standard else text.encode("latin-1"))
     if type(status) is str and len(_STATUSES) < _CHECKED_MAX:
-        _STATUSES[status] = code
-    return code
+        _STATUSES[status] = checked
+    return checked
 
 
 def _check_header(item: Any) -> tuple[tuple[bytes, bytes], int | None]:
@@ -809,8 +848,11 @@ def _check_header(item: Any) -> tuple[tuple[bytes, bytes], int | None]:
         raise ValueError(f"invalid header name {name!r}")
     if _BAD_VALUE.search(raw_value) is not None:
         raise ValueError(f"invalid header value for {name!r} (control character)")
+    lower = raw_name.lower()
+    if lower in _HOP_BY_HOP:
+        raise ValueError(f"hop-by-hop header {name!r}: the server owns the connection (PEP 3333)")
     length: int | None = None
-    if raw_name.lower() == b"content-length":
+    if lower == b"content-length":
         if not raw_value.isdigit():
             raise ValueError(f"invalid Content-Length {value!r}")
         length = int(raw_value)
