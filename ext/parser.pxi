@@ -492,6 +492,7 @@ cdef class RequestParser:
         cdef const char *p
         cdef const char *q
         cdef const char *t
+        cdef const char *a
         cdef const char *te
         cdef const char *part[3]
         cdef Py_ssize_t plen[3]
@@ -602,9 +603,15 @@ cdef class RequestParser:
             # "absolute-form = absolute-URI" -- §3.2.2: the authority runs to the first
             # "/", "?" or the end; the path is what follows up to "?" ("/" when empty).
             self._form = FORM_ABSOLUTE
-            p = t + (7 if t[4] == b':' else 8)
+            a = t + (7 if t[4] == b':' else 8)
+            p = a
             while p < te and p[0] != b'/' and p[0] != b'?':
                 p += 1
+            # "A recipient that processes such a URI reference [an empty host] MUST reject it
+            # as invalid"; userinfo is treated as an error -- RFC 9110 §4.2.1, §4.2.4: the
+            # authority is a non-empty uri-host [":" port].
+            if p == a or a[0] == b':' or not sf_valid_host(a, <size_t>(p - a), False):
+                return _because(&self._why, SF_E_INVALID_TARGET, SF_R_TARGET_AUTHORITY, 0, 0)
             self._split_query(d, p, te)
         else:
             # "The authority-form of request-target is only used for CONNECT requests"

@@ -23,6 +23,7 @@ _REQUEST_TARGET = re.compile(_abnf.REQUEST_TARGET.encode("ascii"))
 _ABSOLUTE_FORM = re.compile(_abnf.ABSOLUTE_FORM.encode("ascii"))
 _AUTHORITY_FORM = re.compile(_abnf.AUTHORITY_FORM.encode("ascii"))
 _ASTERISK_FORM = re.compile(_abnf.ASTERISK_FORM.encode("ascii"))
+_HOST = re.compile(_abnf.HOST.encode("ascii"))
 
 
 class Target(NamedTuple):
@@ -90,6 +91,13 @@ def parse_target(method: str, target: bytes) -> Target:
     # for the scope (the shell may compare them).
     absolute = _ABSOLUTE_FORM.fullmatch(before_query)
     if absolute is not None:
+        # "A sender MUST NOT generate an "http" URI with an empty host identifier. A recipient
+        # that processes such a URI reference MUST reject it as invalid." and "a recipient
+        # SHOULD parse for userinfo and treat its presence as an error" -- RFC 9110 §4.2.1,
+        # §4.2.4: the authority must be `uri-host [":" port]` with a non-empty host.
+        authority = absolute.group("authority")
+        if _HOST.fullmatch(authority) is None or authority[:1] in (b"", b":"):
+            raise InvalidTarget("invalid absolute-form authority (not a non-empty uri-host[:port])")
         # "If the target URI's path component is empty, the client MUST send "/" as the path
         # within the origin-form of request-target." -- RFC 9112 §3.2.1; we read an empty
         # absolute-form path the same way, for raw_path as well as path.
