@@ -495,9 +495,26 @@ VALID: dict[str, tuple[bytes, list[dict[str, Any]]]] = {
             )
         ],
     ),
+    # "the origin server MUST ignore the received Host header field (if any) and instead use
+    # the host information of the request-target" -- RFC 9112 §3.2.2
+    "absolute_form_authority_replaces_a_differing_host": (
+        head(b"GET http://a.example:8080/p HTTP/1.1", b"X-A: 1", b"Host: b.example", b"X-B: 2"),
+        [
+            req(
+                "GET",
+                "/p",
+                b"/p",
+                [(b"x-a", b"1"), (b"host", b"a.example:8080"), (b"x-b", b"2")],
+            )
+        ],
+    ),
+    "absolute_form_in_http10_without_host": (
+        head(b"GET http://a.example/p HTTP/1.0"),
+        [req("GET", "/p", b"/p", [], http_version="1.0", keep_alive=False)],
+    ),
     "absolute_form_with_ip_literal_and_port": (
         head(b"GET http://[::1]:8080/x HTTP/1.1", HOST),
-        [req("GET", "/x", b"/x", [H_HOST])],
+        [req("GET", "/x", b"/x", [(b"host", b"[::1]:8080")])],
     ),
     "expect_100_continue_without_body_is_not_expect_continue": (
         head(b"GET / HTTP/1.1", HOST, b"Expect: 100-continue"),

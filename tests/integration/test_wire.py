@@ -676,3 +676,25 @@ def test_2xx_to_connect_is_a_head_without_framing_then_close(serve: Serve) -> No
         assert head.header("connection") == "close"
         assert conn.is_closed_by_peer(timeout=3)
     assert seen == ["example.com:443"]
+
+
+def test_absolute_form_authority_is_the_host_the_app_sees(serve: Serve) -> None:
+    # "When an origin server receives a request with an absolute-form of request-target, the
+    # origin server MUST ignore the received Host header field (if any) and instead use the
+    # host information of the request-target." -- RFC 9112 §3.2.2
+    hosts: list[list[bytes]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        hosts.append([value for name, value in scope["headers"] if name == b"host"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    running = serve(app)
+    with Conn(running.port) as conn:
+        conn.send(b"GET http://a.example:81/p HTTP/1.1\r\nHost: b.example\r\n\r\n")
+        assert conn.read_response().body == b"ok"
+        conn.send(b"GET /p HTTP/1.1\r\nHost: b.example\r\n\r\n")
+        assert conn.read_response().body == b"ok"
+    assert hosts == [[b"a.example:81"], [b"b.example"]]

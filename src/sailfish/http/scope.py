@@ -32,6 +32,7 @@ class Target(NamedTuple):
     raw_path: bytes  # the path as received (no query); the authority for CONNECT
     path: str  # raw_path percent-decoded (not decoded for authority-form)
     query_string: bytes  # the bytes after the first "?", b"" when there is none
+    authority: bytes | None = None  # absolute-form: the authority, which replaces Host
 
 
 def _decode_path(raw_path: bytes) -> str:
@@ -87,8 +88,8 @@ def parse_target(method: str, target: bytes) -> Target:
 
     # absolute-form = absolute-URI -- RFC 9112 §3.2.2. "A server MUST accept the absolute-form
     # in requests even though most HTTP/1.1 clients will only send the absolute-form to a
-    # proxy." -- RFC 9112 §3.2.2. The authority is not used: Host stays the source of truth
-    # for the scope (the shell may compare them).
+    # proxy." -- RFC 9112 §3.2.2. The authority replaces the Host field's value in the scope
+    # (parser.py; "the origin server MUST ignore the received Host header field").
     absolute = _ABSOLUTE_FORM.fullmatch(before_query)
     if absolute is not None:
         # "A sender MUST NOT generate an "http" URI with an empty host identifier. A recipient
@@ -102,7 +103,7 @@ def parse_target(method: str, target: bytes) -> Target:
         # within the origin-form of request-target." -- RFC 9112 §3.2.1; we read an empty
         # absolute-form path the same way, for raw_path as well as path.
         raw_path = absolute.group("path") or b"/"
-        return Target(raw_path, _decode_path(raw_path), query_string)
+        return Target(raw_path, _decode_path(raw_path), query_string, authority)
 
     raise InvalidTarget("invalid request target (not origin-form or absolute-form)")
 
