@@ -425,7 +425,8 @@ cdef class ResponseWriter:
                 raise _w_ResponseError(f"status must be an int in 200-599, not {status_obj!r}")
             # RFC 9110 §8.6, RFC 9112 §6.1: no Content-Length or Transfer-Encoding in a 204;
             # RFC 9110 §9.3.6: none in a 2xx to CONNECT (validated, then left out)
-            tunnel = status < 300 and method == "CONNECT"
+            # (the parser's GET is one shared object: a GET costs an identity test here)
+            tunnel = status < 300 and method is not _M_GET and method == "CONNECT"
             no_framing_fields = status == 204 or tunnel
 
             headers = _w_get(message, "headers", ())
