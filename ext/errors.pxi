@@ -9,6 +9,7 @@
 # tests/http/test_reasons.py checks both twins name the same key phrase.
 from sailfish.errors import (
     BodyTooLarge as _BodyTooLarge,
+    ExpectationFailed as _ExpectationFailed,
     ConcurrentUseError as _ConcurrentUseError,
     HeadersTooLarge as _HeadersTooLarge,
     InvalidChunk as _InvalidChunk,
@@ -51,6 +52,7 @@ cdef enum:
     SF_R_TARGET_CONNECT
     SF_R_TARGET_ASTERISK
     SF_R_TARGET_FORM
+    SF_R_TARGET_AUTHORITY
     SF_R_HEADERS_SIZE
     SF_R_HEADERS_COUNT
     SF_R_TRAILERS_SIZE
@@ -83,6 +85,7 @@ cdef enum:
     SF_R_CHUNK_EXT
     SF_R_CHUNK_CRLF
     SF_R_BODY_CHUNKED
+    SF_R_EXPECTATION
 
 
 # SF_R_* -> (the SF_E_* code it goes with, the message template; {a} and {b} are sf_why's).
@@ -106,6 +109,8 @@ cdef dict _REASONS = {
     SF_R_TARGET_ASTERISK: (SF_E_INVALID_TARGET, "asterisk-form target without OPTIONS"),
     SF_R_TARGET_FORM: (SF_E_INVALID_TARGET,
                        "invalid request target (not origin-form or absolute-form)"),
+    SF_R_TARGET_AUTHORITY: (SF_E_INVALID_TARGET,
+                            "invalid absolute-form authority (not a non-empty uri-host[:port])"),
     SF_R_HEADERS_SIZE: (SF_E_HEADERS_TOO_LARGE, "header section too large (limit {b} bytes)"),
     SF_R_HEADERS_COUNT: (SF_E_HEADERS_TOO_LARGE, "too many header fields (limit {b})"),
     SF_R_TRAILERS_SIZE: (SF_E_HEADERS_TOO_LARGE, "trailer section too large (limit {b} bytes)"),
@@ -143,6 +148,8 @@ cdef dict _REASONS = {
     SF_R_CHUNK_CRLF: (SF_E_INVALID_CHUNK, "chunk data not followed by CRLF"),
     SF_R_BODY_CHUNKED: (SF_E_BODY_TOO_LARGE,
                         "request body too large (chunks announce {a} bytes > limit {b})"),
+    SF_R_EXPECTATION: (SF_E_EXPECTATION_FAILED,
+                       "expectation failed (only 100-continue is supported)"),
 }
 
 
@@ -191,6 +198,8 @@ cdef object _error_from_code(int code, const sf_why *why):
         cls = _InvalidChunk
     elif code == SF_E_BODY_TOO_LARGE:
         cls = _BodyTooLarge
+    elif code == SF_E_EXPECTATION_FAILED:
+        cls = _ExpectationFailed
     else:
         raise AssertionError(f"sailfish._http: no error class for code {code}")
     entry = _REASONS.get(why.reason)

@@ -231,6 +231,29 @@ cdef int _check_content_length(const char *head, const sf_field *fields, Py_ssiz
     return SF_OK
 
 
+cdef inline int _expectations(const char *p, Py_ssize_t n) noexcept nogil:
+    """One Expect line (Expect = #expectation, RFC 9110 §10.1.1): -1 when an element is not
+    100-continue (case-insensitive; OWS around elements and empty elements ignored), 1 when
+    one is, 0 when there is none."""
+    cdef Py_ssize_t i = 0, start, stop
+    cdef int found = 0
+    while i <= n:
+        start = i
+        while i < n and p[i] != b',':
+            i += 1
+        stop = i
+        while start < stop and (p[start] == b' ' or p[start] == b'\t'):
+            start += 1
+        while stop > start and (p[stop - 1] == b' ' or p[stop - 1] == b'\t'):
+            stop -= 1
+        if stop > start:
+            if not sf_ieq(p + start, <size_t>(stop - start), b"100-continue", 12):
+                return -1
+            found = 1
+        i += 1
+    return found
+
+
 cdef int _analyse_head(const char *head, const sf_field *fields, const sf_seen *sp,
                        bint http11, int64_t max_body, sf_head_info *info, sf_why *why) noexcept:
     """Judge a complete, line-valid head (docs/core.md step 3, in its order); fill *info, or
@@ -294,12 +317,18 @@ cdef int _analyse_head(const char *head, const sf_field *fields, const sf_seen *
                 keep = keep or _has_token(head + f.value_off, f.value_len, b"keep-alive", 10)
                 upgrade_token = upgrade_token or _has_token(
                     head + f.value_off, f.value_len, b"upgrade", 7)
-    if seen & SF_SEEN_EXPECT:
+    # "A server that receives an Expect field value containing a member other than
+    # 100-continue MAY respond with a 417 (Expectation Failed)" -- RFC 9110 §10.1.1: we do, for
+    # HTTP/1.1 (HTTP/1.0 expectations are ignored, below).
+    if http11 and seen & SF_SEEN_EXPECT:
         for i in range(sp.first[SF_H_EXPECT], sp.last[SF_H_EXPECT] + 1):
             f = &fields[i]
-            if f.id == SF_H_EXPECT and sf_ieq(
-                    head + f.value_off, <size_t>f.value_len, b"100-continue", 12):
-                info.expect_continue = True
+            if f.id == SF_H_EXPECT:
+                rc = _expectations(head + f.value_off, f.value_len)
+                if rc < 0:
+                    return _because(why, SF_E_EXPECTATION_FAILED, SF_R_EXPECTATION, 0, 0)
+                if rc:
+                    info.expect_continue = True
     if seen & SF_SEEN_UPGRADE:
         # Several Upgrade lines: the caller joins them with ", " (RFC 9110 §5.3).
         info.upgrade_field = sp.first[SF_H_UPGRADE]

@@ -27,6 +27,7 @@ cdef extern from "sf_helpers.h" nogil:
         SF_E_UNSUPPORTED_TRANSFER_CODING
         SF_E_INVALID_CHUNK
         SF_E_BODY_TOO_LARGE
+        SF_E_EXPECTATION_FAILED
 
     enum:
         SF_C_TCHAR

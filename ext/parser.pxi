@@ -128,6 +128,8 @@ cdef class RequestParser:
         Py_ssize_t _path_len
         Py_ssize_t _query_off
         Py_ssize_t _query_len
+        Py_ssize_t _auth_off            # absolute-form: the authority
+        Py_ssize_t _auth_len
         int _form
         bint _http11
         Py_ssize_t _section             # offset of the first field line
@@ -492,6 +494,7 @@ cdef class RequestParser:
         cdef const char *p
         cdef const char *q
         cdef const char *t
+        cdef const char *a
         cdef const char *te
         cdef const char *part[3]
         cdef Py_ssize_t plen[3]
@@ -602,9 +605,17 @@ cdef class RequestParser:
             # "absolute-form = absolute-URI" -- §3.2.2: the authority runs to the first
             # "/", "?" or the end; the path is what follows up to "?" ("/" when empty).
             self._form = FORM_ABSOLUTE
-            p = t + (7 if t[4] == b':' else 8)
+            a = t + (7 if t[4] == b':' else 8)
+            p = a
             while p < te and p[0] != b'/' and p[0] != b'?':
                 p += 1
+            # "A recipient that processes such a URI reference [an empty host] MUST reject it
+            # as invalid"; userinfo is treated as an error -- RFC 9110 §4.2.1, §4.2.4: the
+            # authority is a non-empty uri-host [":" port].
+            if p == a or a[0] == b':' or not sf_valid_host(a, <size_t>(p - a), False):
+                return _because(&self._why, SF_E_INVALID_TARGET, SF_R_TARGET_AUTHORITY, 0, 0)
+            self._auth_off = a - d
+            self._auth_len = p - a
             self._split_query(d, p, te)
         else:
             # "The authority-form of request-target is only used for CONNECT requests"
@@ -711,9 +722,18 @@ cdef class RequestParser:
         cdef Request req
         cdef bint upgrading
         cdef list headers
+        cdef Py_ssize_t i
         if rc != SF_OK:
             return rc
         headers = _headers_list(d, self._fields, self._nfields)
+        if self._form == FORM_ABSOLUTE and self._seen.bits & SF_SEEN_HOST:
+            # "When an origin server receives a request with an absolute-form of
+            # request-target, the origin server MUST ignore the received Host header field (if
+            # any) and instead use the host information of the request-target." -- RFC 9112
+            # §3.2.2: the scope's host field carries the authority (docs/core.md).
+            i = self._seen.first[SF_H_HOST]
+            headers[i] = ((<tuple>headers[i])[0],
+                          PyBytes_FromStringAndSize(d + self._auth_off, self._auth_len))
         req = Request.__new__(Request)
         req.scope = _make_scope(self, d, headers)
         req.keep_alive = info.keep_alive

@@ -400,7 +400,7 @@ cdef class ResponseWriter:
         cdef object status_obj, headers, item, name, value, reason
         cdef long status
         cdef bint http10, app_server = False, app_date = False, app_connection = False
-        cdef bint app_close = False, app_chunked = False
+        cdef bint app_close = False, app_chunked = False, tunnel, no_framing_fields
         cdef long long app_length = -1, length
         cdef const char* np
         cdef const char* vp
@@ -425,8 +425,14 @@ cdef class ResponseWriter:
                     status = status_obj
                 except OverflowError:
                     status = 0
-            if status < 100 or status > 599:
-                raise _w_ResponseError(f"status must be an int in 100-599, not {status_obj!r}")
+            # RFC 9110 §15.2: a 1xx is interim, never the end of an exchange (103: early_hint)
+            if status < 200 or status > 599:
+                raise _w_ResponseError(f"status must be an int in 200-599, not {status_obj!r}")
+            # RFC 9110 §8.6, RFC 9112 §6.1: no Content-Length or Transfer-Encoding in a 204;
+            # RFC 9110 §9.3.6: none in a 2xx to CONNECT (validated, then left out)
+            # (the parser's GET is one shared object: a GET costs an identity test here)
+            tunnel = status < 300 and method is not _M_GET and method == "CONNECT"
+            no_framing_fields = status == 204 or tunnel
 
             headers = _w_get(message, "headers", ())
             if type(headers) is not list and type(headers) is not tuple:
@@ -455,6 +461,8 @@ cdef class ResponseWriter:
                     if app_length >= 0 and length != app_length:
                         raise _w_ResponseError("content-length fields with different values")
                     app_length = length
+                    if no_framing_fields:
+                        continue
                 elif nlen == 17 and _w_ieq(np, b"transfer-encoding", 17):
                     if not (vlen == 7 and _w_ieq(vp, b"chunked", 7)):
                         raise _w_ResponseError(
@@ -465,7 +473,7 @@ cdef class ResponseWriter:
                         raise _w_ResponseError("more than one transfer-encoding field")
                     app_chunked = True
                     # RFC 9112 §6.1: no Transfer-Encoding in a response to HTTP/1.0
-                    if http10:
+                    if http10 or no_framing_fields:
                         continue
                 elif nlen == 10 and _w_ieq(np, b"connection", 10):
                     app_connection = True
@@ -506,8 +514,10 @@ cdef class ResponseWriter:
             )
             self._http10 = http10
             self._request_keep_alive = keep_alive
-            # RFC 9110 §6.4.1: 1xx, 204, 304 and responses to HEAD have no content
-            self._no_body = status < 200 or status == 204 or status == 304 or method == "HEAD"
+            # RFC 9110 §6.4.1: 204, 304 and responses to HEAD have no content; a 2xx to
+            # CONNECT ends at its head (tunnel mode, RFC 9110 §9.3.6), and we close after it
+            self._no_body = status == 204 or status == 304 or tunnel or method == "HEAD"
+            app_close = app_close or tunnel
             self._announced_trailers = _w_get(message, "trailers", False)
             self._app_server = app_server
             self._app_date = app_date

@@ -75,7 +75,8 @@ enum {
     SF_E_INVALID_FRAMING = -12,
     SF_E_UNSUPPORTED_TRANSFER_CODING = -13,
     SF_E_INVALID_CHUNK = -14,
-    SF_E_BODY_TOO_LARGE = -15
+    SF_E_BODY_TOO_LARGE = -15,
+    SF_E_EXPECTATION_FAILED = -16
 };
 
 /* Character classes, bits of sf_ctype[c]. */

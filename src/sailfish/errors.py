@@ -126,6 +126,13 @@ class BodyTooLarge(HTTPError):
     reason = "request body too large"
 
 
+class ExpectationFailed(HTTPError):
+    """417: an HTTP/1.1 Expect field holds an expectation other than 100-continue."""
+
+    status = 417
+    reason = "expectation failed"
+
+
 class RequestLineTooLong(HTTPError):
     """414: the request line is longer than the configured limit."""
 
@@ -201,6 +208,7 @@ __all__ = [
     "BadRequest",
     "BodyTooLarge",
     "ConfigError",
+    "ExpectationFailed",
     "HTTPError",
     "HandshakeError",
     "HeadersTooLarge",

@@ -467,6 +467,55 @@ VALID: dict[str, tuple[bytes, list[dict[str, Any]]]] = {
             )
         ],
     ),
+    # Expect = #expectation (RFC 9110 §10.1.1): empty elements are ignored (§5.6.1).
+    "expect_100_continue_in_a_list_with_empty_elements": (
+        head(b"PUT /f HTTP/1.1", HOST, b"Expect: , 100-continue ,", b"Content-Length: 1") + b"x",
+        [
+            req(
+                "PUT",
+                "/f",
+                b"/f",
+                [H_HOST, (b"expect", b", 100-continue ,"), (b"content-length", b"1")],
+                expect_continue=True,
+                has_body=True,
+                body=b"x",
+            )
+        ],
+    ),
+    "http10_ignores_an_unknown_expectation": (
+        head(b"GET / HTTP/1.0", b"Expect: x-unknown"),
+        [
+            req(
+                "GET",
+                "/",
+                b"/",
+                [(b"expect", b"x-unknown")],
+                http_version="1.0",
+                keep_alive=False,
+            )
+        ],
+    ),
+    # "the origin server MUST ignore the received Host header field (if any) and instead use
+    # the host information of the request-target" -- RFC 9112 §3.2.2
+    "absolute_form_authority_replaces_a_differing_host": (
+        head(b"GET http://a.example:8080/p HTTP/1.1", b"X-A: 1", b"Host: b.example", b"X-B: 2"),
+        [
+            req(
+                "GET",
+                "/p",
+                b"/p",
+                [(b"x-a", b"1"), (b"host", b"a.example:8080"), (b"x-b", b"2")],
+            )
+        ],
+    ),
+    "absolute_form_in_http10_without_host": (
+        head(b"GET http://a.example/p HTTP/1.0"),
+        [req("GET", "/p", b"/p", [], http_version="1.0", keep_alive=False)],
+    ),
+    "absolute_form_with_ip_literal_and_port": (
+        head(b"GET http://[::1]:8080/x HTTP/1.1", HOST),
+        [req("GET", "/x", b"/x", [(b"host", b"[::1]:8080")])],
+    ),
     "expect_100_continue_without_body_is_not_expect_continue": (
         head(b"GET / HTTP/1.1", HOST, b"Expect: 100-continue"),
         [req("GET", "/", b"/", [H_HOST, (b"expect", b"100-continue")])],
@@ -658,6 +707,51 @@ INVALID: dict[str, tuple[bytes, str]] = {
     "400-target_with_bare_cr": (line(b"GET /a\rb HTTP/1.1"), "InvalidRequestLine"),
     "400-asterisk_target_with_get": (line(b"GET * HTTP/1.1"), "InvalidTarget"),
     "400-authority_form_with_get": (line(b"GET example.com:80 HTTP/1.1"), "InvalidTarget"),
+    # "A recipient that processes such a URI reference [an "http" URI with an empty host
+    # identifier] MUST reject it as invalid"; userinfo: "treat its presence as an error"
+    # -- RFC 9110 §4.2.1, §4.2.4
+    "400-absolute_form_with_empty_host": (line(b"GET http:///a HTTP/1.1"), "InvalidTarget"),
+    "400-absolute_form_with_port_but_no_host": (
+        line(b"GET http://:80/a HTTP/1.1"),
+        "InvalidTarget",
+    ),
+    "400-absolute_form_with_empty_authority_and_query": (
+        line(b"GET https://?a HTTP/1.1"),
+        "InvalidTarget",
+    ),
+    "400-absolute_form_with_userinfo": (
+        line(b"GET http://user:pw@example.com/a HTTP/1.1"),
+        "InvalidTarget",
+    ),
+    "400-absolute_form_with_bad_port": (
+        line(b"GET http://example.com:8x/a HTTP/1.1"),
+        "InvalidTarget",
+    ),
+    # "A server that receives an Expect field value containing a member other than
+    # 100-continue MAY respond with a 417 (Expectation Failed)" -- RFC 9110 §10.1.1
+    "417-expect_unknown": (
+        head(b"POST / HTTP/1.1", HOST, b"Expect: x-unknown", b"Content-Length: 1") + b"x",
+        "ExpectationFailed",
+    ),
+    "417-expect_100_continue_and_an_unknown_one": (
+        head(b"POST / HTTP/1.1", HOST, b"Expect: 100-continue, foo", b"Content-Length: 1") + b"x",
+        "ExpectationFailed",
+    ),
+    "417-expect_unknown_on_second_line": (
+        head(
+            b"POST / HTTP/1.1",
+            HOST,
+            b"Expect: 100-continue",
+            b"Expect: foo=bar",
+            b"Content-Length: 1",
+        )
+        + b"x",
+        "ExpectationFailed",
+    ),
+    "417-expect_with_parameter": (
+        head(b"GET / HTTP/1.1", HOST, b"Expect: 100-continue;a=b"),
+        "ExpectationFailed",
+    ),
     "400-absolute_form_with_ftp_scheme": (
         line(b"GET ftp://example.com/ HTTP/1.1"),
         "InvalidTarget",

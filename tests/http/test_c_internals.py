@@ -87,7 +87,7 @@ def test_a_non_vchar_target_byte_is_found_at_every_offset(length: int) -> None:
 
 @pytest.mark.parametrize("name", [n for n in KNOWN if n != b"host"])
 def test_well_known_names_are_shared_objects_whatever_their_case(name: bytes) -> None:
-    value = b"chunked" if name == b"transfer-encoding" else b"1"
+    value = {b"transfer-encoding": b"chunked", b"expect": b"100-continue"}.get(name, b"1")
     first = RequestParser().feed(head(name.upper() + b": " + value))[0].scope["headers"]
     second = RequestParser().feed(head(name.title() + b": " + value))[0].scope["headers"]
     assert first[-1][0] == name and first[-1][0] is second[-1][0]

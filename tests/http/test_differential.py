@@ -255,6 +255,7 @@ def valid_request(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
     http11 = version != b"HTTP/1.0"
     method = draw(st.sampled_from([*METHODS, b"CONNECT"]))
     query = b""
+    host_in_scope: bytes | None = None
     if method == b"CONNECT":
         target = raw_path = draw(st.sampled_from([b"example.com:443", b"[::1]:8443", b"a:1"]))
         path = target.decode()
@@ -270,6 +271,8 @@ def valid_request(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
             scheme = draw(st.sampled_from([b"http://", b"https://", b"HTTP://", b"hTtPs://"]))
             authority = draw(st.sampled_from([b"example.com", b"a.b:8080", b"[::1]"]))
             target = scheme + authority + raw_path + query
+            # RFC 9112 §3.2.2: the scope's Host is the target's authority
+            host_in_scope = authority
             raw_path = raw_path or b"/"
         path = unquote(raw_path.decode("ascii"), errors="replace")
     fields = [(draw(field_name), draw(field_value)) for _ in range(draw(st.integers(0, 4)))]
@@ -314,7 +317,10 @@ def valid_request(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
         "path": path,
         "raw_path": raw_path,
         "query_string": query[1:],
-        "headers": [(n.lower(), v.strip(b" \t")) for n, v in fields],
+        "headers": [
+            (n.lower(), host_in_scope if host_in_scope and n == b"Host" else v.strip(b" \t"))
+            for n, v in fields
+        ],
         "http_version": "1.1" if http11 else "1.0",
         "keep_alive": b"close" not in tokens and (http11 or b"keep-alive" in tokens),
         "expect_continue": http11 and has_body and expect,

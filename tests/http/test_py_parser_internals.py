@@ -318,15 +318,17 @@ def test_analyse_head_facts() -> None:
 @pytest.mark.parametrize(
     ("method", "target", "split"),
     [
-        ("GET", b"/a%2Fb?x?y", (b"/a%2Fb", "/a/b", b"x?y")),
-        ("GET", b"HTTPS://h", (b"/", "/", b"")),
-        ("GET", b"http://h?q", (b"/", "/", b"q")),
-        ("OPTIONS", b"*", (b"*", "*", b"")),
-        ("CONNECT", b"h:443", (b"h:443", "h:443", b"")),
-        ("CONNECT", b"[::1]:443", (b"[::1]:443", "[::1]:443", b"")),
+        ("GET", b"/a%2Fb?x?y", (b"/a%2Fb", "/a/b", b"x?y", None)),
+        ("GET", b"HTTPS://h", (b"/", "/", b"", b"h")),
+        ("GET", b"http://h:8?q", (b"/", "/", b"q", b"h:8")),
+        ("OPTIONS", b"*", (b"*", "*", b"", None)),
+        ("CONNECT", b"h:443", (b"h:443", "h:443", b"", None)),
+        ("CONNECT", b"[::1]:443", (b"[::1]:443", "[::1]:443", b"", None)),
     ],
 )
-def test_parse_target_forms(method: str, target: bytes, split: tuple[bytes, str, bytes]) -> None:
+def test_parse_target_forms(
+    method: str, target: bytes, split: tuple[bytes, str, bytes, bytes | None]
+) -> None:
     assert tuple(parse_target(method, target)) == split
 
 

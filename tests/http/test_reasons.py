@@ -38,6 +38,7 @@ KEY_PHRASES: dict[str, str] = {
     "CONNECT target not host:port": "InvalidTarget",
     "asterisk-form target without OPTIONS": "InvalidTarget",
     "invalid request target": "InvalidTarget",
+    "invalid absolute-form authority": "InvalidTarget",
     # field lines, header and trailer sections (steps 2 and 4)
     "header section too large": "HeadersTooLarge",
     "too many header fields": "HeadersTooLarge",
@@ -64,6 +65,7 @@ KEY_PHRASES: dict[str, str] = {
     "invalid Content-Length": "InvalidFraming",
     "differing Content-Length values": "InvalidFraming",
     "request body too large": "BodyTooLarge",
+    "expectation failed": "ExpectationFailed",
     # chunked body (step 4)
     "chunk line ends in bare LF": "InvalidChunk",
     "invalid chunk size": "InvalidChunk",

@@ -115,7 +115,7 @@ def test_status_line(writer_cls: Any, status: int, line: bytes) -> None:
 
 
 def test_every_status_line_uses_http_status(writer_cls: Any) -> None:
-    for code in range(100, 600):
+    for code in range(200, 600):
         try:
             reason = HTTPStatus(code).phrase.encode()
         except ValueError:
@@ -174,6 +174,12 @@ def test_reason_key_that_is_not_bytes_is_ignored(writer_cls: Any, reason: Any) -
     "status",
     [
         pytest.param(99, id="below_100"),
+        # A 1xx is interim (RFC 9110 §15.2): an exchange cannot end on one, so
+        # http.response.start refuses it (103 goes out with early_hint).
+        pytest.param(100, id="continue"),
+        pytest.param(101, id="switching_protocols"),
+        pytest.param(103, id="early_hints"),
+        pytest.param(199, id="last_1xx"),
         pytest.param(600, id="above_599"),
         pytest.param(0, id="zero"),
         pytest.param(-200, id="negative"),
@@ -498,9 +504,6 @@ def test_body_rejects_non_bytes(writer_cls: Any, body: Any, first: bool) -> None
         pytest.param("HEAD", 404, id="head_404"),
         pytest.param("GET", 204, id="no_content"),
         pytest.param("GET", 304, id="not_modified"),
-        pytest.param("GET", 100, id="continue"),
-        pytest.param("GET", 103, id="early_hints"),
-        pytest.param("GET", 101, id="switching_protocols"),
     ],
 )
 def test_no_body_responses(writer_cls: Any, method: str, status: int) -> None:
@@ -513,6 +516,58 @@ def test_no_body_responses(writer_cls: Any, method: str, status: int) -> None:
     assert writer.body(body_msg(b"also dropped", more=True)) == b""
     assert writer.body(body_msg(b"")) == b""
     assert writer.complete and writer.keep_alive
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+@pytest.mark.parametrize(
+    "framing",
+    [
+        pytest.param((b"Content-Length", b"3"), id="content_length"),
+        pytest.param((b"Content-Length", b"0"), id="content_length_zero"),
+        pytest.param((b"Transfer-Encoding", b"chunked"), id="chunked"),
+    ],
+)
+def test_204_never_carries_framing_fields(
+    writer_cls: Any, version: str, framing: tuple[bytes, bytes]
+) -> None:
+    # "A server MUST NOT send a Content-Length header field in any response with a status
+    # code of 1xx (Informational) or 204 (No Content)." -- RFC 9110 §8.6; likewise
+    # Transfer-Encoding -- RFC 9112 §6.1. The app's field is validated, then left out.
+    writer = new(writer_cls, server_header=None, date_header=False)
+    out = respond(writer, 204, [framing, (b"x-a", b"1")], [b"abc"], request=("GET", version, True))
+    assert out.startswith(b"HTTP/1.1 204 No Content\r\nx-a: 1\r\n")
+    assert b"content-length" not in out.lower() and b"transfer-encoding" not in out.lower()
+    assert out.endswith(b"\r\n\r\n") and b"abc" not in out
+    assert writer.complete and writer.keep_alive
+
+
+def test_204_still_validates_framing_fields(writer_cls: Any) -> None:
+    writer = new(writer_cls)
+    for bad in ([(b"content-length", b"x")], [(b"transfer-encoding", b"gzip")]):
+        with pytest.raises(ResponseError):
+            writer.start(start_msg(204, bad), *GET_11)
+
+
+@pytest.mark.parametrize("status", [200, 204, 299])
+def test_2xx_to_connect_ends_at_the_head_and_closes(writer_cls: Any, status: int) -> None:
+    # "A server MUST NOT send any Transfer-Encoding or Content-Length header fields in a 2xx
+    # (Successful) response to CONNECT." -- RFC 9110 §9.3.6. The client switches to tunnel
+    # mode after such a head, which we do not serve: no body, and the connection closes.
+    writer = new(writer_cls, server_header=None, date_header=False)
+    fields = [(b"content-length", b"2"), (b"x-a", b"1")]
+    out = respond(writer, status, fields, [b"hi"], request=("CONNECT", "1.1", True))
+    assert out == b"HTTP/1.1 %d %s\r\nx-a: 1\r\nconnection: close\r\n\r\n" % (
+        status,
+        HTTPStatus(status).phrase.encode() if status != 299 else b"",
+    )
+    assert writer.complete and not writer.keep_alive
+
+
+def test_non_2xx_to_connect_is_an_ordinary_response(writer_cls: Any) -> None:
+    writer = new(writer_cls, server_header=None, date_header=False)
+    out = respond(writer, 405, [], [b"no"], request=("CONNECT", "1.1", True))
+    assert out == b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 2\r\n\r\nno"
+    assert writer.keep_alive
 
 
 def test_head_passes_app_content_length_through(writer_cls: Any) -> None:
@@ -880,7 +935,7 @@ def test_keep_alive_and_connection_field(
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-@pytest.mark.parametrize("status", [101, 204, 304])
+@pytest.mark.parametrize("status", [204, 304])
 def test_keep_alive_for_no_body_responses(writer_cls: Any, method: str, status: int) -> None:
     for version, ka in [("1.1", True), ("1.1", False), ("1.0", True), ("1.0", False)]:
         writer = new(writer_cls)

@@ -562,3 +562,139 @@ def test_early_response_reaches_a_client_still_uploading(serve: Serve) -> None:
         response = conn.read_response()
         assert response.status == 200
         assert_bytes(response.body, pattern(size))
+
+
+# -- RFC 9110/9112 requirements a raw-socket conformance probe checks ------------------------------
+
+
+@pytest.mark.parametrize(
+    "expect",
+    [
+        pytest.param("x-unknown", id="unknown"),
+        pytest.param("100-continue, foo", id="100_continue_and_another"),
+    ],
+)
+def test_unknown_expectation_is_417_and_close(serve: Serve, expect: str) -> None:
+    # "A server that receives an Expect field value containing a member other than
+    # 100-continue MAY respond with a 417 (Expectation Failed) status code" -- RFC 9110 §10.1.1
+    app = RawApp()
+    running = serve(app)
+    with Conn(running.port) as conn:
+        conn.send(request("POST", "/echo", [("Expect", expect)], b"abc"))
+        expect_error_then_close(conn, 417)
+    assert app.arrived == 0
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param(b"http:///a", id="empty_host"),
+        pytest.param(b"http://:80/a", id="port_without_host"),
+        pytest.param(b"http://user@example.com/a", id="userinfo"),
+    ],
+)
+def test_absolute_form_without_a_valid_host_is_400(serve: Serve, target: bytes) -> None:
+    # "A recipient that processes such a URI reference [an empty host] MUST reject it as
+    # invalid"; userinfo: "treat its presence as an error" -- RFC 9110 §4.2.1, §4.2.4
+    app = RawApp()
+    running = serve(app)
+    with Conn(running.port) as conn:
+        conn.send(b"GET " + target + b" HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        expect_error_then_close(conn, 400)
+    assert app.arrived == 0
+
+
+class StatusApp:
+    """Answers GET /<status> with that status, the given framing field and a 3-byte body."""
+
+    def __init__(self, fields: list[tuple[bytes, bytes]]) -> None:
+        self.fields = fields
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        status = int(scope["path"].strip("/"))
+        await send({"type": "http.response.start", "status": status, "headers": self.fields})
+        await send({"type": "http.response.body", "body": b"abc"})
+
+
+@pytest.mark.parametrize("status", [100, 101, 103])
+def test_1xx_as_the_final_response_is_an_app_error(serve: Serve, status: int) -> None:
+    # A 1xx is interim: "A client MUST be able to parse one or more 1xx responses received
+    # prior to a final response" -- RFC 9110 §15.2; sent as the whole answer, it would leave
+    # the client waiting for the final one (and a 101 would switch protocols).
+    running = serve(StatusApp([]))
+    with Conn(running.port) as conn:
+        conn.send(request("GET", f"/{status}"))
+        response = conn.read_response()
+        assert response.status == 500, response
+        assert conn.is_closed_by_peer(timeout=3)
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        pytest.param((b"content-length", b"3"), id="content_length"),
+        pytest.param((b"transfer-encoding", b"chunked"), id="chunked"),
+    ],
+)
+def test_204_goes_out_without_framing_fields(serve: Serve, framing: tuple[bytes, bytes]) -> None:
+    # "A server MUST NOT send a Content-Length header field in any response with a status
+    # code of 1xx (Informational) or 204 (No Content)." -- RFC 9110 §8.6 (Transfer-Encoding:
+    # RFC 9112 §6.1)
+    running = serve(StatusApp([framing]))
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/204") + request("GET", "/200"))
+        response = conn.read_response()
+        assert response.status == 204
+        assert response.header(framing[0].decode()) is None, response.raw_head
+        # nothing follows the head but the next response
+        after = conn.read_response()
+        assert (after.status, after.body) == (200, b"abc")
+
+
+def test_2xx_to_connect_is_a_head_without_framing_then_close(serve: Serve) -> None:
+    # "A server MUST NOT send any Transfer-Encoding or Content-Length header fields in a 2xx
+    # (Successful) response to CONNECT." -- RFC 9110 §9.3.6; the client then takes the
+    # connection for a tunnel, which the server does not serve: it closes after the head.
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        seen.append(scope["path"])
+        fields = [(b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": fields})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    running = serve(app)
+    with Conn(running.port) as conn:
+        conn.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        head = conn.read_head()
+        assert head.status == 200
+        assert head.header("content-length") is None and head.header("transfer-encoding") is None
+        assert head.header("connection") == "close"
+        assert conn.is_closed_by_peer(timeout=3)
+    assert seen == ["example.com:443"]
+
+
+def test_absolute_form_authority_is_the_host_the_app_sees(serve: Serve) -> None:
+    # "When an origin server receives a request with an absolute-form of request-target, the
+    # origin server MUST ignore the received Host header field (if any) and instead use the
+    # host information of the request-target." -- RFC 9112 §3.2.2
+    hosts: list[list[bytes]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        hosts.append([value for name, value in scope["headers"] if name == b"host"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    running = serve(app)
+    with Conn(running.port) as conn:
+        conn.send(b"GET http://a.example:81/p HTTP/1.1\r\nHost: b.example\r\n\r\n")
+        assert conn.read_response().body == b"ok"
+        conn.send(b"GET /p HTTP/1.1\r\nHost: b.example\r\n\r\n")
+        assert conn.read_response().body == b"ok"
+    assert hosts == [[b"a.example:81"], [b"b.example"]]

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from sailfish.errors import (
     BodyTooLarge,
+    ExpectationFailed,
     InvalidFraming,
     InvalidHeader,
     InvalidHost,
@@ -229,6 +230,7 @@ def analyse_head(
         InvalidFraming: conflicting or malformed Content-Length / Transfer-Encoding.
         UnsupportedTransferCoding: a transfer coding other than chunked before chunked.
         BodyTooLarge: Content-Length above `max_body_size`.
+        ExpectationFailed: an HTTP/1.1 Expect element other than 100-continue.
     """
     _check_host(http_version, headers)
 
@@ -272,14 +274,19 @@ def analyse_head(
         keep_alive = b"keep-alive" in options and b"close" not in options
 
     has_body = chunked or content_length > 0
+    # Expect = #expectation; "The only expectation defined by this specification is
+    # "100-continue" (with no defined parameters)." "A server that receives an Expect field
+    # value containing a member other than 100-continue MAY respond with a 417 (Expectation
+    # Failed) status code" -- RFC 9110 §10.1.1: we do (empty elements are ignored, §5.6.1).
     # "A server that receives a 100-continue expectation in an HTTP/1.0 request MUST ignore
-    # that expectation." -- RFC 9110 §10.1.1. Any Expect field line whose whole value is
-    # 100-continue counts: "The Expect field value is case-insensitive." -- RFC 9110 §10.1.1
-    expect_continue = (
-        http_version == "1.1"
-        and has_body
-        and any(value.lower() == b"100-continue" for value in _values(headers, b"expect"))
-    )
+    # that expectation." -- RFC 9110 §10.1.1; we ignore every HTTP/1.0 expectation.
+    # "The Expect field value is case-insensitive." -- RFC 9110 §10.1.1
+    expect_continue = False
+    if http_version == "1.1":
+        expectations = [e.lower() for e in _list_elements(_values(headers, b"expect")) if e]
+        if any(expectation != b"100-continue" for expectation in expectations):
+            raise ExpectationFailed("expectation failed (only 100-continue is supported)")
+        expect_continue = has_body and bool(expectations)
 
     # "A server MUST ignore an Upgrade header field that is received in an HTTP/1.0 request."
     # -- RFC 9110 §7.8; "A sender of Upgrade MUST also send an "Upgrade" connection option in

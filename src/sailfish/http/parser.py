@@ -503,6 +503,17 @@ class RequestParser:
 
     def _end_of_head(self) -> Request:
         head = analyse_head(self._http_version, self._headers, self._max_body_size, self._method)
+        authority = self._target.authority
+        if authority is not None:
+            # "When an origin server receives a request with an absolute-form of
+            # request-target, the origin server MUST ignore the received Host header field (if
+            # any) and instead use the host information of the request-target." -- RFC 9112
+            # §3.2.2: the scope's host field (validated above, there is at most one) carries
+            # the authority.
+            for index, (name, _) in enumerate(self._headers):
+                if name == b"host":
+                    self._headers[index] = (name, authority)
+                    break
         scope = build_scope(
             http_version=self._http_version,
             method=self._method,

@@ -23,6 +23,7 @@ _REQUEST_TARGET = re.compile(_abnf.REQUEST_TARGET.encode("ascii"))
 _ABSOLUTE_FORM = re.compile(_abnf.ABSOLUTE_FORM.encode("ascii"))
 _AUTHORITY_FORM = re.compile(_abnf.AUTHORITY_FORM.encode("ascii"))
 _ASTERISK_FORM = re.compile(_abnf.ASTERISK_FORM.encode("ascii"))
+_HOST = re.compile(_abnf.HOST.encode("ascii"))
 
 
 class Target(NamedTuple):
@@ -31,6 +32,7 @@ class Target(NamedTuple):
     raw_path: bytes  # the path as received (no query); the authority for CONNECT
     path: str  # raw_path percent-decoded (not decoded for authority-form)
     query_string: bytes  # the bytes after the first "?", b"" when there is none
+    authority: bytes | None = None  # absolute-form: the authority, which replaces Host
 
 
 def _decode_path(raw_path: bytes) -> str:
@@ -86,15 +88,22 @@ def parse_target(method: str, target: bytes) -> Target:
 
     # absolute-form = absolute-URI -- RFC 9112 §3.2.2. "A server MUST accept the absolute-form
     # in requests even though most HTTP/1.1 clients will only send the absolute-form to a
-    # proxy." -- RFC 9112 §3.2.2. The authority is not used: Host stays the source of truth
-    # for the scope (the shell may compare them).
+    # proxy." -- RFC 9112 §3.2.2. The authority replaces the Host field's value in the scope
+    # (parser.py; "the origin server MUST ignore the received Host header field").
     absolute = _ABSOLUTE_FORM.fullmatch(before_query)
     if absolute is not None:
+        # "A sender MUST NOT generate an "http" URI with an empty host identifier. A recipient
+        # that processes such a URI reference MUST reject it as invalid." and "a recipient
+        # SHOULD parse for userinfo and treat its presence as an error" -- RFC 9110 §4.2.1,
+        # §4.2.4: the authority must be `uri-host [":" port]` with a non-empty host.
+        authority = absolute.group("authority")
+        if _HOST.fullmatch(authority) is None or authority[:1] in (b"", b":"):
+            raise InvalidTarget("invalid absolute-form authority (not a non-empty uri-host[:port])")
         # "If the target URI's path component is empty, the client MUST send "/" as the path
         # within the origin-form of request-target." -- RFC 9112 §3.2.1; we read an empty
         # absolute-form path the same way, for raw_path as well as path.
         raw_path = absolute.group("path") or b"/"
-        return Target(raw_path, _decode_path(raw_path), query_string)
+        return Target(raw_path, _decode_path(raw_path), query_string, authority)
 
     raise InvalidTarget("invalid request target (not origin-form or absolute-form)")
 

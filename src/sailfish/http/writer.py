@@ -300,9 +300,21 @@ class ResponseWriter:
         else:
             raise ResponseError(f"http_version must be '1.0' or '1.1', not {http_version!r}")
         status = message.get("status")
-        if not isinstance(status, int) or not 100 <= status <= 599:
-            raise ResponseError(f"status must be an int in 100-599, not {status!r}")
+        # A 1xx is interim: "A client MUST be able to parse one or more 1xx responses received
+        # prior to a final response" -- RFC 9110 §15.2, so an exchange cannot end on one (and
+        # a 101 without an agreed upgrade would switch protocols, §7.8). The final response of
+        # an ASGI exchange is 200-599; 103 goes out through `early_hint`.
+        if not isinstance(status, int) or not 200 <= status <= 599:
+            raise ResponseError(f"status must be an int in 200-599, not {status!r}")
         headers = _fields(message.get("headers", ()), "headers")
+        # "A server MUST NOT send a Content-Length header field in any response with a status
+        # code of 1xx (Informational) or 204 (No Content)." -- RFC 9110 §8.6; "A server MUST
+        # NOT send a Transfer-Encoding header field in any response with a status code of 1xx
+        # (Informational) or 204 (No Content)." -- RFC 9112 §6.1; "A server MUST NOT send any
+        # Transfer-Encoding or Content-Length header fields in a 2xx (Successful) response to
+        # CONNECT." -- RFC 9110 §9.3.6. The app's fields are validated, then left out.
+        tunnel = method == "CONNECT" and status < 300
+        no_framing_fields = status == 204 or tunnel
 
         app_server = app_date = app_connection = app_close = app_chunked = False
         app_length: int | None = None
@@ -315,6 +327,8 @@ class ResponseWriter:
                 if app_length is not None and int(value) != app_length:
                     raise ResponseError("content-length fields with different values")
                 app_length = int(value)
+                if no_framing_fields:
+                    continue
             elif lower == b"transfer-encoding":
                 if value.lower() != b"chunked":
                     raise ResponseError(f"transfer-encoding {value!r}: only chunked is allowed")
@@ -326,7 +340,7 @@ class ResponseWriter:
                 # "A server MUST NOT send a response containing Transfer-Encoding unless the
                 # corresponding request indicates HTTP/1.1 (or later minor revisions)."
                 # -- RFC 9112 §6.1; the body is then close-delimited instead.
-                if http10:
+                if http10 or no_framing_fields:
                     continue
             elif lower == b"connection":
                 app_connection = True
@@ -359,12 +373,13 @@ class ResponseWriter:
         self._fields = b"".join(lines)
         self._http10 = http10
         self._request_keep_alive = bool(keep_alive)
-        # HEAD (RFC 9110 §9.3.2), 1xx and 204 (§15.2, §15.3.5) and 304 (§15.4.5) responses
-        # never have content, whatever their header fields say. The contract passes the app's
-        # Content-Length through even for 1xx/204, where RFC 9110 §8.6 says "A server MUST NOT
-        # send a Content-Length header field in any response with a status code of 1xx ... or
-        # 204"; we follow the contract (literal reading) and validate the value all the same.
-        self._no_body = method == "HEAD" or status < 200 or status in (204, 304)
+        # HEAD (RFC 9110 §9.3.2), 204 (§15.3.5) and 304 (§15.4.5) responses never have
+        # content, whatever their header fields say (the app's Content-Length of a HEAD or 304
+        # response is passed through, RFC 9110 §8.6). A 2xx response to CONNECT ends the
+        # message at its head: "the sender will switch to tunnel mode" (RFC 9110 §9.3.6), which
+        # we do not serve, so the connection closes after it.
+        self._no_body = method == "HEAD" or status in (204, 304) or tunnel
+        app_close = app_close or tunnel
         self._announced_trailers = bool(message.get("trailers", False))
         self._app_server = app_server
         self._app_date = app_date

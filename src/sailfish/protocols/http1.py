@@ -72,6 +72,7 @@ REASONS = {
     408: b"Request header read timed out.",
     413: b"Request body too large.",
     414: b"Request line too long.",
+    417: b"Expectation failed.",
     431: b"Request header fields too large.",
     500: b"Internal Server Error",
     501: b"Transfer coding not implemented.",
