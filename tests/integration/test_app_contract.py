@@ -12,6 +12,7 @@ import asyncio
 import logging
 import socket
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -155,6 +156,17 @@ def test_asgi2_app_is_told_version_2(serve: Serve) -> None:
 # -- unsupported messages and trailers ---------------------------------------------------------
 
 
+def logged_errors(caplog: pytest.LogCaptureFixture, port: int) -> list[logging.LogRecord]:
+    """The error records, once the app's task is over: the error is logged when the app
+    ends, which may be after the client saw the 500 or the abort; once a later request on
+    another connection is answered, the loop has run the earlier task to its end."""
+    wait_for(lambda: any(r.levelno >= logging.ERROR for r in caplog.records), what="an error")
+    with Conn(port) as conn:
+        conn.send(request("GET", "/hello"))
+        assert conn.read_response().status == 200
+    return [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 def test_unsupported_message_before_start_is_a_500_with_a_traceback(
     serve: Serve, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -163,8 +175,11 @@ def test_unsupported_message_before_start_is_a_500_with_a_traceback(
         conn.send(request("GET", "/push"))
         response = conn.read_response()
     assert response.status == 500
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
-    assert errors and "http.response.push" in str(errors[0].exc_info[1])
+    errors = logged_errors(caplog, running.port)
+    # One record, its traceback reaching the app's own line.
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert errors[0].exc_info and "http.response.push" in str(errors[0].exc_info[1])
+    assert "_push" in "".join(traceback.format_exception(*errors[0].exc_info))
 
 
 def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
@@ -177,8 +192,11 @@ def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
     # The head may have left; no body and no end of a response ever follow it.
     assert b"never sent" not in data
     assert not data.endswith(b"0\r\n\r\n")
-    logged = [str(r.exc_info[1]) for r in caplog.records if r.exc_info]
-    assert any("http.response.early_hint" in text for text in logged)
+    errors = logged_errors(caplog, running.port)
+    # One record: the swallowed error, not the failure of the app's next send() after it.
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert errors[0].exc_info and "http.response.early_hint" in str(errors[0].exc_info[1])
+    assert "_hint_after_start" in "".join(traceback.format_exception(*errors[0].exc_info))
 
 
 def test_trailers_after_one_body_message_reach_the_client(serve: Serve) -> None:

@@ -199,6 +199,31 @@ def test_trailers_dropped_with_content_length_log_one_warning(
     assert len(warnings) == 1 and "Content-Length" in warnings[0]
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "why"),
+    [
+        pytest.param(HEAD, 200, "a 200 response to HEAD has no body", id="head"),
+        pytest.param(SIMPLE_GET, 204, "a 204 response to GET has no body", id="204"),
+        pytest.param(SIMPLE_GET, 304, "a 304 response to GET has no body", id="304"),
+    ],
+)
+def test_trailers_dropped_without_a_body_say_why(
+    caplog: pytest.LogCaptureFixture, request_bytes: bytes, status: int, why: str
+) -> None:
+    app = Recorder(
+        {**start(trailers=True), "status": status},
+        {"type": "http.response.body", "body": b""},
+        {"type": "http.response.trailers", "headers": [(b"x-a", b"1")]},
+    )
+    with caplog.at_level(logging.WARNING, logger="sailfish.error"):
+        transport = asyncio.run(serve_mock(app, request_bytes))
+    head = bytes(transport.buffer)
+    assert head.startswith(b"HTTP/1.1 %d " % status) and head.endswith(b"\r\n\r\n")
+    assert b"x-a" not in head and b"transfer-encoding" not in head
+    warnings = [r.getMessage() for r in caplog.records if "trailers dropped" in r.getMessage()]
+    assert warnings == [f"Response trailers dropped: {why}"]
+
+
 # -- pathsend ----------------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ cdef class RequestCycle:
     cdef public bint disconnected, peer_done, response_started, response_complete
     cdef public object waiter, task
     cdef public bint started, finished, abandoned
+    cdef public object app_error
     cdef public int status
     cdef public Py_ssize_t size
     cdef public double start_time

@@ -877,6 +877,7 @@ class RequestCycle:
 
     __slots__ = (
         "abandoned",
+        "app_error",
         "access_log",
         "body",
         "body_done",
@@ -918,6 +919,7 @@ class RequestCycle:
         self.started = False  # run_asgi has begun
         self.finished = False  # run_asgi has ended
         self.abandoned = False  # the app must never run (its request turned out bad)
+        self.app_error: RuntimeError | None = None  # see _app_error
         self.status = 0
         self.size = 0
         self.start_time = time.perf_counter() if access_log else 0.0
@@ -972,6 +974,8 @@ class RequestCycle:
                 if not isinstance(exc, Exception):
                     raise
                 return
+            if self.app_error is not None:  # the app caught it: the error still stands
+                self._log_app_error(self.app_error)
             if result is not None:
                 self.conn.logger.error("ASGI callable should return None, but returned %r.", result)
                 if self.conn.quirks.close_on_return_value:
@@ -988,7 +992,16 @@ class RequestCycle:
             self.conn.task_done(self)
 
     def _raised(self, exc: BaseException) -> None:
-        if is_shutdown_cancel(exc):
+        error = self.app_error
+        if error is not None:
+            # An error send() already answered: logged once, whether the app let it out or
+            # caught it and then failed on the connection it aborted.
+            self._log_app_error(error)
+        if exc is error or (
+            error is not None and isinstance(exc, (ClientDisconnected, asyncio.CancelledError))
+        ):
+            pass
+        elif is_shutdown_cancel(exc):
             pass  # a forced shutdown: the server logs one line for all of them
         elif self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
             # The client went away and the app let the resulting error out: not a bug.
@@ -1072,13 +1085,9 @@ class RequestCycle:
         elif kind == "http.response.trailers":
             data = writer.trailers(message)
             if not data and not message.get("more_trailers", False):
-                # Not chunked (HTTP/1.0, or the app set Content-Length): nowhere to put them.
-                self.conn.logger.warning(
-                    "Response trailers dropped: %s",
-                    "HTTP/1.0 has no chunked coding"
-                    if self.scope["http_version"] == "1.0"
-                    else "the response is not chunked (it has a Content-Length)",
-                )
+                # Not chunked (HTTP/1.0, no body, or the app set Content-Length): nowhere
+                # to put them.
+                self.conn.logger.warning("Response trailers dropped: %s", self._no_trailers())
         elif kind in EXTENSION_MESSAGES:
             await self._send_extension(kind, message)
             return
@@ -1092,6 +1101,14 @@ class RequestCycle:
             if conn.write_paused:
                 await conn.drain()
 
+    def _no_trailers(self) -> str:
+        """Why a response announcing trailers could not carry them."""
+        if self.scope["http_version"] == "1.0":
+            return "HTTP/1.0 has no chunked coding"
+        if self.scope["method"] == "HEAD" or self.status in (204, 304):
+            return f"a {self.status} response to {self.scope['method']} has no body"
+        return "the response is not chunked (it has a Content-Length)"
+
     def _unsupported(self, kind: object) -> RuntimeError:
         """A message type this connection does not support: an app error, even if the app
         catches the exception (a 500 if nothing was sent yet, else the connection aborts).
@@ -1102,11 +1119,16 @@ class RequestCycle:
         )
 
     def _app_error(self, text: str) -> RuntimeError:
-        """An app error that stands even if the app catches it: logged, then fail()."""
-        error = RuntimeError(text)
-        self.conn.logger.error("Exception in ASGI application", exc_info=error)
+        """An app error that stands even if the app catches it: fail() now, and one logged
+        traceback when the app ends (by then the error's traceback reaches into the app, to
+        the line that raised it or the one that caught it)."""
+        error = self.app_error = RuntimeError(text)
         self.fail()
         return error
+
+    def _log_app_error(self, error: RuntimeError) -> None:
+        self.app_error = None
+        self.conn.logger.error("Exception in ASGI application", exc_info=error)
 
     # -- the extensions' messages (cold: only apps that use them get here) ------------------
 
