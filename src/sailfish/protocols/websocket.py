@@ -158,6 +158,8 @@ def upgrade_handler(config: Any) -> Callable[[Any, Any], bool]:
             conn.received = conn.sent = 0
             transport.set_protocol(protocol)
             protocol.connection_made(transport)
+            # What the HTTP connection knew (a PROXY v2 header's TLS stands for the socket's).
+            protocol.secure, protocol.tls = conn.secure, conn.tls
             protocol.start(request, data)
 
         conn.when_idle(take)
@@ -328,7 +330,10 @@ class WebSocketProtocol(Connection):
         self.handshake = handshake
         scope = self.scope = handshake.scope
         scope["state"] = self.app_state.copy()
-        scope["extensions"] = {"websocket.http.response": {}}
+        extensions: dict[str, Any] = {"websocket.http.response": {}}
+        if self.tls is not None:  # the ASGI tls extension covers websocket scopes too
+            extensions["tls"] = self.tls
+        scope["extensions"] = extensions
         if self.asgi_version != "3.0":
             scope["asgi"]["version"] = self.asgi_version
         if data:
