@@ -78,17 +78,23 @@ class Recorder:
 
 @pytest.mark.parametrize("body", [b"", b"payload"], ids=["no_body", "with_body"])
 def test_client_closing_while_app_waits_after_the_body_gets_disconnect(
-    serve: Serve, loop_name: str, body: bytes
+    serve: Serve, loop_name: str, body: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = Recorder()
     running = serve(app, loop=loop_name)
-    with Conn(running.port) as conn:
-        conn.send(request("POST", "/long-poll", [], body))
-        assert wait_for(lambda: len(app.messages) >= 1), "the app never got its body"
-    # The socket is closed now; the app is waiting in receive().
-    assert app.done.wait(5), "the app never learned that the client went away"
-    assert app.messages[-1] == {"type": "http.disconnect"}
-    assert app.messages[0]["body"] == body
+    with caplog.at_level(logging.WARNING, logger="sailfish.error"):
+        with Conn(running.port) as conn:
+            conn.send(request("POST", "/long-poll", [], body))
+            assert wait_for(lambda: len(app.messages) >= 1), "the app never got its body"
+        # The socket is closed now; the app is waiting in receive().
+        assert app.done.wait(5), "the app never learned that the client went away"
+        assert app.messages[-1] == {"type": "http.disconnect"}
+        assert app.messages[0]["body"] == body
+        # Told http.disconnect, the app returned without answering: that is not an app error.
+        with Conn(running.port) as conn:  # once answered, the loop has ended the first task
+            conn.send(request("GET", "/hello"))
+            assert conn.read_response().status == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_half_closed_client_still_gets_its_response(serve: Serve) -> None:

@@ -877,8 +877,8 @@ class RequestCycle:
 
     __slots__ = (
         "abandoned",
-        "app_error",
         "access_log",
+        "app_error",
         "body",
         "body_done",
         "conn",
@@ -897,6 +897,7 @@ class RequestCycle:
         "started",
         "status",
         "task",
+        "told_disconnect",
         "waiter",
     )
 
@@ -912,6 +913,7 @@ class RequestCycle:
         self.empty_body_sent = False
         self.disconnected = False  # the connection is gone
         self.peer_done = False  # the peer sent EOF: nothing more will arrive
+        self.told_disconnect = False  # receive() gave the app http.disconnect
         self.response_started = False
         self.response_complete = False
         self.waiter: asyncio.Future[None] | None = None
@@ -981,7 +983,9 @@ class RequestCycle:
                 if self.conn.quirks.close_on_return_value:
                     self.conn.close()
             if not self.response_complete:
-                if not self.disconnected:
+                # An app told http.disconnect may stop without answering; only a gone
+                # client or that message excuses a missing response.
+                if not (self.disconnected or self.told_disconnect):
                     self.conn.logger.error(
                         "ASGI callable returned without %s response.",
                         "completing" if self.response_started else "starting",
@@ -1021,7 +1025,7 @@ class RequestCycle:
             if self.conn.quirks.close_on_late_error:
                 conn.close()
             return
-        if self.disconnected:
+        if self.disconnected or self.told_disconnect:
             conn.close()
         elif not self.response_started:
             self.response_started = self.response_complete = True
@@ -1052,6 +1056,7 @@ class RequestCycle:
                     self.empty_body_sent = True
                     return {"type": "http.request", "body": b"", "more_body": False}
                 if self.response_complete or self.peer_done:
+                    self.told_disconnect = True
                     return {"type": DISCONNECT}
             elif self.expect_continue:
                 self._send_continue()
