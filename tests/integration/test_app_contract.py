@@ -143,20 +143,26 @@ class ASGI2App:
         self.scope = scope
 
     async def __call__(self, receive: Any, send: Any) -> None:
-        if self.scope["type"] != "http":
-            return
         ASGI2App.seen.append(self.scope)
+        if self.scope["type"] == "lifespan":
+            while (await receive())["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"two"})
 
 
 def test_asgi2_app_is_told_version_2(serve: Serve) -> None:
     ASGI2App.seen.clear()
-    running = serve(ASGI2App, lifespan="off")
+    running = serve(ASGI2App, lifespan="on")
     with Conn(running.port) as conn:
         conn.send(request("GET", "/"))
         assert conn.read_response().body == b"two"
-    assert ASGI2App.seen[0]["asgi"]["version"] == "2.0"
+    lifespan, http = ASGI2App.seen
+    assert lifespan["type"] == "lifespan" and http["type"] == "http"
+    assert lifespan["asgi"]["version"] == "2.0"
+    assert http["asgi"]["version"] == "2.0"
 
 
 # -- unsupported messages and trailers ---------------------------------------------------------

@@ -176,6 +176,27 @@ def test_close_codes_both_ways(serve: Serve) -> None:
     assert heard == [{"type": "websocket.disconnect", "code": 4321, "reason": "server says bye"}]
 
 
+def test_asgi2_app_is_told_version_2_on_a_websocket(serve: Serve) -> None:
+    seen: list[dict[str, Any]] = []
+
+    class ASGI2:
+        def __init__(self, scope: dict[str, Any]) -> None:
+            self.scope = scope
+
+        async def __call__(self, receive: Any, send: Any) -> None:
+            if self.scope["type"] != "websocket":
+                return
+            seen.append(self.scope)
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.send", "text": self.scope["asgi"]["version"]})
+
+    running = serve(ASGI2, lifespan="off")
+    with connect(running) as ws:
+        assert ws.recv(TIMEOUT) == "2.0"
+    assert seen[0]["asgi"]["version"] == "2.0"
+
+
 def test_close_before_accept_is_403_and_the_denial_response(serve: Serve) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await receive()
