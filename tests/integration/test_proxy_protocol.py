@@ -149,6 +149,34 @@ def test_v2_ssl_tlv_makes_https_with_a_tls_extension(proxied: Callable[..., Any]
     }
 
 
+def test_v2_ssl_tlv_reaches_a_websocket_scope(serve: Callable[..., Any]) -> None:
+    """The PROXY header's TLS stands for the connection's after an upgrade too: wss, the
+    proxied addresses and the tls extension, as the HTTP request had them."""
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        seen.append(scope)
+        await receive()
+        await send({"type": "websocket.close"})  # before accept: a 403
+
+    running = serve(app, proxy_protocol=True, forwarded_allow_ips="127.0.0.1")
+    ssl_tlv = tlv(0x20, b"\x01" + struct.pack("!I", 0) + tlv(0x21, b"TLSv1.3"))
+    upgrade = (
+        b"GET /ws HTTP/1.1\r\nHost: example.org\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with _connect(running.port) as sock:
+        sock.sendall(v2(tlvs=ssl_tlv) + upgrade)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 403 ")
+    (scope,) = seen
+    assert scope["scheme"] == "wss"
+    assert scope["client"] == ("203.0.113.7", 40000)
+    assert scope["extensions"]["tls"]["tls_version"] == 0x0304
+
+
 def test_v2_local_keeps_the_socket_addresses(proxied: Callable[..., Any]) -> None:
     running = proxied()
     with _connect(running.port) as sock:
