@@ -97,6 +97,40 @@ def test_client_closing_while_app_waits_after_the_body_gets_disconnect(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
+def test_half_closed_client_told_disconnect_mid_stream_gets_a_reset(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An app that stops streaming once receive() says http.disconnect (the client sent EOF)
+    did nothing wrong, but its response is cut: a client still reading must not take the
+    close-delimited body for whole."""
+    told: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        while (message := await receive())["type"] != "http.disconnect":
+            pass
+        told.append(message)
+
+    running = serve(app, lifespan="off")
+    with caplog.at_level(logging.WARNING, logger="sailfish.error"):
+        sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+        reset = False
+        with sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            sock.shutdown(socket.SHUT_WR)  # EOF, but still reading
+            try:
+                while sock.recv(65536):
+                    pass
+            except ConnectionResetError:
+                reset = True
+        assert told == [{"type": "http.disconnect"}]
+        assert reset  # whatever would be logged is logged before the reset
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 def test_half_closed_client_still_gets_its_response(serve: Serve) -> None:
     running = serve(Recorder())
     sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
@@ -209,6 +243,32 @@ def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
     assert len(errors) == 1, [r.getMessage() for r in errors]
     assert errors[0].exc_info and "http.response.early_hint" in str(errors[0].exc_info[1])
     assert "_hint_after_start" in "".join(traceback.format_exception(*errors[0].exc_info))
+
+
+async def breaks_mid_stream(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"part", "more_body": True})
+    raise ValueError("broken mid-stream")
+
+
+def test_an_app_breaking_mid_stream_resets_an_http10_connection(
+    serve: Serve, loop_name: str
+) -> None:
+    """HTTP/1.0 delimits this body by the close: a FIN would make the cut body look whole,
+    so the abort must be a reset."""
+    running = serve(breaks_mid_stream, loop=loop_name, lifespan="off")
+    sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+    data, reset = b"", False
+    with sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            reset = True
+    assert reset, f"ended with a clean close after {data!r}"
 
 
 def test_trailers_after_one_body_message_reach_the_client(serve: Serve) -> None:

@@ -1018,14 +1018,15 @@ class RequestCycle:
         """The app broke or gave up: 500 if nothing was sent, else abort (no short body).
 
         A complete response stands (the error came after it); a cycle whose client went away
-        only makes sure the connection is closed.
+        only makes sure the connection is closed, and so does one whose app was told
+        http.disconnect (a half-closed peer) before it started a response.
         """
         conn = self.conn
         if self.response_complete:
             if self.conn.quirks.close_on_late_error:
                 conn.close()
             return
-        if self.disconnected or self.told_disconnect:
+        if self.disconnected or (self.told_disconnect and not self.response_started):
             conn.close()
         elif not self.response_started:
             self.response_started = self.response_complete = True
