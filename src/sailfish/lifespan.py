@@ -145,7 +145,7 @@ class LifespanOn:
     async def _main(self) -> None:
         scope = {
             "type": "lifespan",
-            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "asgi": {"version": self.config.asgi_version, "spec_version": "2.0"},
             "state": self.state,
         }
         try:

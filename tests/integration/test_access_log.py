@@ -110,6 +110,45 @@ def test_invalid_request_is_logged_as_a_warning(
     )
 
 
+@pytest.mark.parametrize(
+    ("sent", "status", "reason"),
+    [
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n",
+            413,
+            "request body too large (Content-Length 1001 > limit 1000)",
+            id="body_too_large",
+        ),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 2000 + b"\r\n\r\n",
+            431,
+            "header section too large (limit 1024 bytes)",
+            id="header_section_too_large",
+        ),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(11)),
+            431,
+            "too many header fields (limit 10)",
+            id="too_many_fields",
+        ),
+    ],
+)
+def test_rejections_are_logged_with_their_reason(
+    serve: Serve, caplog: pytest.LogCaptureFixture, sent: bytes, status: int, reason: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    running = serve(RawApp(), max_body_size=1000, max_header_size=1024, max_headers=10)
+    with Conn(running.port) as conn:
+        conn.send(sent)
+        assert conn.read_response().status == status
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "sailfish.error" and r.levelno == logging.WARNING
+    ]
+    assert len(warnings) == 1 and warnings[0].endswith(f": {reason} ({status})"), warnings
+
+
 def stop(process: Any) -> None:
     process.popen.send_signal(signal.SIGTERM)
     assert process.wait(5) == 0

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import socket
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -77,17 +78,57 @@ class Recorder:
 
 @pytest.mark.parametrize("body", [b"", b"payload"], ids=["no_body", "with_body"])
 def test_client_closing_while_app_waits_after_the_body_gets_disconnect(
-    serve: Serve, loop_name: str, body: bytes
+    serve: Serve, loop_name: str, body: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = Recorder()
     running = serve(app, loop=loop_name)
-    with Conn(running.port) as conn:
-        conn.send(request("POST", "/long-poll", [], body))
-        assert wait_for(lambda: len(app.messages) >= 1), "the app never got its body"
-    # The socket is closed now; the app is waiting in receive().
-    assert app.done.wait(5), "the app never learned that the client went away"
-    assert app.messages[-1] == {"type": "http.disconnect"}
-    assert app.messages[0]["body"] == body
+    with caplog.at_level(logging.WARNING, logger="sailfish.error"):
+        with Conn(running.port) as conn:
+            conn.send(request("POST", "/long-poll", [], body))
+            assert wait_for(lambda: len(app.messages) >= 1), "the app never got its body"
+        # The socket is closed now; the app is waiting in receive().
+        assert app.done.wait(5), "the app never learned that the client went away"
+        assert app.messages[-1] == {"type": "http.disconnect"}
+        assert app.messages[0]["body"] == body
+        # Told http.disconnect, the app returned without answering: that is not an app error.
+        with Conn(running.port) as conn:  # once answered, the loop has ended the first task
+            conn.send(request("GET", "/hello"))
+            assert conn.read_response().status == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_half_closed_client_told_disconnect_mid_stream_gets_a_reset(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An app that stops streaming once receive() says http.disconnect (the client sent EOF)
+    did nothing wrong, but its response is cut: a client still reading must not take the
+    close-delimited body for whole."""
+    told: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        while (message := await receive())["type"] != "http.disconnect":
+            pass
+        told.append(message)
+
+    running = serve(app, lifespan="off")
+    with caplog.at_level(logging.WARNING, logger="sailfish.error"):
+        sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+        reset = False
+        with sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            sock.shutdown(socket.SHUT_WR)  # EOF, but still reading
+            try:
+                while sock.recv(65536):
+                    pass
+            except ConnectionResetError:
+                reset = True
+        assert told == [{"type": "http.disconnect"}]
+        assert reset  # whatever would be logged is logged before the reset
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_half_closed_client_still_gets_its_response(serve: Serve) -> None:
@@ -136,23 +177,40 @@ class ASGI2App:
         self.scope = scope
 
     async def __call__(self, receive: Any, send: Any) -> None:
-        if self.scope["type"] != "http":
-            return
         ASGI2App.seen.append(self.scope)
+        if self.scope["type"] == "lifespan":
+            while (await receive())["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"two"})
 
 
 def test_asgi2_app_is_told_version_2(serve: Serve) -> None:
     ASGI2App.seen.clear()
-    running = serve(ASGI2App, lifespan="off")
+    running = serve(ASGI2App, lifespan="on")
     with Conn(running.port) as conn:
         conn.send(request("GET", "/"))
         assert conn.read_response().body == b"two"
-    assert ASGI2App.seen[0]["asgi"]["version"] == "2.0"
+    lifespan, http = ASGI2App.seen
+    assert lifespan["type"] == "lifespan" and http["type"] == "http"
+    assert lifespan["asgi"]["version"] == "2.0"
+    assert http["asgi"]["version"] == "2.0"
 
 
 # -- unsupported messages and trailers ---------------------------------------------------------
+
+
+def logged_errors(caplog: pytest.LogCaptureFixture, port: int) -> list[logging.LogRecord]:
+    """The error records, once the app's task is over: the error is logged when the app
+    ends, which may be after the client saw the 500 or the abort; once a later request on
+    another connection is answered, the loop has run the earlier task to its end."""
+    wait_for(lambda: any(r.levelno >= logging.ERROR for r in caplog.records), what="an error")
+    with Conn(port) as conn:
+        conn.send(request("GET", "/hello"))
+        assert conn.read_response().status == 200
+    return [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_unsupported_message_before_start_is_a_500_with_a_traceback(
@@ -163,8 +221,11 @@ def test_unsupported_message_before_start_is_a_500_with_a_traceback(
         conn.send(request("GET", "/push"))
         response = conn.read_response()
     assert response.status == 500
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
-    assert errors and "http.response.push" in str(errors[0].exc_info[1])
+    errors = logged_errors(caplog, running.port)
+    # One record, its traceback reaching the app's own line.
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert errors[0].exc_info and "http.response.push" in str(errors[0].exc_info[1])
+    assert "_push" in "".join(traceback.format_exception(*errors[0].exc_info))
 
 
 def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
@@ -177,8 +238,37 @@ def test_unsupported_message_after_start_aborts_even_if_the_app_swallows_it(
     # The head may have left; no body and no end of a response ever follow it.
     assert b"never sent" not in data
     assert not data.endswith(b"0\r\n\r\n")
-    logged = [str(r.exc_info[1]) for r in caplog.records if r.exc_info]
-    assert any("http.response.early_hint" in text for text in logged)
+    errors = logged_errors(caplog, running.port)
+    # One record: the swallowed error, not the failure of the app's next send() after it.
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert errors[0].exc_info and "http.response.early_hint" in str(errors[0].exc_info[1])
+    assert "_hint_after_start" in "".join(traceback.format_exception(*errors[0].exc_info))
+
+
+async def breaks_mid_stream(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"part", "more_body": True})
+    raise ValueError("broken mid-stream")
+
+
+def test_an_app_breaking_mid_stream_resets_an_http10_connection(
+    serve: Serve, loop_name: str
+) -> None:
+    """HTTP/1.0 delimits this body by the close: a FIN would make the cut body look whole,
+    so the abort must be a reset."""
+    running = serve(breaks_mid_stream, loop=loop_name, lifespan="off")
+    sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+    data, reset = b"", False
+    with sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            reset = True
+    assert reset, f"ended with a clean close after {data!r}"
 
 
 def test_trailers_after_one_body_message_reach_the_client(serve: Serve) -> None:

@@ -137,6 +137,32 @@ def test_https_scope_and_tls_extension(
     assert app.seen[2] is not app.seen[0] and app.seen[2] == app.seen[0]
 
 
+def test_wss_scope_has_the_tls_extension(serve: Callable[..., Any], certs: Certs) -> None:
+    """The ASGI tls extension covers websocket scopes: a wss connection's scope has it."""
+    from websockets.sync.client import connect
+
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        seen.append(scope)
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1000})
+
+    running = serve(app, **certs.options())
+    uri = f"wss://127.0.0.1:{running.port}/"
+    with connect(uri, ssl=certs.client_context(), open_timeout=TIMEOUT, close_timeout=TIMEOUT):
+        pass  # the handshake is what matters
+    (scope,) = seen
+    assert scope["scheme"] == "wss"
+    tls = scope["extensions"]["tls"]
+    assert tls["server_cert"] == certs.server_cert_text
+    assert tls["tls_version"] in (TLS_VERSIONS["TLSv1.2"], TLS_VERSIONS["TLSv1.3"])
+    assert "websocket.http.response" in scope["extensions"]
+
+
 def test_tls_version_and_cipher_numbers(serve: Callable[..., Any], certs: Certs) -> None:
     running = serve(TLSApp(), **certs.options())
     context = certs.client_context()

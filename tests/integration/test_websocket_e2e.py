@@ -9,6 +9,7 @@ bounded polls or socket timeouts, never sleeps.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import pytest
 from waiting import wait_for
 
 websockets_sync = pytest.importorskip("websockets.sync.client")
-from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus  # noqa: E402
 
 TIMEOUT = 5.0
 Serve = Callable[..., Any]
@@ -175,6 +176,27 @@ def test_close_codes_both_ways(serve: Serve) -> None:
     assert heard == [{"type": "websocket.disconnect", "code": 4321, "reason": "server says bye"}]
 
 
+def test_asgi2_app_is_told_version_2_on_a_websocket(serve: Serve) -> None:
+    seen: list[dict[str, Any]] = []
+
+    class ASGI2:
+        def __init__(self, scope: dict[str, Any]) -> None:
+            self.scope = scope
+
+        async def __call__(self, receive: Any, send: Any) -> None:
+            if self.scope["type"] != "websocket":
+                return
+            seen.append(self.scope)
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.send", "text": self.scope["asgi"]["version"]})
+
+    running = serve(ASGI2, lifespan="off")
+    with connect(running) as ws:
+        assert ws.recv(TIMEOUT) == "2.0"
+    assert seen[0]["asgi"]["version"] == "2.0"
+
+
 def test_close_before_accept_is_403_and_the_denial_response(serve: Serve) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await receive()
@@ -201,6 +223,38 @@ def test_close_before_accept_is_403_and_the_denial_response(serve: Serve) -> Non
     response = caught.value.response
     assert response.status_code == 429 and response.headers["retry-after"] == "7"
     assert response.body == b"slow down"
+
+
+@pytest.mark.parametrize("then", ["returns", "raises"])
+def test_a_denial_head_declaring_no_body_goes_out_when_the_app_stops(
+    serve: Serve, caplog: pytest.LogCaptureFixture, then: str
+) -> None:
+    """An app that stops after `websocket.http.response.start` with `Content-Length: 0` has
+    sent a whole response: the client gets it (uvicorn's wsproto protocol does the same). The
+    app's mistake is still logged. With a body declared and not sent, the connection is cut."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        length = b"0" if scope["path"] == "/empty" else b"5"
+        start = {
+            "type": "websocket.http.response.start",
+            "status": 404,
+            "headers": [(b"content-length", length), (b"content-type", b"text/plain")],
+        }
+        await send(start)
+        if then == "raises":
+            await send(start)  # not a body: an app error
+
+    running = serve(app)
+    with caplog.at_level(logging.ERROR, logger="sailfish.error"):
+        with pytest.raises(InvalidStatus) as caught:
+            connect(running, "/empty")
+        assert caught.value.response.status_code == 404
+        assert caught.value.response.body == b""
+        with pytest.raises(InvalidMessage):  # five bytes promised, none sent: no response
+            connect(running, "/five")
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2, errors
 
 
 def test_ping_timeout_closes_a_dead_peer(serve: Serve) -> None:

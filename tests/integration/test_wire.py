@@ -288,14 +288,15 @@ def test_body_over_max_body_size_is_413(serve: Serve) -> None:
 
 def test_chunked_body_over_max_body_size_is_413(serve: Serve) -> None:
     """The app already runs when the chunked body goes over the limit: still 413, then close."""
-    running = serve(RawApp(), max_body_size=1000)
+    app = RawApp()
+    running = serve(app, max_body_size=1000)
     chunk = b"z" * 600
     with Conn(running.port) as conn:
         conn.send(
             request("POST", "/echo", [("Transfer-Encoding", "chunked")])
             + b"%x\r\n%s\r\n" % (len(chunk), chunk)
         )
-        time.sleep(0.05)
+        wait_for(lambda: app.arrived == 1, what="the app to start")
         conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk))
         expect_error_then_close(conn, 413)
 
@@ -475,13 +476,24 @@ def test_expect_100_continue_not_sent_if_app_answers_without_reading(serve: Serv
 # -- flow control ----------------------------------------------------------------------------------
 
 
+def wait_write_paused(running: Any) -> None:
+    """Wait until the server's transport has paused writing to a connection (a reader that
+    reads nothing has filled the socket and the transport's buffer)."""
+
+    def paused() -> bool:
+        connections = running.server.server_state.connections
+        return any(conn.write_paused for conn in connections)
+
+    wait_for(lambda: running.on_loop(paused), what="the server to pause writing")
+
+
 def test_large_response_arrives_whole_to_a_slow_reader(serve: Serve, loop_name: str) -> None:
     size = 10 * 1024 * 1024
     running = serve(RawApp(), loop=loop_name)
     with Conn(running.port) as conn:
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         conn.send(request("GET", f"/big?n={size}"))
-        time.sleep(0.3)  # let the server fill its buffers and pause
+        wait_write_paused(running)  # the server filled its buffers and paused
         response = conn.read_response()
         assert response.status == 200
         assert int(response.header("content-length") or 0) == size
@@ -528,7 +540,7 @@ def test_app_error_after_complete_response_keeps_the_response_whole(
     with Conn(running.port) as conn:
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         conn.send(request("GET", f"/raise-after?n={size}"))
-        time.sleep(0.3)
+        wait_write_paused(running)
         response = conn.read_response()
         assert response.status == 200
         assert_bytes(response.body, pattern(size))

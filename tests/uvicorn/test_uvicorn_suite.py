@@ -9,8 +9,8 @@ tests/protocols/ overrides the `http_protocol_cls` fixture with two params, "htt
 (`sailfish.uvicorn:WSProtocol`, beside uvicorn's wsproto and websockets-sansio); the suite runs
 in a subprocess (its own pytest config via `-c` and `--rootdir`, never ours; no cache) with
 junit XML output, and every test id that passes for httptools must pass for sailfish, and
-every one that passes for websockets-sansio must pass for sailfishws, except the few in
-WS_DIFFERENCES, each with the reason sailfish differs. The subprocess inherits
+every one that passes for websockets-sansio or wsproto must pass for sailfishws, except the
+few in WS_DIFFERENCES, each with the reason sailfish differs. The subprocess inherits
 SAILFISH_NO_EXTENSIONS, so `make test` proves both twins. No sdist and no network: skipped,
 except under CI (CI=true), where that is a failure.
 """
@@ -79,6 +79,10 @@ def http_protocol_cls(request):
 def ws_protocol_cls(request):
     return import_from_string(request.param)
 '''
+
+# uvicorn's WebSocket protocols that sailfishws must match: a test that passes for either must
+# pass for sailfishws (websockets-sansio skips some of uvicorn's tests that wsproto runs).
+WS_REFERENCES = ("websockets-sansio", "wsproto")
 
 # Tests that pass with uvicorn's websockets-sansio protocol and cannot with sailfish's, by
 # design; the key is the test's name (every parameter set), the value the reason.
@@ -185,11 +189,15 @@ def _as_sailfish(test_id: str) -> str | None:
 
 
 def _as_sailfish_ws(test_id: str) -> str | None:
-    """The sailfishws twin of a websockets-sansio test id; None for a test without it."""
+    """The sailfishws twin of a websockets-sansio or wsproto test id; None for a test with
+    neither."""
     match = re.fullmatch(r"(.*)\[(.*)\]", test_id)
-    if match is None or "websockets-sansio" not in match.group(2):
+    if match is None:
         return None
-    return f"{match.group(1)}[{match.group(2).replace('websockets-sansio', 'sailfishws')}]"
+    for reference in WS_REFERENCES:
+        if reference in match.group(2):
+            return f"{match.group(1)}[{match.group(2).replace(reference, 'sailfishws')}]"
+    return None
 
 
 def test_uvicorn_protocol_suite_passes_for_sailfish(tmp_path: Path) -> None:
@@ -250,7 +258,7 @@ def test_uvicorn_protocol_suite_passes_for_sailfish(tmp_path: Path) -> None:
         lagging = {test_id: outcome for test_id, outcome in lagging.items() if outcome != "passed"}
     missing = [f"{test_id}: {outcome}" for test_id, outcome in lagging.items()]
     assert not missing, (
-        "passes for httptools / websockets-sansio but not for sailfish / sailfishws:\n"
+        "passes for httptools / websockets-sansio or wsproto but not for sailfish / sailfishws:\n"
         + "\n".join(missing)
     )
     assert counts["sailfish"].get("passed", 0) >= 100, (counts, stdout[-3000:])

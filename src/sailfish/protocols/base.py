@@ -519,11 +519,17 @@ class Connection:
         transport.close()
 
     def abort(self) -> None:
-        """Drop the connection with a reset, after flushing what was written."""
-        if self.transport is not None and not self.closing:
+        """Drop the connection with a reset, after flushing what was written.
+
+        A reset (SO_LINGER 0), not a FIN: a transport's abort() only closes the socket, and
+        the FIN of a plain close would make a cut close-delimited body (HTTP/1.0) look whole.
+        """
+        transport = self.transport
+        if transport is not None and not self.closing:
             self.flush()  # what was written goes as far as it gets before the reset
             self.closing = True
-            self.transport.abort()
+            _linger_zero(transport)
+            transport.abort()
 
     # -- deadlines -------------------------------------------------------------------------
 

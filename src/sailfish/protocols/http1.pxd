@@ -29,8 +29,10 @@ cdef class RequestCycle:
     cdef public object body
     cdef public bint body_done, expect_continue, continue_sent, empty_body_sent
     cdef public bint disconnected, peer_done, response_started, response_complete
+    cdef public bint told_disconnect
     cdef public object waiter, task
     cdef public bint started, finished, abandoned
+    cdef public object app_error
     cdef public int status
     cdef public Py_ssize_t size
     cdef public double start_time

@@ -904,6 +904,7 @@ class RequestCycle:
     __slots__ = (
         "abandoned",
         "access_log",
+        "app_error",
         "body",
         "body_done",
         "conn",
@@ -922,6 +923,7 @@ class RequestCycle:
         "started",
         "status",
         "task",
+        "told_disconnect",
         "waiter",
     )
 
@@ -937,6 +939,7 @@ class RequestCycle:
         self.empty_body_sent = False
         self.disconnected = False  # the connection is gone
         self.peer_done = False  # the peer sent EOF: nothing more will arrive
+        self.told_disconnect = False  # receive() gave the app http.disconnect
         self.response_started = False
         self.response_complete = False
         self.waiter: asyncio.Future[None] | None = None
@@ -944,6 +947,7 @@ class RequestCycle:
         self.started = False  # run_asgi has begun
         self.finished = False  # run_asgi has ended
         self.abandoned = False  # the app must never run (its request turned out bad)
+        self.app_error: RuntimeError | None = None  # see _app_error
         self.status = 0
         self.size = 0
         self.start_time = time.perf_counter() if access_log else 0.0
@@ -998,12 +1002,16 @@ class RequestCycle:
                 if not isinstance(exc, Exception):
                     raise
                 return
+            if self.app_error is not None:  # the app caught it: the error still stands
+                self._log_app_error(self.app_error)
             if result is not None:
                 self.conn.logger.error("ASGI callable should return None, but returned %r.", result)
                 if self.conn.quirks.close_on_return_value:
                     self.conn.close()
             if not self.response_complete:
-                if not self.disconnected:
+                # An app told http.disconnect may stop without answering; only a gone
+                # client or that message excuses a missing response.
+                if not (self.disconnected or self.told_disconnect):
                     self.conn.logger.error(
                         "ASGI callable returned without %s response.",
                         "completing" if self.response_started else "starting",
@@ -1014,7 +1022,16 @@ class RequestCycle:
             self.conn.task_done(self)
 
     def _raised(self, exc: BaseException) -> None:
-        if is_shutdown_cancel(exc):
+        error = self.app_error
+        if error is not None:
+            # An error send() already answered: logged once, whether the app let it out or
+            # caught it and then failed on the connection it aborted.
+            self._log_app_error(error)
+        if exc is error or (
+            error is not None and isinstance(exc, (ClientDisconnected, asyncio.CancelledError))
+        ):
+            pass
+        elif is_shutdown_cancel(exc):
             pass  # a forced shutdown: the server logs one line for all of them
         elif self.disconnected and isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
             # The client went away and the app let the resulting error out: not a bug.
@@ -1027,14 +1044,15 @@ class RequestCycle:
         """The app broke or gave up: 500 if nothing was sent, else abort (no short body).
 
         A complete response stands (the error came after it); a cycle whose client went away
-        only makes sure the connection is closed.
+        only makes sure the connection is closed, and so does one whose app was told
+        http.disconnect (a half-closed peer) before it started a response.
         """
         conn = self.conn
         if self.response_complete:
             if self.conn.quirks.close_on_late_error:
                 conn.close()
             return
-        if self.disconnected:
+        if self.disconnected or (self.told_disconnect and not self.response_started):
             conn.close()
         elif not self.response_started:
             self.response_started = self.response_complete = True
@@ -1065,6 +1083,7 @@ class RequestCycle:
                     self.empty_body_sent = True
                     return {"type": "http.request", "body": b"", "more_body": False}
                 if self.response_complete or self.peer_done:
+                    self.told_disconnect = True
                     return {"type": DISCONNECT}
             elif self.expect_continue:
                 self._send_continue()
@@ -1145,11 +1164,16 @@ class RequestCycle:
         )
 
     def _app_error(self, text: str) -> RuntimeError:
-        """An app error that stands even if the app catches it: logged, then fail()."""
-        error = RuntimeError(text)
-        self.conn.logger.error("Exception in ASGI application", exc_info=error)
+        """An app error that stands even if the app catches it: fail() now, and one logged
+        traceback when the app ends (by then the error's traceback reaches into the app, to
+        the line that raised it or the one that caught it)."""
+        error = self.app_error = RuntimeError(text)
         self.fail()
         return error
+
+    def _log_app_error(self, error: RuntimeError) -> None:
+        self.app_error = None
+        self.conn.logger.error("Exception in ASGI application", exc_info=error)
 
     # -- the extensions' messages (cold: only apps that use them get here) ------------------
 

@@ -32,4 +32,4 @@ cdef class WebSocketProtocol(Connection):
     cdef public int timer
     cdef public bytes ping_payload
     cdef public double ping_sent_at
-    cdef public bint peer_closed
+    cdef public bint peer_closed, empty_denial

@@ -280,6 +280,7 @@ class WebSocketProtocol(Connection):
         self.ping_payload = b""
         self.ping_sent_at = 0.0
         self.peer_closed = False  # the connection ended by the peer (or was lost)
+        self.empty_denial = False  # the denial response's head declared Content-Length: 0
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -438,7 +439,7 @@ class WebSocketProtocol(Connection):
             self._reject(500)
         elif state == RESPONSE:
             if self.writer.started and not self.writer.complete:
-                self.abort()  # a denial response cut short: no client trusts a short body
+                self._end_denial()
             else:
                 self.close()
         elif state == OPEN:
@@ -452,11 +453,22 @@ class WebSocketProtocol(Connection):
         elif state == RESPONSE:
             if self.writer.started and not self.writer.complete:
                 self.logger.error("ASGI callable returned without completing the response.")
-                self.abort()
+                self._end_denial()
             else:
                 self.close()
         elif state == OPEN:
             self._app_close(1000)
+
+    def _end_denial(self) -> None:
+        """The app stopped in the middle of a denial response. A head that declared no body
+        (`Content-Length: 0`) is a whole response: it goes out, then the connection closes
+        (as uvicorn's wsproto protocol does). Anything else is cut short, so the connection
+        aborts: no client trusts a short body."""
+        if self.empty_denial and not self.closing:
+            self.write(self.writer.body({"type": "http.response.body", "body": b""}), True)
+            self.close()
+        else:
+            self.abort()
 
     def _app_close(self, code: int) -> None:
         """The app left an open connection: close it for the app."""
@@ -603,6 +615,11 @@ class WebSocketProtocol(Connection):
             raise ResponseError(f"a denial response needs a final status (200-599), not {status}")
         self.writer.start(message, "GET", "1.1", False)  # validates status and headers
         self.state = RESPONSE
+        headers = message.get("headers")
+        self.empty_denial = isinstance(headers, (list, tuple)) and any(
+            bytes(name).lower() == b"content-length" and bytes(value).strip() == b"0"
+            for name, value in headers
+        )
         if self.log_handshake is not None:
             self.log_handshake(self.scope, status)  # type: ignore[arg-type]
 
