@@ -365,6 +365,12 @@ def _read_response(
     if method == "HEAD" or status < 200 or status in (204, 304):
         assert out[pos:] == b"", "bytes after a response without content"
         return False
+    if method == "CONNECT" and status < 300:
+        # A 2xx to CONNECT would start a tunnel (RFC 9110 §9.3.6): no framing fields, no
+        # content, and the connection closes (sailfish serves no tunnels).
+        assert not {b"content-length", b"transfer-encoding"} & set(names), fields
+        assert out[pos:] == b"", "bytes after a 2xx to CONNECT"
+        return True
     te = [v for n, v in fields if n == b"transfer-encoding"]
     if te:
         assert b"content-length" not in names, "Content-Length with Transfer-Encoding"
