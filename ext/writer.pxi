@@ -322,6 +322,7 @@ cdef class ResponseWriter:
         bint _http10
         bint _request_keep_alive
         bint _no_body
+        bint _head_request
         bint _announced_trailers
         bint _app_server
         bint _app_date
@@ -400,7 +401,7 @@ cdef class ResponseWriter:
         cdef object status_obj, headers, item, name, value, reason
         cdef long status
         cdef bint http10, app_server = False, app_date = False, app_connection = False
-        cdef bint app_close = False, app_chunked = False, tunnel, no_framing_fields
+        cdef bint app_close = False, app_chunked = False, tunnel, no_framing_fields, head_request
         cdef long long app_length = -1, length
         cdef const char* np
         cdef const char* vp
@@ -516,7 +517,10 @@ cdef class ResponseWriter:
             self._request_keep_alive = keep_alive
             # RFC 9110 §6.4.1: 204, 304 and responses to HEAD have no content; a 2xx to
             # CONNECT ends at its head (tunnel mode, RFC 9110 §9.3.6), and we close after it
-            self._no_body = status == 204 or status == 304 or tunnel or method == "HEAD"
+            head_request = method is not _M_GET and method == "HEAD"
+            self._no_body = status == 204 or status == 304 or tunnel or head_request
+            # a HEAD whose GET answer has content (writer.py: _head_request)
+            self._head_request = head_request and status != 204 and status != 304
             app_close = app_close or tunnel
             self._announced_trailers = _w_get(message, "trailers", False)
             self._app_server = app_server
@@ -723,6 +727,13 @@ cdef class ResponseWriter:
 
         if self._no_body:
             framing = WR_NONE
+            if (
+                external and self._head_request and self._app_length < 0
+                and not self._app_chunked and not more
+                and not (self._announced_trailers and not self._http10)
+            ):
+                # a file answering HEAD: GET's Content-Length (RFC 9110 §9.3.2, see writer.py)
+                length_len = _w_digits(length_digits, <unsigned long long>n, 10)
         elif self._app_length >= 0:
             framing = WR_LENGTH
             self._remaining = self._app_length

@@ -304,8 +304,52 @@ def test_pathsend_to_http10_and_head(data_file: Path) -> None:
     out10 = bytes(asyncio.run(serve_mock(app, HTTP10_GET)).buffer)
     head, _, body = out10.partition(b"\r\n\r\n")
     assert b"content-length: 262144" in head and body == data_file.read_bytes()
-    out_head = bytes(asyncio.run(serve_mock(app, HEAD)).buffer)
-    assert out_head.endswith(b"\r\n\r\n") and b"content-length" not in out_head
+    # RFC 9110 §9.3.2: HEAD gets the fields GET gets, the file's length too, and no body;
+    # the connection goes on (a stray body would be read as the next response)
+    app = Recorder(start(), {"type": "http.response.pathsend", "path": str(data_file)})
+
+    async def main() -> MockTransport:
+        protocol, transport = await connect(app)
+        protocol.data_received(HEAD + SIMPLE_GET)
+        await settle(80)
+        return transport
+
+    out = bytes(asyncio.run(main()).buffer)
+    head, _, rest = out.partition(b"\r\n\r\n")
+    assert b"\r\ncontent-length: 262144\r\n" in head + b"\r\n"
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")
+    ((response, body),) = responses(rest)
+    assert body == data_file.read_bytes() and not app.raised
+
+
+@pytest.mark.parametrize(
+    ("message", "length"),
+    [
+        pytest.param({"offset": 10, "count": 100}, b"100", id="count"),
+        pytest.param({"offset": 262000}, b"144", id="to_the_end"),
+        pytest.param({"count": 100, "more_body": True}, None, id="streamed"),
+    ],
+)
+def test_zerocopysend_to_head_has_the_length_when_it_is_known(
+    data_file: Path, message: dict[str, Any], length: bytes | None
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        with open(data_file, "rb") as file:
+            await send(start())
+            await send({"type": "http.response.zerocopysend", "file": file, **message})
+            if message.get("more_body"):
+                await send({"type": "http.response.body", "body": b"end"})
+
+    out = bytes(asyncio.run(serve_mock(app, HEAD)).buffer)
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method="HEAD", target="/", headers=[("Host", "example.org")]))
+    conn.receive_data(out)
+    response = conn.next_event()
+    assert isinstance(response, h11.Response)
+    assert isinstance(conn.next_event(), h11.EndOfMessage)
+    assert conn.next_event() is h11.NEED_DATA  # nothing after the head
+    lengths = [v for n, v in response.headers if n == b"content-length"]
+    assert lengths == ([] if length is None else [length])
 
 
 def test_pathsend_with_the_apps_content_length(data_file: Path) -> None:

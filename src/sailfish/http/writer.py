@@ -264,6 +264,7 @@ class ResponseWriter:
         self._http10 = False
         self._request_keep_alive = True
         self._no_body = False
+        self._head_request = False
         self._announced_trailers = False
         self._app_server = False
         self._app_date = False
@@ -378,7 +379,10 @@ class ResponseWriter:
         # response is passed through, RFC 9110 §8.6). A 2xx response to CONNECT ends the
         # message at its head: "the sender will switch to tunnel mode" (RFC 9110 §9.3.6), which
         # we do not serve, so the connection closes after it.
-        self._no_body = method == "HEAD" or status in (204, 304) or tunnel
+        head_request = method == "HEAD"
+        self._no_body = head_request or status in (204, 304) or tunnel
+        # A HEAD whose GET answer would have content: a file sent to it gets its length.
+        self._head_request = head_request and status not in (204, 304)
         app_close = app_close or tunnel
         self._announced_trailers = bool(message.get("trailers", False))
         self._app_server = app_server
@@ -483,7 +487,8 @@ class ResponseWriter:
         """Frame a body message of `size` bytes that the caller writes itself (a file).
 
         Everything `body` does for a message with `size` bytes (the head on the first call,
-        Content-Length checks, the chunk framing), except that the content is not copied.
+        Content-Length checks, the chunk framing), except that the content is not copied, and
+        that a file answering HEAD gets the Content-Length a GET answer gets (see _settle).
 
         Args:
             size: the number of content bytes the caller will write (>= 0).
@@ -504,7 +509,7 @@ class ResponseWriter:
         more = bool(more_body)
         head = b""
         if self._state == _State.HEAD:
-            head = self._settle(size, more)
+            head = self._settle(size, more, True)
         before, after = self._frame_parts(size, more)
         if not more:
             self._state = _State.TRAILERS if self._announced_trailers else _State.DONE
@@ -551,14 +556,28 @@ class ResponseWriter:
             raise
         return head + body
 
-    def _settle(self, size: int, more: bool) -> bytes:
+    def _settle(self, size: int, more: bool, external: bool = False) -> bytes:
         """Decide the framing for a first body message of `size` bytes; return the head.
 
+        `external`: the message is a file's `size` bytes (frame_external), not the app's body.
         Raises ResponseError (and changes nothing) when `size` breaks the app's Content-Length.
         """
         framing_line = b""
         if self._no_body:
             framing = _Framing.NONE
+            if (
+                external
+                and self._head_request
+                and self._app_length is None
+                and not self._app_chunked
+                and not more
+                and not (self._announced_trailers and not self._http10)
+            ):
+                # A file answering HEAD: its length is the Content-Length the GET answer gets
+                # ("The server SHOULD send the same header fields in response to a HEAD request
+                # as it would have sent if the request method had been GET" -- RFC 9110
+                # §9.3.2). An app's body to HEAD says nothing about GET's, so it gets none.
+                framing_line = b"content-length: %d\r\n" % size
         elif self._app_length is not None:
             framing = _Framing.LENGTH
         elif self._app_chunked:
