@@ -270,8 +270,8 @@ def test_external_body_then_trailers(writer_cls: Any) -> None:
 
 @pytest.mark.parametrize(
     ("request_", "status"),
-    [(("HEAD", "1.1", True), 200), (GET_11, 204), (GET_11, 304)],
-    ids=["head", "204", "304"],
+    [(("HEAD", "1.1", True), 200), (GET_11, 204), (GET_11, 205), (GET_11, 304)],
+    ids=["head", "204", "205", "304"],
 )
 def test_external_body_is_not_written_without_content(
     writer_cls: Any, request_: Any, status: int
@@ -279,8 +279,11 @@ def test_external_body_is_not_written_without_content(
     writer = new(writer_cls, server_header=None)
     writer.start(start_msg(status, [(b"content-length", b"9")]), *request_)
     before, after, write = writer.frame_external(9, False)
-    # RFC 9110 §8.6: a 204 never carries Content-Length; HEAD and 304 pass the app's through
-    field = b"\r\n\r\n" if status == 204 else b"content-length: 9\r\n\r\n"
+    # RFC 9110 §8.6: a 204 never carries Content-Length; HEAD and 304 pass the app's through;
+    # a 205 carries ours, 0 (RFC 9110 §15.3.6)
+    field = {204: b"\r\n\r\n", 205: b"content-length: 0\r\n\r\n"}.get(
+        status, b"content-length: 9\r\n\r\n"
+    )
     assert before.endswith(field) and before.count(b"\r\n\r\n") == 1
     assert (after, write, writer.complete) == (b"", False, True)
 
@@ -329,6 +332,7 @@ def test_external_body_answering_head_has_the_get_heads_fields(
             id="apps_chunked",
         ),
         pytest.param([], False, 204, b"", id="204"),
+        pytest.param([], False, 205, b"content-length: 0\r\n", id="205"),
         pytest.param([], False, 304, b"", id="304"),
     ],
 )
@@ -429,7 +433,7 @@ steps = st.one_of(
         lambda status, headers, trailers, request: s(
             start_msg(status, headers, trailers=trailers), request
         ),
-        st.sampled_from([100, 200, 204, 304, 404]),
+        st.sampled_from([100, 200, 204, 205, 304, 404]),
         st.lists(
             st.tuples(
                 st.sampled_from([b"content-length", b"trailer", b"x-a", b"transfer-encoding"]),

@@ -253,6 +253,30 @@ def test_trailers_of_a_head_response_are_dropped_without_a_warning(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+def test_a_205_and_its_trailers_go_out_without_content_or_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # RFC 9110 §15.3.6: no content in a 205, so nothing to trail: not the app's mistake
+    app = trailers_app()
+    app.messages = ({**app.messages[0], "status": 205}, *app.messages[1:])
+    request_ = TE_GET + SIMPLE_GET
+
+    async def main() -> MockTransport:
+        protocol, transport = await connect(app)
+        protocol.data_received(request_)
+        await settle(80)
+        return transport
+
+    with caplog.at_level(logging.DEBUG, logger="sailfish.error"):
+        transport = asyncio.run(main())
+    (first, body), (second, body2) = responses(bytes(transport.buffer))
+    assert (first.status_code, body) == (205, b"")
+    assert [v for n, v in first.headers if n == b"content-length"] == [b"0"]
+    assert (second.status_code, body2) == (205, b"")  # the next request: no stray bytes
+    assert b"hello" not in transport.buffer
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 def test_trailers_to_http10_are_dropped_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
     request_ = b"GET / HTTP/1.0\r\nTE: trailers\r\n\r\n"
     with caplog.at_level(logging.WARNING, logger="sailfish.error"):

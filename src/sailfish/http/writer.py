@@ -112,7 +112,7 @@ class _State(IntEnum):
 
 
 class _Framing(IntEnum):
-    NONE = 0  # HEAD, 1xx, 204, 304: no body at all
+    NONE = 0  # HEAD, 1xx, 204, 205, 304: no body at all
     LENGTH = 1  # Content-Length (the app's, or ours for a single-message body)
     CHUNKED = 2  # chunked transfer coding (HTTP/1.1 only)
     CLOSE = 3  # close-delimited (HTTP/1.0 streamed body)
@@ -265,6 +265,7 @@ class ResponseWriter:
         self._request_keep_alive = True
         self._no_body = False
         self._head_request = False
+        self._reset_content = False
         self._announced_trailers = False
         self._app_server = False
         self._app_date = False
@@ -313,9 +314,12 @@ class ResponseWriter:
         # NOT send a Transfer-Encoding header field in any response with a status code of 1xx
         # (Informational) or 204 (No Content)." -- RFC 9112 §6.1; "A server MUST NOT send any
         # Transfer-Encoding or Content-Length header fields in a 2xx (Successful) response to
-        # CONNECT." -- RFC 9110 §9.3.6. The app's fields are validated, then left out.
+        # CONNECT." -- RFC 9110 §9.3.6. The app's fields are validated, then left out. A 205
+        # has no content either ("a server MUST NOT generate content in a 205 response" --
+        # RFC 9110 §15.3.6), but RFC 9112 §6.3 does not list it among the responses that end
+        # at their head, so its framing is ours alone: `content-length: 0` (see _settle).
         tunnel = method == "CONNECT" and status < 300
-        no_framing_fields = status == 204 or tunnel
+        no_framing_fields = status == 204 or status == 205 or tunnel
 
         app_server = app_date = app_connection = app_close = app_chunked = False
         app_length: int | None = None
@@ -374,15 +378,16 @@ class ResponseWriter:
         self._fields = b"".join(lines)
         self._http10 = http10
         self._request_keep_alive = bool(keep_alive)
-        # HEAD (RFC 9110 §9.3.2), 204 (§15.3.5) and 304 (§15.4.5) responses never have
-        # content, whatever their header fields say (the app's Content-Length of a HEAD or 304
-        # response is passed through, RFC 9110 §8.6). A 2xx response to CONNECT ends the
-        # message at its head: "the sender will switch to tunnel mode" (RFC 9110 §9.3.6), which
-        # we do not serve, so the connection closes after it.
+        # HEAD (RFC 9110 §9.3.2), 204 (§15.3.5), 205 (§15.3.6) and 304 (§15.4.5) responses
+        # never have content, whatever their header fields say (the app's Content-Length of a
+        # HEAD or 304 response is passed through, RFC 9110 §8.6). A 2xx response to CONNECT
+        # ends the message at its head: "the sender will switch to tunnel mode" (RFC 9110
+        # §9.3.6), which we do not serve, so the connection closes after it.
         head_request = method == "HEAD"
-        self._no_body = head_request or status in (204, 304) or tunnel
+        self._no_body = head_request or status in (204, 205, 304) or tunnel
         # A HEAD whose GET answer would have content: a file sent to it gets its length.
-        self._head_request = head_request and status not in (204, 304)
+        self._head_request = head_request and status not in (204, 205, 304)
+        self._reset_content = status == 205
         app_close = app_close or tunnel
         self._announced_trailers = bool(message.get("trailers", False))
         self._app_server = app_server
@@ -496,7 +501,7 @@ class ResponseWriter:
 
         Returns:
             `(before, after, write)`: the bytes to write before and after the content, and
-            whether the content goes on the wire at all (not for HEAD, 1xx, 204, 304).
+            whether the content goes on the wire at all (not for HEAD, 1xx, 204, 205, 304).
 
         Raises:
             ResponseError: as for `body`, or a negative or non-int size.
@@ -565,7 +570,13 @@ class ResponseWriter:
         framing_line = b""
         if self._no_body:
             framing = _Framing.NONE
-            if (
+            if self._reset_content:
+                # "a server MUST do one of the following for a 205 response: a) indicate a
+                # zero-length body for the response by including a Content-Length header field
+                # with a value of 0; ..." -- RFC 7231 §6.3.6 (RFC 9112 §6.3 has no rule that
+                # ends a 205 at its head: without a length, a client reads it to the close).
+                framing_line = b"content-length: 0\r\n"
+            elif (
                 external
                 and self._head_request
                 and self._app_length is None

@@ -1141,7 +1141,7 @@ class RequestCycle:
                 data = b"\r\n" if writer.complete else b""
         elif not message.get("more_trailers", False):
             scope = self.scope
-            if scope["method"] == "HEAD" or self.status in (204, 304):
+            if scope["method"] == "HEAD" or self.status in (204, 205, 304):
                 pass  # no content, so nothing to trail: not the app's mistake
             elif scope["http_version"] == "1.0":
                 self.conn.logger.warning(
