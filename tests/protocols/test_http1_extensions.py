@@ -478,6 +478,60 @@ def test_pathsend_error_after_the_head_aborts(tmp_path: Path) -> None:
     assert b"partial" in transport.buffer and not transport.buffer.endswith(b"0\r\n\r\n")
 
 
+@pytest.mark.parametrize("headers", [[], [(b"content-length", b"7")]], ids=["chunked", "length"])
+def test_pathsend_after_body_messages_is_framed_as_one_body(
+    tmp_path: Path, headers: list[tuple[bytes, bytes]]
+) -> None:
+    # The spec says pathsend "cannot be mixed with http.response.body"; an app that does it
+    # anyway gets a well-framed response: its bytes, then the file's.
+    path = tmp_path / "tail"
+    path.write_bytes(b"tail")
+    app = Recorder(
+        start(headers),
+        {"type": "http.response.body", "body": b"", "more_body": True},
+        {"type": "http.response.body", "body": b"pre", "more_body": True},
+        {"type": "http.response.pathsend", "path": str(path)},
+    )
+
+    async def main() -> MockTransport:
+        protocol, transport = await connect(app)
+        protocol.data_received(SIMPLE_GET + SIMPLE_GET)
+        await settle(80)
+        return transport
+
+    transport = asyncio.run(main())
+    (first, body), (second, body2) = responses(bytes(transport.buffer))
+    assert body == body2 == b"pretail" and not app.raised and not transport.aborted
+
+
+@pytest.mark.parametrize(
+    "late",
+    [
+        pytest.param({"type": "http.response.pathsend"}, id="pathsend"),
+        pytest.param({"type": "http.response.zerocopysend", "file": 0}, id="zerocopysend"),
+        pytest.param({"type": "http.response.body", "body": b"late"}, id="body"),
+    ],
+)
+def test_a_message_after_pathsend_is_an_app_error_and_the_response_stands(
+    data_file: Path, caplog: pytest.LogCaptureFixture, late: dict[str, Any]
+) -> None:
+    if late["type"] == "http.response.pathsend":
+        late = {**late, "path": str(data_file)}
+    app = Recorder(start(), {"type": "http.response.pathsend", "path": str(data_file)}, late)
+
+    async def main() -> MockTransport:
+        protocol, transport = await connect(app)
+        protocol.data_received(SIMPLE_GET + SIMPLE_GET)
+        await settle(80)
+        return transport
+
+    with caplog.at_level(logging.ERROR, logger="sailfish.error"):
+        transport = asyncio.run(main())
+    (first, body), (second, body2) = responses(bytes(transport.buffer))
+    assert body == body2 == data_file.read_bytes() and not transport.aborted
+    assert len(app.raised) == 2 and len(errors_logged(caplog)) == 2  # one per request
+
+
 def test_pathsend_relative_path_is_resolved_like_the_apps_own_open(
     data_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

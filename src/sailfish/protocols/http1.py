@@ -1183,6 +1183,12 @@ class RequestCycle:
             return
         if not self.response_started:
             raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
+        if self.response_complete:
+            # As for a body message then: the response stands, the app's error is its own.
+            raise RuntimeError(f"Unexpected ASGI message {kind!r} after the response ended.")
+        # pathsend "cannot be mixed with http.response.body" (ASGI extensions, Path Send):
+        # an app that still sends body messages first gets them and then the file, framed
+        # as one body (chunked, or under its Content-Length), which a client reads intact.
         if kind == "http.response.pathsend":
             await self._pathsend(message)
         else:
