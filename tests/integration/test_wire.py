@@ -688,6 +688,16 @@ def test_205_goes_out_without_content(serve: Serve, framing: tuple[bytes, bytes]
         assert after.body == b"abc"
 
 
+def test_one_body_shorter_than_its_content_length_is_a_500(serve: Serve) -> None:
+    # Nothing was sent yet (the head waits for the first body message): a 500, then close.
+    running = serve(StatusApp([(b"content-length", b"10")]))
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/200"))
+        response = conn.read_response()
+        assert response.status == 500 and response.header("connection") == "close"
+        assert conn.is_closed_by_peer(timeout=3)
+
+
 def test_2xx_to_connect_is_a_head_without_framing_then_close(serve: Serve) -> None:
     # "A server MUST NOT send any Transfer-Encoding or Content-Length header fields in a 2xx
     # (Successful) response to CONNECT." -- RFC 9110 §9.3.6; the client then takes the
