@@ -322,6 +322,7 @@ cdef class ResponseWriter:
         bint _http10
         bint _request_keep_alive
         bint _no_body
+        bint _head_request
         bint _announced_trailers
         bint _app_server
         bint _app_date
@@ -400,7 +401,7 @@ cdef class ResponseWriter:
         cdef object status_obj, headers, item, name, value, reason
         cdef long status
         cdef bint http10, app_server = False, app_date = False, app_connection = False
-        cdef bint app_close = False, app_chunked = False, tunnel, no_framing_fields
+        cdef bint app_close = False, app_chunked = False, tunnel, no_framing_fields, head_request
         cdef long long app_length = -1, length
         cdef const char* np
         cdef const char* vp
@@ -429,10 +430,11 @@ cdef class ResponseWriter:
             if status < 200 or status > 599:
                 raise _w_ResponseError(f"status must be an int in 200-599, not {status_obj!r}")
             # RFC 9110 §8.6, RFC 9112 §6.1: no Content-Length or Transfer-Encoding in a 204;
-            # RFC 9110 §9.3.6: none in a 2xx to CONNECT (validated, then left out)
+            # RFC 9110 §9.3.6: none in a 2xx to CONNECT (validated, then left out); a 205 has
+            # no content (RFC 9110 §15.3.6) and only our `content-length: 0` (see writer.py)
             # (the parser's GET is one shared object: a GET costs an identity test here)
             tunnel = status < 300 and method is not _M_GET and method == "CONNECT"
-            no_framing_fields = status == 204 or tunnel
+            no_framing_fields = status == 204 or status == 205 or tunnel
 
             headers = _w_get(message, "headers", ())
             if type(headers) is not list and type(headers) is not tuple:
@@ -514,9 +516,13 @@ cdef class ResponseWriter:
             )
             self._http10 = http10
             self._request_keep_alive = keep_alive
-            # RFC 9110 §6.4.1: 204, 304 and responses to HEAD have no content; a 2xx to
-            # CONNECT ends at its head (tunnel mode, RFC 9110 §9.3.6), and we close after it
-            self._no_body = status == 204 or status == 304 or tunnel or method == "HEAD"
+            # RFC 9110 §6.4.1: 204, 304 and responses to HEAD have no content, nor does a 205
+            # (§15.3.6); a 2xx to CONNECT ends at its head (tunnel mode, RFC 9110 §9.3.6), and
+            # we close after it
+            head_request = method is not _M_GET and method == "HEAD"
+            self._no_body = no_framing_fields or status == 304 or head_request
+            # a HEAD whose GET answer has content (writer.py: _head_request)
+            self._head_request = head_request and not no_framing_fields and status != 304
             app_close = app_close or tunnel
             self._announced_trailers = _w_get(message, "trailers", False)
             self._app_server = app_server
@@ -723,6 +729,17 @@ cdef class ResponseWriter:
 
         if self._no_body:
             framing = WR_NONE
+            if self._status == 205:
+                # RFC 7231 §6.3.6: a 205 says its body is empty (see writer.py _settle)
+                length_digits[0] = c'0'
+                length_len = 1
+            elif (
+                external and self._head_request and self._app_length < 0
+                and not self._app_chunked and not more
+                and not (self._announced_trailers and not self._http10)
+            ):
+                # a file answering HEAD: GET's Content-Length (RFC 9110 §9.3.2, see writer.py)
+                length_len = _w_digits(length_digits, <unsigned long long>n, 10)
         elif self._app_length >= 0:
             framing = WR_LENGTH
             self._remaining = self._app_length

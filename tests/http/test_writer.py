@@ -541,11 +541,49 @@ def test_204_never_carries_framing_fields(
     assert writer.complete and writer.keep_alive
 
 
-def test_204_still_validates_framing_fields(writer_cls: Any) -> None:
+@pytest.mark.parametrize("status", [204, 205])
+def test_204_and_205_still_validate_framing_fields(writer_cls: Any, status: int) -> None:
     writer = new(writer_cls)
     for bad in ([(b"content-length", b"x")], [(b"transfer-encoding", b"gzip")]):
         with pytest.raises(ResponseError):
-            writer.start(start_msg(204, bad), *GET_11)
+            writer.start(start_msg(status, bad), *GET_11)
+
+
+@pytest.mark.parametrize("request_", [GET_11, ("GET", "1.0", True), ("HEAD", "1.1", True)])
+@pytest.mark.parametrize(
+    "framing",
+    [
+        pytest.param(None, id="none"),
+        pytest.param((b"Content-Length", b"3"), id="content_length"),
+        pytest.param((b"Content-Length", b"0"), id="content_length_zero"),
+        pytest.param((b"Transfer-Encoding", b"chunked"), id="chunked"),
+    ],
+)
+@pytest.mark.parametrize("bodies", [[b"abc"], [b"ab", b"c"]], ids=["whole", "streamed"])
+def test_205_has_no_content_and_says_so(
+    writer_cls: Any, request_: Any, framing: Any, bodies: list[bytes]
+) -> None:
+    # "a server MUST NOT generate content in a 205 response" -- RFC 9110 §15.3.6. RFC 9112
+    # §6.3 does not end a 205 at its head, so the writer says `content-length: 0` itself (RFC
+    # 7231 §6.3.6 a): the app's framing field is validated and left out, its body dropped.
+    writer = new(writer_cls, server_header=None)
+    fields = [(b"x-a", b"1")] if framing is None else [framing, (b"x-a", b"1")]
+    out = respond(writer, 205, fields, bodies, request=request_)
+    connection = b"connection: keep-alive\r\n" if request_[1] == "1.0" else b""
+    assert out == (
+        b"HTTP/1.1 205 Reset Content\r\nx-a: 1\r\ncontent-length: 0\r\n%s\r\n" % connection
+    )
+    assert writer.complete and writer.keep_alive
+    seen = h11_read(out + b"HTTP/1.1 200 OK\r\n", method=request_[0])
+    assert (seen["status"], seen["body"], seen["complete"]) == (205, b"", True)
+
+
+def test_205_trailers_are_dropped(writer_cls: Any) -> None:
+    writer = new(writer_cls, server_header=None)
+    out = respond(writer, 205, [], [b"abc"], trailers=True)
+    assert out.endswith(b"content-length: 0\r\n\r\n") and not writer.complete
+    assert writer.trailers(trailers_msg([(b"x-sum", b"1")])) == b""
+    assert writer.complete
 
 
 @pytest.mark.parametrize("status", [200, 204, 299])
@@ -935,7 +973,7 @@ def test_keep_alive_and_connection_field(
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-@pytest.mark.parametrize("status", [204, 304])
+@pytest.mark.parametrize("status", [204, 205, 304])
 def test_keep_alive_for_no_body_responses(writer_cls: Any, method: str, status: int) -> None:
     for version, ka in [("1.1", True), ("1.1", False), ("1.0", True), ("1.0", False)]:
         writer = new(writer_cls)
@@ -1394,7 +1432,7 @@ start_steps = st.builds(
     lambda status, headers, trailers, request: s(
         start_msg(status, headers, trailers=trailers), request
     ),
-    st.one_of(st.sampled_from([100, 101, 200, 204, 304, 404, 599]), st.integers(0, 700)),
+    st.one_of(st.sampled_from([100, 101, 200, 204, 205, 304, 404, 599]), st.integers(0, 700)),
     st.lists(any_bytes_field, max_size=5),
     st.booleans(),
     st.tuples(st.sampled_from(["GET", "HEAD"]), st.sampled_from(["1.0", "1.1"]), st.booleans()),

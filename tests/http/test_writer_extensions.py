@@ -270,8 +270,8 @@ def test_external_body_then_trailers(writer_cls: Any) -> None:
 
 @pytest.mark.parametrize(
     ("request_", "status"),
-    [(("HEAD", "1.1", True), 200), (GET_11, 204), (GET_11, 304)],
-    ids=["head", "204", "304"],
+    [(("HEAD", "1.1", True), 200), (GET_11, 204), (GET_11, 205), (GET_11, 304)],
+    ids=["head", "204", "205", "304"],
 )
 def test_external_body_is_not_written_without_content(
     writer_cls: Any, request_: Any, status: int
@@ -279,10 +279,80 @@ def test_external_body_is_not_written_without_content(
     writer = new(writer_cls, server_header=None)
     writer.start(start_msg(status, [(b"content-length", b"9")]), *request_)
     before, after, write = writer.frame_external(9, False)
-    # RFC 9110 §8.6: a 204 never carries Content-Length; HEAD and 304 pass the app's through
-    field = b"\r\n\r\n" if status == 204 else b"content-length: 9\r\n\r\n"
+    # RFC 9110 §8.6: a 204 never carries Content-Length; HEAD and 304 pass the app's through;
+    # a 205 carries ours, 0 (RFC 9110 §15.3.6)
+    field = {204: b"\r\n\r\n", 205: b"content-length: 0\r\n\r\n"}.get(
+        status, b"content-length: 9\r\n\r\n"
+    )
     assert before.endswith(field) and before.count(b"\r\n\r\n") == 1
     assert (after, write, writer.complete) == (b"", False, True)
+
+
+@pytest.mark.parametrize("size", [0, 9])
+@pytest.mark.parametrize(
+    ("version", "keep_alive"), [("1.1", True), ("1.1", False), ("1.0", True), ("1.0", False)]
+)
+@pytest.mark.parametrize("trailers", [False, True])
+def test_external_body_answering_head_has_the_get_heads_fields(
+    writer_cls: Any, size: int, version: str, keep_alive: bool, trailers: bool
+) -> None:
+    # "The server SHOULD send the same header fields in response to a HEAD request as it
+    # would have sent if the request method had been GET" -- RFC 9110 §9.3.2: the file's size
+    # is known, so HEAD gets the Content-Length that GET gets (and neither gets a body).
+    fields = [(b"content-type", b"application/octet-stream")]
+    get = new(writer_cls)
+    get.start(start_msg(200, fields, trailers=trailers), "GET", version, keep_alive)
+    get_head = get.body(body_msg(b"x" * size)).partition(b"\r\n\r\n")[0]
+    head = new(writer_cls)
+    head.start(start_msg(200, fields, trailers=trailers), "HEAD", version, keep_alive)
+    before, after, write = head.frame_external(size, False)
+    assert (after, write) == (b"", False)
+    assert (head.complete, head.keep_alive) == (get.complete, get.keep_alive)
+    if trailers and version == "1.1":
+        # announced trailers make GET's body chunked, as if streamed: no length for HEAD
+        # either, and no transfer coding (as for any HEAD, the writer adds none)
+        assert b"\r\ntransfer-encoding: chunked" in get_head
+        assert b"content-length" not in before and b"transfer-encoding" not in before
+    else:
+        assert before == get_head + b"\r\n\r\n"
+        assert b"content-length: %d\r\n" % size in before
+        assert h11_read(before, method="HEAD")["complete"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "more", "status", "expected"),
+    [
+        pytest.param([], True, 200, b"", id="streamed"),
+        pytest.param([(b"content-length", b"5")], False, 200, b"content-length: 5\r\n", id="apps"),
+        pytest.param(
+            [(b"transfer-encoding", b"chunked")],
+            False,
+            200,
+            b"transfer-encoding: chunked\r\n",
+            id="apps_chunked",
+        ),
+        pytest.param([], False, 204, b"", id="204"),
+        pytest.param([], False, 205, b"content-length: 0\r\n", id="205"),
+        pytest.param([], False, 304, b"", id="304"),
+    ],
+)
+def test_external_body_answering_head_adds_no_length_it_does_not_know(
+    writer_cls: Any, fields: Any, more: bool, status: int, expected: bytes
+) -> None:
+    # A streamed file's total is unknown here; the app's own framing field passes through
+    # (as for any HEAD); 204 and 304 have no such field (RFC 9110 §8.6: 304 only the app's).
+    writer = new(writer_cls, server_header=None)
+    writer.start(start_msg(status, fields), "HEAD", "1.1", True)
+    before, after, write = writer.frame_external(9, more)
+    assert before.split(b"\r\n", 1)[1] == expected + b"\r\n"
+    assert (after, write) == (b"", False)
+
+
+def test_body_answering_head_adds_no_length(writer_cls: Any) -> None:
+    # An app's body to HEAD is usually empty whatever GET's would be: no length from it.
+    writer = new(writer_cls, server_header=None)
+    writer.start(start_msg(200), "HEAD", "1.1", True)
+    assert writer.body(body_msg(b"abc")) == b"HTTP/1.1 200 OK\r\n\r\n"
 
 
 def test_external_body_on_http10_is_close_delimited_when_streamed(writer_cls: Any) -> None:
@@ -363,7 +433,7 @@ steps = st.one_of(
         lambda status, headers, trailers, request: s(
             start_msg(status, headers, trailers=trailers), request
         ),
-        st.sampled_from([100, 200, 204, 304, 404]),
+        st.sampled_from([100, 200, 204, 205, 304, 404]),
         st.lists(
             st.tuples(
                 st.sampled_from([b"content-length", b"trailer", b"x-a", b"transfer-encoding"]),
@@ -417,6 +487,9 @@ def test_external_framing_equals_body_framing(
         expected += by_body.body(body_msg(part, more))
         before, after, write = by_external.frame_external(len(part), more)
         actual += before + (part if write else b"") + after
+    if request[0] == "HEAD" and len(parts) == 1 and not headers and not trailers:
+        # the one difference: a file answering HEAD has GET's Content-Length (next tests)
+        expected = expected[:-2] + b"content-length: %d\r\n\r\n" % len(parts[0])
     assert actual == expected
     assert by_external.complete == by_body.complete
     assert by_external.keep_alive == by_body.keep_alive

@@ -146,6 +146,24 @@ def test_starlette_file_response_to_http10(serve: Serve, served_file: Path) -> N
     assert "http.response.pathsend" in sent
 
 
+def test_head_gets_the_length_get_gets_from_pathsend(serve: Serve, served_file: Path) -> None:
+    # RFC 9110 §9.3.2: the same header fields as for GET, Content-Length included, no body.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": str(served_file)})
+
+    running = serve(app)
+    with Conn(running.port) as conn:
+        conn.send(request("HEAD", "/") + request("GET", "/"))
+        head = conn.read_response("HEAD")
+        get = conn.read_response()
+    assert head.header("content-length") == get.header("content-length") == str(3 << 20)
+    assert get.raw_head.startswith(b"HTTP/1.1 200 OK\r\n")  # no stray body before it
+    assert get.body == served_file.read_bytes()
+
+
 def test_missing_file_behind_pathsend_is_a_500(serve: Serve, tmp_path: Path) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

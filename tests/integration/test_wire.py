@@ -665,6 +665,39 @@ def test_204_goes_out_without_framing_fields(serve: Serve, framing: tuple[bytes,
         assert (after.status, after.body) == (200, b"abc")
 
 
+@pytest.mark.parametrize(
+    "framing",
+    [
+        pytest.param((b"x-none", b"1"), id="none"),
+        pytest.param((b"content-length", b"3"), id="content_length"),
+        pytest.param((b"transfer-encoding", b"chunked"), id="chunked"),
+    ],
+)
+def test_205_goes_out_without_content(serve: Serve, framing: tuple[bytes, bytes]) -> None:
+    # "a server MUST NOT generate content in a 205 response" -- RFC 9110 §15.3.6; the app's
+    # body is dropped and the head says `content-length: 0`, so the client reads no further
+    running = serve(StatusApp([framing]))
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/205") + request("GET", "/200"))
+        response = conn.read_response()
+        assert response.status == 205
+        assert response.header("content-length") == "0", response.raw_head
+        assert response.header("transfer-encoding") is None
+        after = conn.read_response()
+        assert after.raw_head.startswith(b"HTTP/1.1 200 OK\r\n")  # no stray body before it
+        assert after.body == b"abc"
+
+
+def test_one_body_shorter_than_its_content_length_is_a_500(serve: Serve) -> None:
+    # Nothing was sent yet (the head waits for the first body message): a 500, then close.
+    running = serve(StatusApp([(b"content-length", b"10")]))
+    with Conn(running.port) as conn:
+        conn.send(request("GET", "/200"))
+        response = conn.read_response()
+        assert response.status == 500 and response.header("connection") == "close"
+        assert conn.is_closed_by_peer(timeout=3)
+
+
 def test_2xx_to_connect_is_a_head_without_framing_then_close(serve: Serve) -> None:
     # "A server MUST NOT send any Transfer-Encoding or Content-Length header fields in a 2xx
     # (Successful) response to CONNECT." -- RFC 9110 §9.3.6; the client then takes the

@@ -576,6 +576,63 @@ def test_app_exception_after_start_aborts_the_connection() -> None:
     run(main())
 
 
+@pytest.mark.parametrize("swallow", [False, True], ids=["raised", "swallowed"])
+@pytest.mark.parametrize("body", [b"abc", b"abcdefg", "text"], ids=["short", "long", "not_bytes"])
+def test_one_body_message_the_writer_refuses_is_a_500_while_the_head_is_held(
+    caplog: pytest.LogCaptureFixture, body: Any, swallow: bool
+) -> None:
+    # The head waits for the first body message; a final one that breaks the app's
+    # Content-Length (RFC 9112 §6.3: exactly that many octets) leaves nothing sent, so the
+    # client gets a 500 rather than a silent close, and the app's error is logged.
+    raised: list[BaseException] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        fields = [(b"content-length", b"5")]
+        await send({"type": "http.response.start", "status": 200, "headers": fields})
+        try:
+            await send({"type": "http.response.body", "body": body})
+        except RuntimeError as exc:
+            raised.append(exc)
+            if not swallow:
+                raise
+
+    async def main() -> None:
+        protocol, transport = await connect(app)
+        with caplog.at_level(logging.ERROR, logger="sailfish.error"):
+            protocol.data_received(SIMPLE_GET)
+            await settle()
+        ((response, text),) = responses(transport.take())
+        assert response.status_code == 500 and text == b"Internal Server Error"
+        assert transport.closed and not transport.aborted
+        assert len(raised) == 1
+        logged = [r.exc_info[1] for r in caplog.records if r.exc_info]
+        assert logged == raised  # once, with the app's traceback
+
+    run(main())
+
+
+def test_a_body_message_refused_after_the_head_went_out_aborts() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        fields = [(b"content-length", b"5")]
+        await send({"type": "http.response.start", "status": 200, "headers": fields})
+        await send({"type": "http.response.body", "body": b"abc", "more_body": True})
+        await send({"type": "http.response.body", "body": b"def"})
+
+    async def main() -> None:
+        protocol, transport = await connect(app)
+        logging.getLogger("sailfish.error").disabled = True
+        try:
+            protocol.data_received(SIMPLE_GET)
+            await settle()
+        finally:
+            logging.getLogger("sailfish.error").disabled = False
+        assert transport.aborted
+        data = transport.take()
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\nabc")
+
+    run(main())
+
+
 def test_app_returning_without_a_response_gives_500() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         return None

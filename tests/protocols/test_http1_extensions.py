@@ -253,6 +253,30 @@ def test_trailers_of_a_head_response_are_dropped_without_a_warning(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+def test_a_205_and_its_trailers_go_out_without_content_or_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # RFC 9110 §15.3.6: no content in a 205, so nothing to trail: not the app's mistake
+    app = trailers_app()
+    app.messages = ({**app.messages[0], "status": 205}, *app.messages[1:])
+    request_ = TE_GET + SIMPLE_GET
+
+    async def main() -> MockTransport:
+        protocol, transport = await connect(app)
+        protocol.data_received(request_)
+        await settle(80)
+        return transport
+
+    with caplog.at_level(logging.DEBUG, logger="sailfish.error"):
+        transport = asyncio.run(main())
+    (first, body), (second, body2) = responses(bytes(transport.buffer))
+    assert (first.status_code, body) == (205, b"")
+    assert [v for n, v in first.headers if n == b"content-length"] == [b"0"]
+    assert (second.status_code, body2) == (205, b"")  # the next request: no stray bytes
+    assert b"hello" not in transport.buffer
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 def test_trailers_to_http10_are_dropped_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
     request_ = b"GET / HTTP/1.0\r\nTE: trailers\r\n\r\n"
     with caplog.at_level(logging.WARNING, logger="sailfish.error"):
@@ -304,8 +328,52 @@ def test_pathsend_to_http10_and_head(data_file: Path) -> None:
     out10 = bytes(asyncio.run(serve_mock(app, HTTP10_GET)).buffer)
     head, _, body = out10.partition(b"\r\n\r\n")
     assert b"content-length: 262144" in head and body == data_file.read_bytes()
-    out_head = bytes(asyncio.run(serve_mock(app, HEAD)).buffer)
-    assert out_head.endswith(b"\r\n\r\n") and b"content-length" not in out_head
+    # RFC 9110 §9.3.2: HEAD gets the fields GET gets, the file's length too, and no body;
+    # the connection goes on (a stray body would be read as the next response)
+    app = Recorder(start(), {"type": "http.response.pathsend", "path": str(data_file)})
+
+    async def main() -> MockTransport:
+        protocol, transport = await connect(app)
+        protocol.data_received(HEAD + SIMPLE_GET)
+        await settle(80)
+        return transport
+
+    out = bytes(asyncio.run(main()).buffer)
+    head, _, rest = out.partition(b"\r\n\r\n")
+    assert b"\r\ncontent-length: 262144\r\n" in head + b"\r\n"
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")
+    ((response, body),) = responses(rest)
+    assert body == data_file.read_bytes() and not app.raised
+
+
+@pytest.mark.parametrize(
+    ("message", "length"),
+    [
+        pytest.param({"offset": 10, "count": 100}, b"100", id="count"),
+        pytest.param({"offset": 262000}, b"144", id="to_the_end"),
+        pytest.param({"count": 100, "more_body": True}, None, id="streamed"),
+    ],
+)
+def test_zerocopysend_to_head_has_the_length_when_it_is_known(
+    data_file: Path, message: dict[str, Any], length: bytes | None
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        with open(data_file, "rb") as file:
+            await send(start())
+            await send({"type": "http.response.zerocopysend", "file": file, **message})
+            if message.get("more_body"):
+                await send({"type": "http.response.body", "body": b"end"})
+
+    out = bytes(asyncio.run(serve_mock(app, HEAD)).buffer)
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method="HEAD", target="/", headers=[("Host", "example.org")]))
+    conn.receive_data(out)
+    response = conn.next_event()
+    assert isinstance(response, h11.Response)
+    assert isinstance(conn.next_event(), h11.EndOfMessage)
+    assert conn.next_event() is h11.NEED_DATA  # nothing after the head
+    lengths = [v for n, v in response.headers if n == b"content-length"]
+    assert lengths == ([] if length is None else [length])
 
 
 def test_pathsend_with_the_apps_content_length(data_file: Path) -> None:
@@ -408,6 +476,60 @@ def test_pathsend_error_after_the_head_aborts(tmp_path: Path) -> None:
     transport = asyncio.run(serve_mock(app))
     assert transport.aborted
     assert b"partial" in transport.buffer and not transport.buffer.endswith(b"0\r\n\r\n")
+
+
+@pytest.mark.parametrize("headers", [[], [(b"content-length", b"7")]], ids=["chunked", "length"])
+def test_pathsend_after_body_messages_is_framed_as_one_body(
+    tmp_path: Path, headers: list[tuple[bytes, bytes]]
+) -> None:
+    # The spec says pathsend "cannot be mixed with http.response.body"; an app that does it
+    # anyway gets a well-framed response: its bytes, then the file's.
+    path = tmp_path / "tail"
+    path.write_bytes(b"tail")
+    app = Recorder(
+        start(headers),
+        {"type": "http.response.body", "body": b"", "more_body": True},
+        {"type": "http.response.body", "body": b"pre", "more_body": True},
+        {"type": "http.response.pathsend", "path": str(path)},
+    )
+
+    async def main() -> MockTransport:
+        protocol, transport = await connect(app)
+        protocol.data_received(SIMPLE_GET + SIMPLE_GET)
+        await settle(80)
+        return transport
+
+    transport = asyncio.run(main())
+    (first, body), (second, body2) = responses(bytes(transport.buffer))
+    assert body == body2 == b"pretail" and not app.raised and not transport.aborted
+
+
+@pytest.mark.parametrize(
+    "late",
+    [
+        pytest.param({"type": "http.response.pathsend"}, id="pathsend"),
+        pytest.param({"type": "http.response.zerocopysend", "file": 0}, id="zerocopysend"),
+        pytest.param({"type": "http.response.body", "body": b"late"}, id="body"),
+    ],
+)
+def test_a_message_after_pathsend_is_an_app_error_and_the_response_stands(
+    data_file: Path, caplog: pytest.LogCaptureFixture, late: dict[str, Any]
+) -> None:
+    if late["type"] == "http.response.pathsend":
+        late = {**late, "path": str(data_file)}
+    app = Recorder(start(), {"type": "http.response.pathsend", "path": str(data_file)}, late)
+
+    async def main() -> MockTransport:
+        protocol, transport = await connect(app)
+        protocol.data_received(SIMPLE_GET + SIMPLE_GET)
+        await settle(80)
+        return transport
+
+    with caplog.at_level(logging.ERROR, logger="sailfish.error"):
+        transport = asyncio.run(main())
+    (first, body), (second, body2) = responses(bytes(transport.buffer))
+    assert body == body2 == data_file.read_bytes() and not transport.aborted
+    assert len(app.raised) == 2 and len(errors_logged(caplog)) == 2  # one per request
 
 
 def test_pathsend_relative_path_is_resolved_like_the_apps_own_open(

@@ -112,7 +112,7 @@ class _State(IntEnum):
 
 
 class _Framing(IntEnum):
-    NONE = 0  # HEAD, 1xx, 204, 304: no body at all
+    NONE = 0  # HEAD, 1xx, 204, 205, 304: no body at all
     LENGTH = 1  # Content-Length (the app's, or ours for a single-message body)
     CHUNKED = 2  # chunked transfer coding (HTTP/1.1 only)
     CLOSE = 3  # close-delimited (HTTP/1.0 streamed body)
@@ -264,6 +264,8 @@ class ResponseWriter:
         self._http10 = False
         self._request_keep_alive = True
         self._no_body = False
+        self._head_request = False
+        self._reset_content = False
         self._announced_trailers = False
         self._app_server = False
         self._app_date = False
@@ -312,9 +314,12 @@ class ResponseWriter:
         # NOT send a Transfer-Encoding header field in any response with a status code of 1xx
         # (Informational) or 204 (No Content)." -- RFC 9112 §6.1; "A server MUST NOT send any
         # Transfer-Encoding or Content-Length header fields in a 2xx (Successful) response to
-        # CONNECT." -- RFC 9110 §9.3.6. The app's fields are validated, then left out.
+        # CONNECT." -- RFC 9110 §9.3.6. The app's fields are validated, then left out. A 205
+        # has no content either ("a server MUST NOT generate content in a 205 response" --
+        # RFC 9110 §15.3.6), but RFC 9112 §6.3 does not list it among the responses that end
+        # at their head, so its framing is ours alone: `content-length: 0` (see _settle).
         tunnel = method == "CONNECT" and status < 300
-        no_framing_fields = status == 204 or tunnel
+        no_framing_fields = status == 204 or status == 205 or tunnel
 
         app_server = app_date = app_connection = app_close = app_chunked = False
         app_length: int | None = None
@@ -373,12 +378,16 @@ class ResponseWriter:
         self._fields = b"".join(lines)
         self._http10 = http10
         self._request_keep_alive = bool(keep_alive)
-        # HEAD (RFC 9110 §9.3.2), 204 (§15.3.5) and 304 (§15.4.5) responses never have
-        # content, whatever their header fields say (the app's Content-Length of a HEAD or 304
-        # response is passed through, RFC 9110 §8.6). A 2xx response to CONNECT ends the
-        # message at its head: "the sender will switch to tunnel mode" (RFC 9110 §9.3.6), which
-        # we do not serve, so the connection closes after it.
-        self._no_body = method == "HEAD" or status in (204, 304) or tunnel
+        # HEAD (RFC 9110 §9.3.2), 204 (§15.3.5), 205 (§15.3.6) and 304 (§15.4.5) responses
+        # never have content, whatever their header fields say (the app's Content-Length of a
+        # HEAD or 304 response is passed through, RFC 9110 §8.6). A 2xx response to CONNECT
+        # ends the message at its head: "the sender will switch to tunnel mode" (RFC 9110
+        # §9.3.6), which we do not serve, so the connection closes after it.
+        head_request = method == "HEAD"
+        self._no_body = head_request or status in (204, 205, 304) or tunnel
+        # A HEAD whose GET answer would have content: a file sent to it gets its length.
+        self._head_request = head_request and status not in (204, 205, 304)
+        self._reset_content = status == 205
         app_close = app_close or tunnel
         self._announced_trailers = bool(message.get("trailers", False))
         self._app_server = app_server
@@ -483,7 +492,8 @@ class ResponseWriter:
         """Frame a body message of `size` bytes that the caller writes itself (a file).
 
         Everything `body` does for a message with `size` bytes (the head on the first call,
-        Content-Length checks, the chunk framing), except that the content is not copied.
+        Content-Length checks, the chunk framing), except that the content is not copied, and
+        that a file answering HEAD gets the Content-Length a GET answer gets (see _settle).
 
         Args:
             size: the number of content bytes the caller will write (>= 0).
@@ -491,7 +501,7 @@ class ResponseWriter:
 
         Returns:
             `(before, after, write)`: the bytes to write before and after the content, and
-            whether the content goes on the wire at all (not for HEAD, 1xx, 204, 304).
+            whether the content goes on the wire at all (not for HEAD, 1xx, 204, 205, 304).
 
         Raises:
             ResponseError: as for `body`, or a negative or non-int size.
@@ -504,7 +514,7 @@ class ResponseWriter:
         more = bool(more_body)
         head = b""
         if self._state == _State.HEAD:
-            head = self._settle(size, more)
+            head = self._settle(size, more, True)
         before, after = self._frame_parts(size, more)
         if not more:
             self._state = _State.TRAILERS if self._announced_trailers else _State.DONE
@@ -551,14 +561,34 @@ class ResponseWriter:
             raise
         return head + body
 
-    def _settle(self, size: int, more: bool) -> bytes:
+    def _settle(self, size: int, more: bool, external: bool = False) -> bytes:
         """Decide the framing for a first body message of `size` bytes; return the head.
 
+        `external`: the message is a file's `size` bytes (frame_external), not the app's body.
         Raises ResponseError (and changes nothing) when `size` breaks the app's Content-Length.
         """
         framing_line = b""
         if self._no_body:
             framing = _Framing.NONE
+            if self._reset_content:
+                # "a server MUST do one of the following for a 205 response: a) indicate a
+                # zero-length body for the response by including a Content-Length header field
+                # with a value of 0; ..." -- RFC 7231 §6.3.6 (RFC 9112 §6.3 has no rule that
+                # ends a 205 at its head: without a length, a client reads it to the close).
+                framing_line = b"content-length: 0\r\n"
+            elif (
+                external
+                and self._head_request
+                and self._app_length is None
+                and not self._app_chunked
+                and not more
+                and not (self._announced_trailers and not self._http10)
+            ):
+                # A file answering HEAD: its length is the Content-Length the GET answer gets
+                # ("The server SHOULD send the same header fields in response to a HEAD request
+                # as it would have sent if the request method had been GET" -- RFC 9110
+                # §9.3.2). An app's body to HEAD says nothing about GET's, so it gets none.
+                framing_line = b"content-length: %d\r\n" % size
         elif self._app_length is not None:
             framing = _Framing.LENGTH
         elif self._app_chunked:

@@ -1106,7 +1106,10 @@ class RequestCycle:
         if kind == "http.response.body":
             if not self.response_started:
                 raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
-            data = writer.body(message)
+            try:
+                data = writer.body(message)
+            except ResponseError as exc:
+                raise self._body_error(exc) from None
             if self.access_log:
                 self.size += len(message.get("body", b""))
         elif kind == "http.response.start":
@@ -1141,7 +1144,7 @@ class RequestCycle:
                 data = b"\r\n" if writer.complete else b""
         elif not message.get("more_trailers", False):
             scope = self.scope
-            if scope["method"] == "HEAD" or self.status in (204, 304):
+            if scope["method"] == "HEAD" or self.status in (204, 205, 304):
                 pass  # no content, so nothing to trail: not the app's mistake
             elif scope["http_version"] == "1.0":
                 self.conn.logger.warning(
@@ -1153,6 +1156,18 @@ class RequestCycle:
                     "Content-Length)"
                 )
         return data
+
+    def _body_error(self, exc: ResponseError) -> Exception:
+        """A body message the writer refused (a length that breaks the Content-Length, a body
+        that is not bytes): while the head is still held, nothing was sent, so the response is
+        dropped for a 500 and the error is the app's, caught or not; after it, the app gets
+        the error and the connection aborts if it lets it out."""
+        try:
+            self.conn.writer.reset()
+        except ResponseError:
+            return exc
+        self.response_started = False
+        return self._app_error(str(exc))
 
     def _unsupported(self, kind: object) -> RuntimeError:
         """A message type this connection does not support: an app error, even if the app
@@ -1183,6 +1198,12 @@ class RequestCycle:
             return
         if not self.response_started:
             raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
+        if self.response_complete:
+            # As for a body message then: the response stands, the app's error is its own.
+            raise RuntimeError(f"Unexpected ASGI message {kind!r} after the response ended.")
+        # pathsend "cannot be mixed with http.response.body" (ASGI extensions, Path Send):
+        # an app that still sends body messages first gets them and then the file, framed
+        # as one body (chunked, or under its Content-Length), which a client reads intact.
         if kind == "http.response.pathsend":
             await self._pathsend(message)
         else:

@@ -76,7 +76,7 @@ _HOP_BY_HOP = frozenset(
         b"upgrade",
     )
 )
-_NO_BODY_STATUS = frozenset((204, 304))
+_NO_BODY_STATUS = frozenset((204, 205, 304))  # the writer sends no content for these
 
 
 class ClientGone(OSError):
@@ -518,7 +518,7 @@ class Call:
         self.length: int | None = None  # the app's Content-Length
         self.count = 0  # body bytes produced
         self.file_sent = 0  # body bytes this thread sent itself, with os.sendfile
-        self.counted = True  # the body is counted against length (not HEAD, 204, 304)
+        self.counted = True  # the body is counted against length (not HEAD, 204, 205, 304)
         self.sent = 0  # bytes handed to the loop (this thread writes it)
         self.acked = 0  # bytes the loop has written on (the loop writes it)
         self.gone = False  # the loop says: produce nothing more
