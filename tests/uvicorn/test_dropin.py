@@ -201,15 +201,22 @@ def test_an_upgrade_goes_to_sailfishs_ws_protocol_with_the_parsed_head() -> None
     asyncio.run(main())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+# A bound for each wait on a real server in a thread of this process: the answer comes in well
+# under a second, but on a loaded 2-core machine one of the TLS test's 5 s waits ran out.
+CLIENT_TIMEOUT = 30.0
+
+
+def _listener() -> tuple[socket.socket, int]:
+    """A socket bound to a free port on 127.0.0.1, handed to `Server.run(sockets=...)`: a port
+    probed and closed could be taken by another test before uvicorn binds it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    return sock, port
 
 
 def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
-    port = _free_port()
+    sock, port = _listener()
     config = Config(
         app=hello,
         http="sailfish.uvicorn:HTTPProtocol",
@@ -221,13 +228,13 @@ def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
         timeout_keep_alive=1,
     )
     server = Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        poll_until(lambda: server.started or not thread.is_alive(), timeout=10)
+        poll_until(lambda: server.started or not thread.is_alive(), timeout=CLIENT_TIMEOUT)
         assert server.started
         assert config.http_protocol_class is HTTPProtocol
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
         try:
             for _ in range(2):  # keep-alive
                 connection.request("GET", "/")
@@ -244,7 +251,7 @@ def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
 
         # On a real loop the keep-alive deadline comes from the shell's ticker, not a timer
         # per request: an idle connection is still closed after timeout_keep_alive.
-        idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+        idle = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT)
         try:
             idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             began = time.monotonic()
@@ -259,6 +266,7 @@ def test_a_real_uvicorn_server_serves_through_the_dropin() -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+        sock.close()  # uvicorn closed it; not if it failed before serving
     assert not thread.is_alive()
 
 
@@ -379,7 +387,7 @@ def test_tls_through_the_dropin(tmp_path: Any) -> None:
             return
         await hello(scope, receive, send)
 
-    port = _free_port()
+    sock, port = _listener()
     config = Config(
         app=app,
         http="sailfish.uvicorn:HTTPProtocol",
@@ -393,26 +401,31 @@ def test_tls_through_the_dropin(tmp_path: Any) -> None:
         ssl_keyfile=str(tmp_path / "key.pem"),
     )
     server = Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        poll_until(lambda: server.started or not thread.is_alive(), timeout=10)
+        poll_until(lambda: server.started or not thread.is_alive(), timeout=CLIENT_TIMEOUT)
         assert server.started
         context = ssl.create_default_context()
         ca.configure_trust(context)
-        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=CLIENT_TIMEOUT, context=context
+        )
         try:
             connection.request("GET", "/")
             response = connection.getresponse()
             assert response.status == 200 and response.read() == b"hi"
         finally:
             connection.close()
-        with ws_connect(f"wss://127.0.0.1:{port}/ws", ssl=context, open_timeout=5) as ws:
+        with ws_connect(
+            f"wss://127.0.0.1:{port}/ws", ssl=context, open_timeout=CLIENT_TIMEOUT
+        ) as ws:
             with pytest.raises(ConnectionClosedOK):
-                ws.recv(timeout=5)
+                ws.recv(timeout=CLIENT_TIMEOUT)
     finally:
         server.should_exit = True
         thread.join(10)
+        sock.close()  # uvicorn closed it; not if it failed before serving
     assert not thread.is_alive()
     [(scheme, tls), (ws_scheme, ws_tls)] = seen
     assert (scheme, ws_scheme) == ("https", "wss")
