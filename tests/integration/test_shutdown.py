@@ -170,32 +170,29 @@ def test_graceful_shutdown_timeout_with_a_slow_streaming_reader(serve: Serve) ->
 
 
 @pytest.mark.posix_only("SIGTERM to a child (on Windows, send_signal(SIGTERM) kills it)")
-def test_sigterm_drains_in_flight_requests(serve_process: Callable[..., Any]) -> None:
+@pytest.mark.parametrize(
+    ("signal_name", "requests", "said"),
+    [
+        pytest.param("SIGTERM", 20, "Shutting down", id="sigterm"),
+        # SIGHUP's default action would kill the process with these requests in flight; one
+        # process without a supervisor cannot restart itself, so it drains and stops instead.
+        pytest.param(
+            "SIGHUP", 5, "Received SIGHUP: one process cannot restart itself", id="sighup"
+        ),
+    ],
+)
+def test_a_stop_signal_drains_in_flight_requests(
+    serve_process: Callable[..., Any], signal_name: str, requests: int, said: str
+) -> None:
     process = serve_process("apps.raw:announcing")
-    threads, results = fire_many(process.port, "/slow?t=0.6", 20)
-    process.wait_for_stderr("arrived /slow", count=20)
-    process.popen.send_signal(signal.SIGTERM)
+    threads, results = fire_many(process.port, "/slow?t=0.6", requests)
+    process.wait_for_stderr("arrived /slow", count=requests)
+    process.popen.send_signal(getattr(signal, signal_name))
     join_all(threads)
     assert process.wait(5) == 0
     failures = [r for r in results if not (isinstance(r, Response) and r.status == 200)]
     assert not failures, failures[:3]
-    assert "Shutting down" in process.stderr
-    assert "Finished server process" in process.stderr
-
-
-@pytest.mark.posix_only("SIGHUP exists on POSIX only")
-def test_sighup_stops_one_process_gracefully(serve_process: Callable[..., Any]) -> None:
-    # SIGHUP's default action would kill the process with these requests in flight; one
-    # process without a supervisor cannot restart itself, so it drains and stops instead.
-    process = serve_process("apps.raw:announcing")
-    threads, results = fire_many(process.port, "/slow?t=0.6", 5)
-    process.wait_for_stderr("arrived /slow", count=5)
-    process.popen.send_signal(signal.SIGHUP)
-    join_all(threads)
-    assert process.wait(5) == 0
-    failures = [r for r in results if not (isinstance(r, Response) and r.status == 200)]
-    assert not failures, failures[:3]
-    assert "Received SIGHUP: one process cannot restart itself" in process.stderr
+    assert said in process.stderr
     assert "Finished server process" in process.stderr
 
 
